@@ -1,0 +1,3 @@
+from trtlab.cli.main import main
+
+raise SystemExit(main())

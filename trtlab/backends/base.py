@@ -1,0 +1,71 @@
+"""What every backend provides. Backends are context managers: load, run any number of times, close."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from trtlab.backends import BackendSpec
+from trtlab.errors import TrtlabError
+
+
+@dataclass
+class Timing:
+    setup_s: float = 0.0  # session creation / engine build
+    latency_ms: list[float] = field(default_factory=list)  # one per inference call
+
+
+class Backend:
+    """Base class. Subclasses implement ``_load`` and ``_run`` and fill ``info``."""
+
+    known_options: tuple[str, ...] = ()
+
+    def __init__(self, spec: BackendSpec):
+        self.spec = spec
+        self.options = spec.options
+        unknown = [k for k in self.options if k not in self.known_options]
+        if unknown:
+            raise TrtlabError(f"backend '{spec}'", f"unknown option(s) {', '.join(unknown)}",
+                              f"{spec.name} options: {', '.join(self.known_options) or '(none)'}")
+        self.timing = Timing()
+        self.info: dict = {"backend": spec.name, "spec": str(spec), "options": dict(self.options)}
+        self.exposed: list[str] = []  # tensors this backend returns (graph outputs + marked layers)
+        self.notes: list[str] = []  # what this backend could not do, said plainly
+
+    @property
+    def precision(self) -> str:
+        for p in ("fp16", "bf16"):
+            if self.options.get(p):
+                return p
+        return "fp32"
+
+    def load(self, model: onnx.ModelProto, outputs: list[str] | None = None) -> "Backend":
+        """Prepare to run ``model``; ``outputs`` are extra tensor names to expose (layer-wise)."""
+        start = time.perf_counter()
+        self._load(model, outputs)
+        self.timing.setup_s = time.perf_counter() - start
+        return self
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        result = self._run(feeds)
+        self.timing.latency_ms.append((time.perf_counter() - start) * 1e3)
+        return result
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
+        raise NotImplementedError
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise NotImplementedError

@@ -1,0 +1,128 @@
+"""ONNX Runtime backend. CPU by default; ``cuda`` when the CUDA provider is present.
+
+The graph optimisation level defaults to ``disabled`` so that a reference run is as close to the ONNX spec as
+ONNX Runtime gets; choose ``opt=basic|extended|all`` to test what ORT deploys.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import onnx
+
+from trtlab.backends.base import Backend
+from trtlab.errors import TrtlabError, UnavailableError
+from trtlab.model import TWO_GB, model_bytes, save_model
+
+OPT_LEVELS = ("disabled", "basic", "extended", "all")
+
+
+def mark_outputs(model: onnx.ModelProto, names: list[str]) -> list[str]:
+    """Add ``names`` (main-graph tensors only) as graph outputs; return the names that now are outputs."""
+    produced = {o for n in model.graph.node for o in n.output if o}
+    existing = {o.name for o in model.graph.output}
+    added = []
+    for name in names:
+        if name in produced and name not in existing:
+            model.graph.output.append(onnx.ValueInfoProto(name=name))
+            existing.add(name)
+            added.append(name)
+    return [o.name for o in model.graph.output]
+
+
+def classify_ort_error(subject: str, exc: Exception) -> TrtlabError:
+    text = " ".join(str(exc).split())
+    short = text if len(text) < 400 else text[:397] + "..."
+    if "NOT_IMPLEMENTED" in text or "No Op registered" in text or "not a registered function/op" in text:
+        return UnavailableError(subject, f"onnxruntime cannot run this model: {short}",
+                                "the model uses an op or type that onnxruntime has no kernel for; for custom-domain "
+                                "ops register their library (e.g. onnxruntime-extensions), or check the model "
+                                "with `trtlab inspect`")
+    return TrtlabError(subject, f"onnxruntime refused the model: {short}",
+                       "run `trtlab inspect MODEL` to see its inputs and opsets; try `trtlab surgeon` to clean it")
+
+
+class OnnxrtBackend(Backend):
+    known_options = ("cpu", "cuda", "fp16", "bf16", "opt", "threads", "keep")
+
+    def _providers(self, ort) -> list[str]:
+        if self.options.get("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise UnavailableError("onnxrt:cuda", "the CUDA execution provider is not available here "
+                                       f"(providers: {', '.join(ort.get_available_providers())})",
+                                       "install onnxruntime-gpu on a machine with an NVIDIA GPU "
+                                       "(pip install 'trtlab[gpu]'), or use onnxrt (CPU)")
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return ["CPUExecutionProvider"]
+
+    def _session_options(self, ort):
+        so = ort.SessionOptions()
+        level = str(self.options.get("opt", "disabled"))
+        if level not in OPT_LEVELS:
+            raise TrtlabError(f"backend '{self.spec}'", f"unknown optimisation level '{level}'",
+                              f"opt= one of {', '.join(OPT_LEVELS)}")
+        so.graph_optimization_level = {
+            "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[level]
+        threads = self.options.get("threads")
+        if threads not in (None, True):
+            try:
+                so.intra_op_num_threads = int(threads)
+            except ValueError:
+                raise TrtlabError(f"backend '{self.spec}'", f"threads={threads} is not a number", "e.g. threads=2") from None
+        so.log_severity_level = 3
+        self.info["graph_optimization_level"] = level
+        return so
+
+    def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
+        import onnxruntime as ort
+
+        work = onnx.ModelProto()
+        work.CopyFrom(model)
+        if self.precision != "fp32":
+            from trtlab.precision import round_to_half
+
+            keep = set(filter(None, str(self.options.get("keep", "")).split("+"))) if self.options.get("keep") else set()
+            work, notes = round_to_half(work, self.precision, keep)
+            self.notes.extend(notes)
+        self.exposed = mark_outputs(work, outputs or [])
+        providers = self._providers(ort)
+        so = self._session_options(ort)
+        try:
+            if work.ByteSize() > TWO_GB:
+                self._tmp = tempfile.TemporaryDirectory(prefix="trtlab-ort-")
+                path = save_model(work, os.path.join(self._tmp.name, "model.onnx"), external_data=True)
+                self.session = ort.InferenceSession(str(path), so, providers=providers)
+            else:
+                self.session = ort.InferenceSession(model_bytes(work), so, providers=providers)
+        except TrtlabError:
+            raise
+        except Exception as exc:
+            raise classify_ort_error(f"onnxrt ({self.spec})", exc) from None
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.info.update({
+            "version": ort.__version__,
+            "provider": self.session.get_providers()[0],
+            "providers": self.session.get_providers(),
+            "precision": self.precision,
+        })
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            values = self.session.run(self.output_names, feeds)
+        except Exception as exc:
+            text = " ".join(str(exc).split())
+            raise TrtlabError(f"onnxrt ({self.spec})", f"inference failed: {text[:400]}",
+                              "check the input shapes and value ranges (--input-shapes, --val-range)") from None
+        return {n: v for n, v in zip(self.output_names, values) if isinstance(v, np.ndarray)}
+
+    def close(self) -> None:
+        self.session = None
+        tmp = getattr(self, "_tmp", None)
+        if tmp is not None:
+            tmp.cleanup()

@@ -1,0 +1,64 @@
+"""Arguments and steps shared by several subcommands (model, inputs, output folder)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trtlab.errors import TrtlabError
+
+
+def add_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="path to an .onnx file, or example:NAME for a bundled example "
+                   "(see `trtlab example --list`)")
+
+
+def load_model_arg(text: str, run_dir: Path | None = None):
+    """Load MODEL; ``example:NAME`` builds a bundled example (saved into ``run_dir`` when given)."""
+    from trtlab.model import LoadedModel, load_model, save_model
+
+    if text.startswith("example:"):
+        from trtlab.examples import build_example
+
+        proto = build_example(text.split(":", 1)[1])
+        path = save_model(proto, run_dir / "model.onnx") if run_dir is not None else None
+        return LoadedModel(proto=proto, path=path, label=text)
+    return load_model(text)
+
+
+def add_input_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("inputs")
+    g.add_argument("--input-shapes", nargs="+", metavar="NAME:SHAPE",
+                   help="shapes for dynamic inputs: name:1x3x224x224 or name:[1,3,224,224]")
+    g.add_argument("--val-range", nargs="+", metavar="[NAME:][LO,HI]",
+                   help="value range of random inputs, per input (name:[lo,hi]) or for all ([lo,hi]); "
+                   "default [0,1], integer indices into a table default to its row range")
+    g.add_argument("--seed", type=int, default=1, help="seed of the random inputs (default 1)")
+    g.add_argument("--samples", type=int, default=1, help="number of random input samples (default 1)")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--load-inputs", metavar="FEEDS.npz", help="read inputs saved by --save-inputs / numpy.savez")
+    src.add_argument("--data-loader-script", metavar="FILE.py:FUNC",
+                     help="a function that yields dicts {input_name: array}; each dict is one sample")
+    g.add_argument("--save-inputs", metavar="FEEDS.npz", help="also save the inputs used to this file")
+
+
+def make_samples(args, model) -> tuple[list[dict], list[str]]:
+    """Feeds for every sample, and the warnings produced on the way."""
+    from trtlab.inputs import (loader_samples, load_npz, parse_range_args, parse_shape_args, plan_inputs,
+                               random_feeds, save_npz)
+
+    ranges, default_range = parse_range_args(args.val_range)
+    plan = plan_inputs(model.proto.graph, parse_shape_args(args.input_shapes), ranges, default_range)
+    if args.samples < 1:
+        raise TrtlabError("--samples", "must be at least 1", "e.g. --samples 4")
+    if args.load_inputs:
+        samples = load_npz(args.load_inputs, plan)
+        plan.warnings = [w for w in plan.warnings if "dynamic dim" not in w]
+    elif args.data_loader_script:
+        samples = loader_samples(args.data_loader_script, plan)
+        plan.warnings = [w for w in plan.warnings if "dynamic dim" not in w]
+    else:
+        samples = [random_feeds(plan, args.seed, i) for i in range(args.samples)]
+    if args.save_inputs:
+        save_npz(args.save_inputs, samples)
+    return samples, plan.warnings

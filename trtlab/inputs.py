@@ -1,0 +1,334 @@
+"""Input data for a model: shape overrides, value ranges, seeded random feeds, npz files, loader scripts."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import onnx
+from onnx import TensorProto
+
+from trtlab.errors import TrtlabError
+from trtlab.model import initializer_names, real_inputs
+
+Dim = int | str | None  # int: fixed, str: symbolic name, None: unknown / -1
+
+
+@dataclass
+class InputSpec:
+    name: str
+    dtype: np.dtype | None  # None: not a tensor numpy can hold (string is np.str_)
+    shape: list[Dim] | None  # None: unknown rank
+    onnx_type: str
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.shape is None or any(not isinstance(d, int) or d < 0 for d in self.shape)
+
+
+def tensor_dtype(elem_type: int) -> np.dtype | None:
+    if elem_type == TensorProto.STRING:
+        return np.dtype(np.str_)
+    if elem_type == TensorProto.BFLOAT16:
+        return None
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    except Exception:
+        return None
+
+
+def dims_of(type_proto: onnx.TypeProto) -> list[Dim] | None:
+    tt = type_proto.tensor_type
+    if not tt.HasField("shape"):
+        return None
+    dims: list[Dim] = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value") and d.dim_value >= 0:
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param") and d.dim_param:
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return dims
+
+
+def input_specs(graph: onnx.GraphProto) -> list[InputSpec]:
+    specs = []
+    for vi in real_inputs(graph):
+        t = vi.type
+        if t.HasField("tensor_type"):
+            specs.append(InputSpec(vi.name, tensor_dtype(t.tensor_type.elem_type), dims_of(t),
+                                   TensorProto.DataType.Name(t.tensor_type.elem_type).lower()))
+        else:
+            specs.append(InputSpec(vi.name, None, None, t.WhichOneof("value") or "unknown"))
+    return specs
+
+
+# --- command-line parsing ----------------------------------------------------------------------------------
+
+_SHAPE_RE = re.compile(r"^(?P<name>.+?):(?P<shape>\[[0-9,\s]*\]|[0-9]+(?:x[0-9]+)*|)$")
+
+
+def parse_shape_args(items: list[str] | None) -> dict[str, list[int]]:
+    """``name:1x3x224x224`` or ``name:[1,3,224,224]`` (``name:[]`` or ``name:`` for a scalar)."""
+    shapes: dict[str, list[int]] = {}
+    for item in items or []:
+        m = _SHAPE_RE.match(item.strip())
+        if not m:
+            raise TrtlabError(f"--input-shapes {item}", "not of the form name:1x3x224x224 or name:[1,3,224,224]",
+                              "write one name:shape per input, e.g. --input-shapes input:1x3x224x224")
+        text = m.group("shape").strip("[]").replace(" ", "")
+        dims = [int(d) for d in re.split(r"[x,]", text) if d] if text else []
+        shapes[m.group("name")] = dims
+    return shapes
+
+
+def parse_range_args(items: list[str] | None) -> tuple[dict[str, tuple[float, float]], tuple[float, float] | None]:
+    """``name:[lo,hi]`` per input, or ``[lo,hi]`` for every input."""
+    per_input: dict[str, tuple[float, float]] = {}
+    default = None
+    for item in items or []:
+        m = re.match(r"^(?:(?P<name>.+):)?\[\s*(?P<lo>[-+.\deE]+)\s*,\s*(?P<hi>[-+.\deE]+)\s*\]$", item.strip())
+        if not m:
+            raise TrtlabError(f"--val-range {item}", "not of the form name:[lo,hi] or [lo,hi]",
+                              "e.g. --val-range input_ids:[0,30521]")
+        lo, hi = float(m.group("lo")), float(m.group("hi"))
+        if hi < lo:
+            raise TrtlabError(f"--val-range {item}", "the upper bound is below the lower bound", "write [lo,hi]")
+        if m.group("name"):
+            per_input[m.group("name")] = (lo, hi)
+        else:
+            default = (lo, hi)
+    return per_input, default
+
+
+# --- feeds --------------------------------------------------------------------------------------------------
+
+@dataclass
+class InputPlan:
+    """Everything needed to produce feeds: resolved shapes and value ranges, and the warnings on the way."""
+
+    specs: list[InputSpec]
+    shapes: dict[str, list[int]]
+    ranges: dict[str, tuple[float, float]]
+    warnings: list[str]
+
+
+def plan_inputs(graph: onnx.GraphProto, shapes: dict[str, list[int]] | None = None,
+                ranges: dict[str, tuple[float, float]] | None = None,
+                default_range: tuple[float, float] | None = None) -> InputPlan:
+    specs = input_specs(graph)
+    by_name = {s.name: s for s in specs}
+    shapes = dict(shapes or {})
+    ranges = dict(ranges or {})
+    for name, origin in [(n, "--input-shapes") for n in shapes] + [(n, "--val-range") for n in ranges]:
+        if name not in by_name:
+            raise TrtlabError(f"{origin} {name}", "the model has no input of that name",
+                              f"inputs are: {', '.join(by_name) or '(none)'}")
+    warnings: list[str] = []
+    resolved: dict[str, list[int]] = {}
+    gather_ranges = _index_ranges(graph)
+    for spec in specs:
+        resolved[spec.name] = _resolve_shape(spec, shapes.get(spec.name), warnings)
+        if spec.name not in ranges:
+            if spec.name in gather_ranges and spec.dtype is not None and spec.dtype.kind in "iu":
+                ranges[spec.name] = gather_ranges[spec.name]
+            elif default_range is not None:
+                ranges[spec.name] = default_range
+    return InputPlan(specs, resolved, ranges, warnings)
+
+
+def _resolve_shape(spec: InputSpec, override: list[int] | None, warnings: list[str]) -> list[int]:
+    if override is not None:
+        if spec.shape is not None:
+            if len(override) != len(spec.shape):
+                raise TrtlabError(f"--input-shapes {spec.name}", f"rank {len(override)} does not fit the model's "
+                                  f"rank-{len(spec.shape)} input {_fmt(spec.shape)}",
+                                  f"give {len(spec.shape)} dims, e.g. {spec.name}:{_example(spec.shape)}")
+            for want, got in zip(spec.shape, override):
+                if isinstance(want, int) and want >= 0 and want != got:
+                    raise TrtlabError(f"--input-shapes {spec.name}", f"shape {_fmt(override)} does not fit the model's "
+                                      f"input {_fmt(spec.shape)} (fixed dims must match)",
+                                      f"e.g. {spec.name}:{_example(spec.shape)}")
+        return list(override)
+    if spec.shape is None:
+        if spec.dtype is not None:
+            warnings.append(f"input '{spec.name}' has unknown rank: using a scalar; set it with --input-shapes")
+        return []
+    dims = []
+    defaulted = []
+    for d in spec.shape:
+        if isinstance(d, int) and d >= 0:
+            dims.append(d)
+        else:
+            dims.append(1)
+            defaulted.append(str(d) if d is not None else "?")
+    if defaulted:
+        warnings.append(f"input '{spec.name}' {_fmt(spec.shape)}: dynamic dim(s) {', '.join(defaulted)} set to 1; "
+                        f"use --input-shapes {spec.name}:{_example(spec.shape)} to choose")
+    return dims
+
+
+def _fmt(shape: list[Dim]) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _example(shape: list[Dim]) -> str:
+    return "x".join(str(d) if isinstance(d, int) and d >= 0 else "1" for d in shape) or "[]"
+
+
+_INDEX_OPS = {"Gather": 1, "GatherElements": 1, "GatherND": 1}
+_PASS_THROUGH = {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity"}
+
+
+def _index_ranges(graph: onnx.GraphProto) -> dict[str, tuple[float, float]]:
+    """Integer inputs used as indices into a constant table (embeddings) get [0, rows-1]."""
+    inits = {t.name: t for t in graph.initializer}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node)
+    out: dict[str, tuple[float, float]] = {}
+    for spec_input in real_inputs(graph):
+        frontier, seen = [spec_input.name], set()
+        limit = None
+        while frontier:
+            t = frontier.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            for node in consumers.get(t, []):
+                if node.op_type in _PASS_THROUGH:
+                    frontier.extend(o for o in node.output if o)
+                elif node.op_type == "Gather" and len(node.input) > 1 and node.input[1] == t and node.input[0] in inits:
+                    axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+                    dims = list(inits[node.input[0]].dims)
+                    if dims:
+                        rows = dims[axis % len(dims)]
+                        limit = rows if limit is None else min(limit, rows)
+        if limit:
+            out[spec_input.name] = (0, limit - 1)
+    return out
+
+
+def random_feeds(plan: InputPlan, seed: int, sample: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng([seed, sample])
+    feeds: dict[str, np.ndarray] = {}
+    for spec in plan.specs:
+        shape = plan.shapes[spec.name]
+        if spec.dtype is None:
+            raise TrtlabError(f"input '{spec.name}'", f"trtlab cannot generate data of type {spec.onnx_type}",
+                              "provide the data with --load-inputs feeds.npz or --data-loader-script")
+        lo, hi = plan.ranges.get(spec.name, (0.0, 1.0))
+        kind = spec.dtype.kind
+        if kind == "b":
+            feeds[spec.name] = rng.integers(0, 2, size=shape).astype(bool)
+        elif kind in "iu":
+            feeds[spec.name] = rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=shape).astype(spec.dtype)
+        elif kind == "f":
+            feeds[spec.name] = rng.uniform(lo, hi, size=shape).astype(spec.dtype)
+        elif kind == "U":
+            feeds[spec.name] = np.full(shape, "trtlab", dtype=object)
+        else:
+            raise TrtlabError(f"input '{spec.name}'", f"trtlab cannot generate data of type {spec.onnx_type}",
+                              "provide the data with --load-inputs feeds.npz")
+    return feeds
+
+
+def check_feeds(plan: InputPlan, feeds: dict[str, np.ndarray], origin: str) -> dict[str, np.ndarray]:
+    """Validate feeds from a file or a script against the model's inputs."""
+    names = [s.name for s in plan.specs]
+    missing = [n for n in names if n not in feeds]
+    if missing:
+        raise TrtlabError(origin, f"no data for input(s) {', '.join(missing)}",
+                          f"the file/loader must provide every input: {', '.join(names)}")
+    out = {}
+    for spec in plan.specs:
+        arr = np.asarray(feeds[spec.name])
+        if spec.shape is not None:
+            ok = len(arr.shape) == len(spec.shape) and all(
+                not (isinstance(w, int) and w >= 0) or w == g for w, g in zip(spec.shape, arr.shape))
+            if not ok:
+                raise TrtlabError(origin, f"input '{spec.name}' has shape {list(arr.shape)}, the model expects "
+                                  f"{_fmt(spec.shape)}", "fix the data or the model's input shape")
+        if spec.dtype is not None and spec.dtype.kind != "U" and arr.dtype != spec.dtype:
+            arr = arr.astype(spec.dtype)
+        out[spec.name] = arr
+    return out
+
+
+def load_npz(path: str | Path, plan: InputPlan) -> list[dict[str, np.ndarray]]:
+    """Feeds saved by --save-inputs: keys ``name`` (one sample) or ``<sample>/name`` (several)."""
+    p = Path(path)
+    if not p.exists():
+        raise TrtlabError(p, "file not found", "pass a .npz written by --save-inputs or numpy.savez")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as exc:
+        raise TrtlabError(p, f"not a readable .npz file ({type(exc).__name__})", "write it with numpy.savez") from None
+    samples: dict[str, dict[str, np.ndarray]] = {}
+    for key, arr in data.items():
+        idx, _, name = key.partition("/") if "/" in key and key.split("/", 1)[0].isdigit() else ("0", "", key)
+        samples.setdefault(idx, {})[name] = arr
+    return [check_feeds(plan, samples[k], str(p)) for k in sorted(samples, key=int)]
+
+
+def save_npz(path: str | Path, samples: list[dict[str, np.ndarray]]) -> None:
+    from trtlab.rundir import atomic_savez
+
+    if len(samples) == 1:
+        atomic_savez(path, samples[0])
+    else:
+        atomic_savez(path, {f"{i}/{k}": v for i, s in enumerate(samples) for k, v in s.items()})
+
+
+def loader_samples(spec: str, plan: InputPlan, limit: int = 1000) -> list[dict[str, np.ndarray]]:
+    """``file.py:function`` yielding dicts of arrays (or a list of them)."""
+    path_text, _, func_name = spec.rpartition(":")
+    if not path_text:
+        path_text, func_name = spec, "load_data"
+    path = Path(path_text)
+    if not path.exists():
+        raise TrtlabError(f"--data-loader-script {spec}", "script not found", "pass file.py:function")
+    module_name = f"trtlab_user_loader_{abs(hash(str(path.resolve())))}"
+    loader = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[module_name] = module
+    try:
+        loader.loader.exec_module(module)
+    except Exception as exc:
+        raise TrtlabError(f"--data-loader-script {spec}", f"importing the script failed ({type(exc).__name__}: {exc})",
+                          "run the script with python to see the error") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise TrtlabError(f"--data-loader-script {spec}", f"the script has no function '{func_name}'",
+                          "name a function that yields dicts of arrays: file.py:function")
+    samples = []
+    try:
+        for i, item in enumerate(_as_iter(func())):
+            if i >= limit:
+                break
+            if not isinstance(item, dict):
+                raise TrtlabError(f"--data-loader-script {spec}", f"sample {i} is a {type(item).__name__}, not a dict",
+                                  "yield {input_name: array}")
+            samples.append(check_feeds(plan, item, f"--data-loader-script {spec} (sample {i})"))
+    except TrtlabError:
+        raise
+    except Exception as exc:
+        raise TrtlabError(f"--data-loader-script {spec}", f"the loader raised {type(exc).__name__}: {exc}",
+                          "run the function by hand to see the error") from None
+    if not samples:
+        raise TrtlabError(f"--data-loader-script {spec}", "the loader yielded no samples", "yield at least one dict")
+    return samples
+
+
+def _as_iter(obj) -> Iterator:
+    if isinstance(obj, dict):
+        return iter([obj])
+    return iter(obj)

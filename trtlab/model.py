@@ -1,0 +1,243 @@
+"""Loading, checking and writing ONNX models.
+
+- ``load_model`` reads a model (with external data, relative to the model's folder), turns every unreadable
+  file into a ``TrtlabError`` with exit code 2, and records checker / shape-inference failures as warnings.
+- ``save_model`` writes atomically: temp file, validate by re-reading, rename. It sets an ``ir_version`` that
+  onnxruntime accepts and keeps external data for models over 2 GB.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import onnx
+from onnx import GraphProto, ModelProto, NodeProto
+
+from trtlab.errors import TrtlabError
+
+TWO_GB = 2**31
+# onnxruntime 1.31 refuses IR versions above 13; onnx 1.23 writes IR 14 by default.
+MAX_IR_VERSION = 13
+MIN_IR_VERSION = 3
+
+
+@dataclass
+class LoadedModel:
+    """A model and what trtlab learnt while loading it."""
+
+    proto: ModelProto
+    path: Path | None
+    warnings: list[str] = field(default_factory=list)
+    label: str | None = None  # a display name when the path says little (bundled examples)
+
+    @property
+    def name(self) -> str:
+        return self.label or (self.path.stem if self.path else (self.proto.graph.name or "model"))
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.path.parent if self.path else None
+
+
+def load_model(path: str | os.PathLike, *, check: bool = True) -> LoadedModel:
+    """Load an ONNX model from ``path``; raise TrtlabError (exit 2) when it cannot be read."""
+    p = Path(path)
+    if not p.exists():
+        raise TrtlabError(p, "file not found", "check the path; trtlab reads .onnx files")
+    if p.is_dir():
+        raise TrtlabError(p, "is a folder, not an ONNX file", "pass the path of the .onnx file inside it")
+    if p.stat().st_size == 0:
+        raise TrtlabError(p, "file is empty", "re-export the model")
+    try:
+        proto = onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError, truncated files, text files, ...
+        raise TrtlabError(p, f"not a readable ONNX model ({_short(exc)})",
+                          "the file is corrupt, truncated or not ONNX; re-export it") from None
+    _check_not_garbage(proto, p)
+    _load_external(proto, p)
+    model = LoadedModel(proto=proto, path=p)
+    if check:
+        model.warnings.extend(check_model(proto, p))
+    return model
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_not_garbage(proto: ModelProto, p: Path) -> None:
+    graph = proto.graph
+    if not proto.opset_import and not graph.node and not graph.output:
+        raise TrtlabError(p, "not an ONNX model (no graph, no opset imports)",
+                          "pass an .onnx file exported by PyTorch, TensorFlow or onnx")
+    if not graph.node:
+        raise TrtlabError(p, "the graph has no nodes", "re-export the model; an empty graph cannot be run")
+    if not graph.output:
+        raise TrtlabError(p, "the graph declares no outputs", "re-export the model with its outputs")
+
+
+def _external_locations(proto: ModelProto) -> list[str]:
+    locations = []
+    for tensor in _all_initializers(proto):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            for entry in tensor.external_data:
+                if entry.key == "location" and entry.value not in locations:
+                    locations.append(entry.value)
+    return locations
+
+
+def _load_external(proto: ModelProto, p: Path) -> None:
+    locations = _external_locations(proto)
+    if not locations:
+        return
+    for loc in locations:
+        if not (p.parent / loc).exists():
+            raise TrtlabError(p, f"external data file '{loc}' is missing (expected next to the model, in {p.parent})",
+                              "copy the data file next to the .onnx file, keeping its name")
+    try:
+        onnx.load_external_data_for_model(proto, str(p.parent))
+    except Exception as exc:
+        raise TrtlabError(p, f"external data could not be read ({_short(exc)})",
+                          "the data file is truncated or does not belong to this model") from None
+
+
+def check_model(proto: ModelProto, path: Path | None = None) -> list[str]:
+    """Run onnx.checker; return its complaint as a warning instead of failing (many real models fail it)."""
+    try:
+        if proto.ByteSize() > TWO_GB and path is not None:
+            onnx.checker.check_model(str(path))
+        else:
+            onnx.checker.check_model(proto)
+    except Exception as exc:
+        return [f"onnx.checker: {_short(exc, 300)} (carrying on: many models that fail the checker still run)"]
+    return []
+
+
+def infer_shapes(proto: ModelProto) -> tuple[ModelProto, list[str]]:
+    """Shape inference, strict first so the exact reason is reported, then lenient so work can go on."""
+    warnings: list[str] = []
+    if proto.ByteSize() > TWO_GB:
+        return proto, ["shape inference skipped: model over 2 GB (inferred in place would need a file)"]
+    try:
+        return onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True), warnings
+    except Exception as exc:
+        warnings.append(f"shape inference (strict): {_short(exc, 300)}")
+    try:
+        return onnx.shape_inference.infer_shapes(proto, strict_mode=False, data_prop=True), warnings
+    except Exception as exc:
+        warnings.append(f"shape inference failed: {_short(exc, 300)}")
+        return proto, warnings
+
+
+def sane_ir_version(proto: ModelProto) -> int:
+    """An IR version that matches the model's opset and that onnxruntime accepts (at most 13)."""
+    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=1)
+    needed = MIN_IR_VERSION
+    for _release, ir, ai_onnx, _ml, *_rest in onnx.helper.VERSION_TABLE:
+        if ai_onnx >= opset:
+            needed = ir
+            break
+    current = proto.ir_version or needed
+    return max(MIN_IR_VERSION, min(max(current, needed), MAX_IR_VERSION))
+
+
+def model_bytes(proto: ModelProto) -> bytes:
+    """Serialize for an in-memory consumer (onnxruntime, a TensorRT parser) with a sane IR version."""
+    proto.ir_version = sane_ir_version(proto)
+    return proto.SerializeToString()
+
+
+def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool | None = None,
+               overwrite_ok: bool = True) -> Path:
+    """Write atomically: temp file next to ``out``, re-read to validate, rename over ``out``.
+
+    ``external_data`` None means: automatic, on above 2 GB.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proto.ir_version = sane_ir_version(proto)
+    if external_data is None:
+        external_data = proto.ByteSize() > TWO_GB
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    data_name = out.name + ".data"
+    tmp_data = None
+    try:
+        if external_data:
+            tmp_data = f".{data_name}.tmp"
+            onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=tmp_data, size_threshold=1024)
+            _rename_external_location(tmp, tmp_data, data_name)
+        else:
+            onnx.save_model(proto, tmp)
+        reread = onnx.load(tmp, load_external_data=False)
+        if len(reread.graph.node) != len(proto.graph.node):
+            raise TrtlabError(out, "written model does not read back identically", "report this as a trtlab bug",
+                              code=4)
+        if tmp_data:
+            os.replace(out.parent / tmp_data, out.parent / data_name)
+        os.replace(tmp, out)
+        tmp_data = None
+    finally:
+        for leftover in (tmp, (out.parent / tmp_data) if tmp_data else None):
+            if leftover and os.path.exists(leftover):
+                os.unlink(leftover)
+    if external_data:
+        # onnx.save_model moves weights out of the in-memory proto; put them back for further use.
+        onnx.load_external_data_for_model(proto, str(out.parent))
+    return out
+
+
+def _rename_external_location(model_file: str, old: str, new: str) -> None:
+    proto = onnx.load(model_file, load_external_data=False)
+    for tensor in _all_initializers(proto):
+        for entry in tensor.external_data:
+            if entry.key == "location" and entry.value == old:
+                entry.value = new
+    with open(model_file, "wb") as f:
+        f.write(proto.SerializeToString())
+
+
+# --- graph walking ---------------------------------------------------------------------------------------
+
+def subgraphs(node: NodeProto) -> Iterator[GraphProto]:
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            yield attr.g
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            yield from attr.graphs
+
+
+def walk_nodes(graph: GraphProto, depth: int = 0) -> Iterator[tuple[NodeProto, int]]:
+    """Every node with its nesting depth (0 = main graph), subgraph bodies included."""
+    for node in graph.node:
+        yield node, depth
+        for sub in subgraphs(node):
+            yield from walk_nodes(sub, depth + 1)
+
+
+def walk_graphs(graph: GraphProto) -> Iterator[GraphProto]:
+    yield graph
+    for node in graph.node:
+        for sub in subgraphs(node):
+            yield from walk_graphs(sub)
+
+
+def _all_initializers(proto: ModelProto) -> Iterator[onnx.TensorProto]:
+    for graph in walk_graphs(proto.graph):
+        yield from graph.initializer
+
+
+def initializer_names(graph: GraphProto) -> set[str]:
+    return {t.name for t in graph.initializer}
+
+
+def real_inputs(graph: GraphProto) -> list[onnx.ValueInfoProto]:
+    """Graph inputs that are not initializers (old exporters list weights as inputs too)."""
+    inits = initializer_names(graph)
+    return [vi for vi in graph.input if vi.name not in inits]

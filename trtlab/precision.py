@@ -1,0 +1,135 @@
+"""FP16/BF16 storage simulation for CPU backends (``onnxrt:fp16``, ``reference:bf16``).
+
+What it does: every floating-point tensor that a node produces is rounded to FP16 (or BF16) and widened back,
+by a ``Cast(to=half) -> Cast(to=float)`` pair inserted after the node, under the tensor's original name (so
+layer-wise comparison still matches by name). Float weights (initializers) are rounded the same way, and so are
+float graph inputs, before any node reads them. Nodes on a keep-list (by node name or op type) keep their
+outputs in FP32.
+
+What it models: the storage of activations and weights in half precision, as in a TensorRT engine that runs a
+layer in FP16: overflow to +-inf above 65504, underflow of tiny values to zero, and the loss of precision
+(11 significant bits for FP16, 8 for BF16) at every layer boundary, per ONNX node, before any engine is built.
+
+What it does not model: arithmetic inside a node is still FP32 (TensorRT usually accumulates in FP32 too, but
+not always), TensorRT's fusions (a fused Conv+ReLU rounds once, not twice) and its choice of kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+from trtlab.model import infer_shapes, walk_graphs
+
+HALF = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
+FLOATS = (TensorProto.FLOAT, TensorProto.DOUBLE)
+SUFFIX = "__trtlab_"
+
+
+def known_types(model: onnx.ModelProto) -> dict[str, int]:
+    inferred, _ = infer_shapes(model)
+    types: dict[str, int] = {}
+    for graph in walk_graphs(inferred.graph):
+        for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+                types[vi.name] = vi.type.tensor_type.elem_type
+        for init in graph.initializer:
+            types[init.name] = init.data_type
+        for node in graph.node:
+            if node.op_type == "Constant":
+                for attr in node.attribute:
+                    if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
+                        types[node.output[0]] = attr.t.data_type
+    return types
+
+
+def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None = None) -> tuple[onnx.ModelProto, list[str]]:
+    """Return a copy of ``model`` with half-precision storage simulated (see module docstring), and notes."""
+    half = HALF[precision]
+    keep = keep or set()
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    types = known_types(out)
+    stats = {"rounded": 0, "unknown": 0, "kept": 0}
+    for graph in walk_graphs(out.graph):
+        _round_initializers(graph, precision)
+        _round_node_outputs(graph, half, types, keep, stats)
+    _round_graph_inputs(out.graph, half, types)
+    notes = [f"{precision}: {stats['rounded']} tensors rounded to {precision} storage"]
+    if stats["kept"]:
+        notes.append(f"{precision}: {stats['kept']} tensors kept in FP32 (keep-list)")
+    if stats["unknown"]:
+        notes.append(f"{precision}: {stats['unknown']} tensors of unknown type left unrounded (shape inference "
+                     "could not type them)")
+    return out, notes
+
+
+def _round_array(arr: np.ndarray, precision: str) -> np.ndarray:
+    if precision == "fp16":
+        with np.errstate(over="ignore"):
+            return arr.astype(np.float16).astype(arr.dtype)
+    # bf16: round to nearest even on the top 16 bits of the float32 pattern.
+    f32 = arr.astype(np.float32)
+    bits = f32.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16).astype(np.uint32)
+    result = rounded.view(np.float32)
+    result = np.where(np.isnan(f32), f32, result)
+    return result.astype(arr.dtype)
+
+
+def _round_initializers(graph: onnx.GraphProto, precision: str) -> None:
+    for i, init in enumerate(graph.initializer):
+        if init.data_type in FLOATS:
+            arr = numpy_helper.to_array(init)
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(_round_array(arr, precision), init.name))
+
+
+def _round_node_outputs(graph: onnx.GraphProto, half: int, types: dict[str, int], keep: set[str],
+                        stats: dict[str, int]) -> None:
+    new_nodes = []
+    for node in graph.node:
+        new_nodes.append(node)
+        if node.name in keep or node.op_type in keep:
+            stats["kept"] += sum(1 for o in node.output if types.get(o) in FLOATS)
+            continue
+        for idx, name in enumerate(node.output):
+            if not name:
+                continue
+            elem = types.get(name)
+            if elem is None:
+                stats["unknown"] += 1
+                continue
+            if elem not in FLOATS:
+                continue
+            raw, halved = f"{name}{SUFFIX}raw", f"{name}{SUFFIX}half"
+            node.output[idx] = raw
+            new_nodes.append(onnx.helper.make_node("Cast", [raw], [halved], to=half, name=f"{raw}_cast_half"))
+            new_nodes.append(onnx.helper.make_node("Cast", [halved], [name], to=elem, name=f"{raw}_cast_back"))
+            stats["rounded"] += 1
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+
+
+def _round_graph_inputs(graph: onnx.GraphProto, half: int, types: dict[str, int]) -> None:
+    inits = {t.name for t in graph.initializer}
+    renames: dict[str, str] = {}
+    casts = []
+    for vi in graph.input:
+        elem = types.get(vi.name)
+        if vi.name in inits or elem not in FLOATS:
+            continue
+        halved, back = f"{vi.name}{SUFFIX}in_half", f"{vi.name}{SUFFIX}in"
+        casts.append(onnx.helper.make_node("Cast", [vi.name], [halved], to=half, name=f"{halved}_cast"))
+        casts.append(onnx.helper.make_node("Cast", [halved], [back], to=elem, name=f"{back}_cast"))
+        renames[vi.name] = back
+    if not renames:
+        return
+    for sub in walk_graphs(graph):
+        for node in sub.node:
+            for i, name in enumerate(node.input):
+                if name in renames:
+                    node.input[i] = renames[name]
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)

@@ -1,0 +1,128 @@
+"""Run directories: where every command leaves its results.
+
+A run directory holds ``results.json`` (metadata and metrics, never arrays), ``.npz`` files for arrays, and
+``report.html``. Everything is written through a temp file and renamed, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = "results.json"
+DEFAULT_ROOT = Path("trtlab-runs")
+
+
+def new_run_dir(kind: str, model_name: str, root: Path | None = None) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = (root or DEFAULT_ROOT) / f"{kind}-{stamp}-{_safe(model_name)}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:60] or "model"
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON: dataclasses to dicts, numpy scalars to Python, non-finite floats to strings."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.ndarray):
+        raise TypeError("arrays belong in .npz files, not in JSON")
+    return obj
+
+
+def to_float(value: Any) -> float | None:
+    """Inverse of ``jsonable`` for one number ("inf"/"nan" strings back to floats)."""
+    if value is None:
+        return None
+    return float(value)
+
+
+def _atomic(path: Path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return _atomic(Path(path), lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return _atomic(Path(path), lambda f: f.write(data))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    text = json.dumps(jsonable(obj), indent=1, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def atomic_savez(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    return _atomic(Path(path), lambda f: np.savez(f, **arrays))
+
+
+def read_results(run_dir: str | Path) -> dict:
+    from trtlab.errors import TrtlabError
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise TrtlabError(run_dir, "not a folder", "pass a run directory written by trtlab (it holds results.json)")
+    path = run_dir / RESULTS
+    if not path.exists():
+        raise TrtlabError(run_dir, "not a trtlab run (no results.json)", "pass a folder under ./trtlab-runs/")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TrtlabError(path, f"not valid JSON ({exc})", "the run was not written by trtlab or was edited") from None
+
+
+def environment() -> dict:
+    """Versions of what produced a result (cheap: reads package metadata, imports nothing heavy)."""
+    from importlib import metadata
+
+    import trtlab
+
+    versions = {"trtlab": trtlab.__version__, "python": sys.version.split()[0]}
+    for dist in ("numpy", "onnx", "onnx-graphsurgeon", "onnxruntime", "onnxruntime-gpu", "tensorrt", "tensorrt-rtx"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"versions": versions, "platform": platform.platform(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count(), "argv": sys.argv, "cwd": os.getcwd(),
+            "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
