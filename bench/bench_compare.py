@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import models  # noqa: E402
-from bench.measure import load_average, measure, run_once, tail, tool  # noqa: E402
+from bench import models
+from bench.measure import load_average, measure, run_once, tail, tool
 
 WORK = models.OUT / "compare"
 BERT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -78,9 +78,11 @@ def _digest(proto) -> str | None:
     weights = sum(len(t.raw_data) for t in proto.graph.initializer)  # a cheap lower bound of the size
     if weights >= 2**31:
         return None
+    from google.protobuf.message import EncodeError
+
     try:
         data = proto.SerializeToString(deterministic=True)
-    except Exception:  # over protobuf's 2 GB limit
+    except (EncodeError, ValueError):  # over protobuf's 2 GB limit
         return None
     return hashlib.sha256(data).hexdigest() if len(data) < 2**31 else None
 
