@@ -133,6 +133,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
                         "main-graph tensors")
     layer_names = [layer.tensor for layer in layers]
     output_names = [o.name for o in model.proto.graph.output]
+    summary = model_summary(model)  # before any backend loads: its serialization then adds to the least memory
     acc = _Accumulator(tolerances)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
@@ -159,8 +160,8 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         timing = {"ref": _timing(ref), "target": _timing(target)}
     if save_outputs_to is not None:
         _save_outputs(save_outputs_to, saved, len(samples))
-    return _assemble(model, ref_info, tgt_info, tolerances, samples, layers, output_names, acc, unmatched,
-                     timing, warnings)
+    return _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
+                     unmatched, timing, warnings)
 
 
 def _timing(backend) -> dict:
@@ -189,7 +190,7 @@ def _save_outputs(run_dir: Path, saved: dict, n_samples: int) -> None:
         atomic_savez(run_dir / f"{side}_outputs.npz", arrays)
 
 
-def _assemble(model, ref_info, tgt_info, tolerances, samples, layers, output_names, acc, unmatched, timing,
+def _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc, unmatched, timing,
               warnings) -> tuple[CompareResult, dict[str, np.ndarray]]:
     merged = {name: merge_samples(ms) for name, ms in acc.per_tensor.items()}
     node_of = {layer.tensor: layer for layer in layers}
@@ -218,7 +219,7 @@ def _assemble(model, ref_info, tgt_info, tolerances, samples, layers, output_nam
     if hist_index:
         hist_arrays["edges_log10"] = HIST_EDGES
     result = CompareResult(
-        schema=SCHEMA, model=model_summary(model), ref=ref_info, target=tgt_info,
+        schema=SCHEMA, model=summary, ref=ref_info, target=tgt_info,
         tolerances={"atol": tolerances.atol, "rtol": tolerances.rtol, "per_atol": tolerances.per_atol,
                     "per_rtol": tolerances.per_rtol},
         samples=len(samples), passed=passed, outputs=outputs, layers=layer_metrics, first_divergence=first,
