@@ -78,7 +78,9 @@ def bench_one(name: str, path: Path, tools: list[str], repeats: int, extra: dict
         entry["ok"] = all(rc == [0] for rc in res.rcs) and out.exists()
         if entry["ok"]:
             entry.update(fold_check(path, out, extra))
-            entry["broken"] = entry.get("loads") is False or entry.get("matches") is False
+            # broken: computes something else, or no longer loads although the original did
+            entry["broken"] = entry.get("matches") is False or (
+                entry.get("loads") is False and entry.get("original_loads", True))
         else:
             entry["error"] = tail(res.logs[-1], 2)[-300:]
             entry["broken"] = False

@@ -66,7 +66,7 @@ def check(original: str, result: str, shapes: dict, ranges: dict) -> dict:
         ref_names, ref = run(original, feeds)
     except Exception as exc:  # noqa: BLE001 - the original itself does not run here: only check loading
         return {**report, "original_runs": False, "original_error": " ".join(str(exc).split())[:200],
-                "loads": loads(result), "matches": None}
+                "original_loads": loads(original), "loads": loads(result), "matches": None}
     report["original_runs"] = True
     try:
         names, outs = run(result, feeds)
