@@ -171,7 +171,7 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
         if external_data:
             tmp_data = f".{data_name}.tmp"
             onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=tmp_data, size_threshold=1024)
+                            location=tmp_data, size_threshold=0)
             _rename_external_location(tmp, tmp_data, data_name)
         else:
             onnx.save_model(proto, tmp)
@@ -188,7 +188,11 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
             if leftover and os.path.exists(leftover):
                 os.unlink(leftover)
     if external_data:
-        # onnx.save_model moves weights out of the in-memory proto; put them back for further use.
+        # onnx.save_model moved the weights out of the in-memory proto; point it at the final file, load them back.
+        for tensor in _all_initializers(proto):
+            for entry in tensor.external_data:
+                if entry.key == "location" and entry.value == f".{data_name}.tmp":
+                    entry.value = data_name
         onnx.load_external_data_for_model(proto, str(out.parent))
     return out
 
