@@ -23,7 +23,7 @@ def dedup_initializers(graph: GraphProto, max_bytes: int | None = None) -> int:
     """Merge identical initializers of ``graph`` (bodies included). ``max_bytes`` limits what is compared."""
     seen: dict[tuple, str] = {}
     mapping: dict[str, str] = {}
-    outputs = {o.name for o in graph.output}
+    outputs = {o.name for o in graph.output} | {vi.name for vi in graph.input}  # inputs: overridable weights
     keep = []
     for t in graph.initializer:
         raw = t.raw_data if t.HasField("raw_data") else None

@@ -26,6 +26,7 @@ from trtlab.passes.base import Pass, PassResult, fmt_bytes, parse_size
 NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
                     "Bernoulli"}
 MAX_ITERATIONS = 12
+DEDUP_MAX_BYTES = 4 << 20  # identical initializers up to this size are merged while folding
 
 
 class _State:
@@ -48,14 +49,19 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
     constants = constants_to_initializers(model.graph)
     notes = [f"{constants} Constant node(s) turned into initializers"] if constants else []
     merged = 0
+    if cse:
+        from trtlab.passes.dedup import dedup_initializers
+
+        merged_inits = dedup_initializers(model.graph, max_bytes=DEDUP_MAX_BYTES)
     for iteration in range(1, max_iterations + 1):
         changed = 0
         if fold_shapes:
             changed += _fold_shapes(model, state)
         changed += _fold_graph(model, model.graph, {}, state)
         if cse:
-            from trtlab.passes.dedup import eliminate_common_subexpressions
+            from trtlab.passes.dedup import dedup_initializers, eliminate_common_subexpressions
 
+            merged_inits += dedup_initializers(model.graph, max_bytes=DEDUP_MAX_BYTES) if changed else 0
             n = eliminate_common_subexpressions(model.graph)
             merged += n
             changed += n
@@ -68,7 +74,10 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
                  f"onnxruntime), {iteration} iteration(s)")
     if merged:
         notes.append(f"{merged} duplicate node(s) merged")
-    return PassResult(model, notes, state.skipped)
+    if cse and merged_inits:
+        notes.append(f"{merged_inits} duplicate initializer(s) merged")
+    modified = bool(constants or state.folded or merged or (cse and merged_inits))
+    return PassResult(model, notes, state.skipped, modified=modified)
 
 
 # --- Constant nodes ----------------------------------------------------------------------------------------

@@ -119,7 +119,8 @@ def prune(graph: GraphProto, keep: set[str] | None = None) -> int:
     for node in graph.node:
         for sub in subgraphs(node):
             removed += prune(sub)
-    unused = [i for i, t in enumerate(graph.initializer) if t.name not in needed]
+    declared = {vi.name for vi in graph.input}  # old exporters list weights as inputs: keep those pairs
+    unused = [i for i, t in enumerate(graph.initializer) if t.name not in needed and t.name not in declared]
     for i in reversed(unused):
         del graph.initializer[i]
     return removed
