@@ -179,7 +179,7 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
         if len(reread.graph.node) != len(proto.graph.node):
             raise TrtlabError(out, "written model does not read back identically", "report this as a trtlab bug",
                               code=4)
-        if tmp_data:
+        if tmp_data and (out.parent / tmp_data).exists():  # no file when every tensor is under the size threshold
             os.replace(out.parent / tmp_data, out.parent / data_name)
         os.replace(tmp, out)
         tmp_data = None
@@ -188,7 +188,11 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
             if leftover and os.path.exists(leftover):
                 os.unlink(leftover)
     if external_data:
-        # onnx.save_model moves weights out of the in-memory proto; put them back for further use.
+        # onnx.save_model moves weights out of the in-memory proto (pointing at the temp name); put them back.
+        for tensor in _all_initializers(proto):
+            for entry in tensor.external_data:
+                if entry.key == "location" and entry.value == f".{data_name}.tmp":
+                    entry.value = data_name
         onnx.load_external_data_for_model(proto, str(out.parent))
     return out
 
