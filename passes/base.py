@@ -81,3 +81,17 @@ def op_counts(graph: onnx.GraphProto) -> dict[str, int]:
 
 def main_opset(model: onnx.ModelProto) -> int:
     return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=1)
+
+
+def approx_bytes(model: onnx.ModelProto) -> int:
+    """Serialized size of ``model`` within a few bytes per tensor, without serializing it (ByteSize() of a
+    400 MB model takes seconds): raw tensors count numel * itemsize, everything else its own ByteSize."""
+    from trtlab.passes.graphutil import tensor_nbytes, walk_all
+
+    total = sum(f.ByteSize() for f in model.functions) + 64
+    for g in walk_all(model.graph):
+        for t in g.initializer:
+            total += tensor_nbytes(t) + len(t.name) + 8 + 2 * len(t.dims) if t.HasField("raw_data") else t.ByteSize()
+        total += sum(vi.ByteSize() for vi in list(g.input) + list(g.output) + list(g.value_info))
+    total += sum(n.ByteSize() for n in model.graph.node)
+    return total

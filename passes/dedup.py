@@ -24,22 +24,21 @@ def dedup_initializers(graph: GraphProto, max_bytes: int | None = None) -> int:
     seen: dict[tuple, str] = {}
     mapping: dict[str, str] = {}
     outputs = {o.name for o in graph.output} | {vi.name for vi in graph.input}  # inputs: overridable weights
-    keep = []
-    for t in graph.initializer:
-        raw = t.raw_data if t.HasField("raw_data") else None
-        size = len(raw) if raw is not None else t.ByteSize()
+    drop = []
+    for idx, t in enumerate(graph.initializer):
+        size = gu.tensor_nbytes(t) if t.HasField("raw_data") else t.ByteSize()  # reading raw_data copies it
         if t.data_location == onnx.TensorProto.EXTERNAL or t.name in outputs or (max_bytes and size > max_bytes):
-            keep.append(t)
             continue
+        raw = t.raw_data if t.HasField("raw_data") else None
         key = (t.data_type, tuple(t.dims), raw if raw is not None else _payload(t))
         if key in seen:
             mapping[t.name] = seen[key]
+            drop.append(idx)
         else:
             seen[key] = t.name
-            keep.append(t)
     if mapping:
-        del graph.initializer[:]
-        graph.initializer.extend(keep)
+        for idx in reversed(drop):  # delete in place: rebuilding the list would copy every weight
+            del graph.initializer[idx]
         gu.rename_reads(graph, mapping)
     count = len(mapping)
     for node in graph.node:

@@ -8,7 +8,9 @@ Rewrites, repeated until nothing changes (a fixed point):
 - any node of a standard domain whose inputs (and the outer-scope names its If/Loop/Scan bodies read) are all
   constant -> initializers of its outputs, computed by ONNX Runtime (nodes inside bodies fold against the
   constants of the enclosing graphs, and stay in their body);
-- identical nodes (same op, attributes and inputs) -> one node (``cse``, on by default).
+- identical nodes (same op, attributes and inputs) -> one node (``cse``, on by default);
+- Identity nodes, identity Transposes and Transpose pairs -> removed or merged (``simplify``, on by default;
+  see ``passes/simplify.py``).
 
 What is not folded, and why, is reported: random ops, custom domains, sequence values, tensors bigger than
 ``size_threshold`` (default 1 GiB), and any node ONNX Runtime cannot evaluate (the rest still folds).
@@ -44,7 +46,7 @@ class _State:
 
 
 def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: bool = True,
-        cse: bool = True, max_iterations: int = MAX_ITERATIONS) -> PassResult:
+        cse: bool = True, simplify: bool = True, max_iterations: int = MAX_ITERATIONS) -> PassResult:
     state = _State(model, parse_size(size_threshold))
     constants = constants_to_initializers(model.graph)
     notes = [f"{constants} Constant node(s) turned into initializers"] if constants else []
@@ -65,6 +67,12 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
             n = eliminate_common_subexpressions(model.graph)
             merged += n
             changed += n
+        if simplify:
+            from trtlab.passes.simplify import simplify_graph
+
+            n = simplify_graph(model.graph)
+            merged += n
+            changed += n
         gu.prune(model.graph)
         if not changed:
             break
@@ -73,7 +81,7 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
     notes.append(f"{state.folded} tensor(s) folded into initializers ({state.evaluated} node(s) evaluated by "
                  f"onnxruntime), {iteration} iteration(s)")
     if merged:
-        notes.append(f"{merged} duplicate node(s) merged")
+        notes.append(f"{merged} duplicate or no-op node(s) removed")
     if cse and merged_inits:
         notes.append(f"{merged_inits} duplicate initializer(s) merged")
     modified = bool(constants or state.folded or merged or (cse and merged_inits))
@@ -370,5 +378,6 @@ FOLD_CONSTANTS = Pass(
     options={"size_threshold": "largest folded tensor (e.g. 1G, 16M); bigger ones stay computed (default 1G)",
              "fold_shapes": "fold Shape/Size of tensors with known static shapes (default on)",
              "cse": "merge identical nodes (default on)",
+             "simplify": "remove Identity nodes and merge Transpose pairs (default on)",
              "max_iterations": f"stop after this many rounds (default {MAX_ITERATIONS})"},
 )

@@ -198,3 +198,12 @@ def static_bytes(fact: tuple[int, list[int | None] | None] | None) -> int | None
     for d in fact[1]:
         n *= d
     return n * itemsize
+
+
+def tensor_nbytes(t: TensorProto) -> int:
+    """Bytes of a tensor's payload from its dims and type (no copy of raw_data)."""
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except Exception:
+        return t.ByteSize()
+    return _numel(t) * itemsize

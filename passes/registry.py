@@ -10,8 +10,9 @@ from trtlab.passes.infer_shapes import INFER_SHAPES
 from trtlab.passes.opset import OPSET
 from trtlab.passes.override_shapes import OVERRIDE_SHAPES
 from trtlab.passes.sanitize_names import SANITIZE_NAMES
+from trtlab.passes.simplify import SIMPLIFY
 from trtlab.passes.to_half import TO_BF16, TO_FP16
 from trtlab.passes.toposort import TOPOSORT
 
-PASSES = {p.name: p for p in (FOLD_CONSTANTS, CLEANUP, DEDUP, TOPOSORT, INFER_SHAPES, OVERRIDE_SHAPES, EXTRACT,
+PASSES = {p.name: p for p in (FOLD_CONSTANTS, CLEANUP, DEDUP, SIMPLIFY, TOPOSORT, INFER_SHAPES, OVERRIDE_SHAPES, EXTRACT,
                               SANITIZE_NAMES, OPSET, TO_FP16, TO_BF16)}

@@ -67,28 +67,39 @@ class Step:
 
 
 def measure(model: onnx.ModelProto) -> dict:
-    from trtlab.passes.base import op_counts
+    from trtlab.passes.base import approx_bytes, op_counts
     from trtlab.passes.graphutil import walk_all
 
     ops = op_counts(model.graph)
     return {"nodes": sum(ops.values()), "ops": ops, "initializers": sum(len(g.initializer) for g in walk_all(model.graph)),
-            "bytes": model.ByteSize()}
+            "bytes": approx_bytes(model)}
 
 
-def normalize(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str | None]:
-    """graphsurgeon cleanup + toposort; model-level fields kept. Falls back to trtlab's own when gs refuses."""
+GS_NORMALIZE_LIMIT = 64 << 20  # above this, graphsurgeon's export would copy every weight: normalise in place
+
+
+def _normalize_in_place(model: onnx.ModelProto) -> None:
+    from trtlab.passes.graphutil import prune
+    from trtlab.passes.toposort import sort_graph
+
+    prune(model.graph)
+    sort_graph(model.graph, [])
+
+
+def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, str | None]:
+    """graphsurgeon cleanup + toposort, model-level fields kept; for models over GS_NORMALIZE_LIMIT (and when gs
+    refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted)."""
     import onnx_graphsurgeon as gs
 
+    if size > GS_NORMALIZE_LIMIT:
+        _normalize_in_place(model)
+        return model, None
     try:
         graph = gs.import_onnx(model)
         graph.cleanup(remove_unused_graph_inputs=False).toposort()
         out = gs.export_onnx(graph, do_type_check=False)
     except Exception as exc:
-        from trtlab.passes.graphutil import prune
-        from trtlab.passes.toposort import sort_graph
-
-        prune(model.graph)
-        sort_graph(model.graph, [])
+        _normalize_in_place(model)
         return model, f"graphsurgeon could not normalise the graph ({type(exc).__name__}: {str(exc)[:150]}); " \
                       "pruned and sorted by trtlab instead"
     for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
@@ -145,7 +156,7 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
         rec.seconds = time.perf_counter() - start
         rec.notes, rec.skipped = list(out.notes), list(out.skipped)
         t0 = time.perf_counter()
-        after, warning = normalize(out.model)
+        after, warning = normalize(out.model, before["bytes"])
         rec.normalize_seconds = time.perf_counter() - t0
         if warning:
             rec.notes.append(warning)

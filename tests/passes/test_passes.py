@@ -111,3 +111,27 @@ def test_unknown_option_is_a_usage_error():
     with pytest.raises(TrtlabError) as exc:
         PASSES["cleanup"](_chain(), bogus=1)
     assert exc.value.code == 2
+
+
+def test_simplify_removes_identities_and_merges_transposes():
+    nodes = [helper.make_node("Identity", ["x"], ["i"]),
+             helper.make_node("Transpose", ["i"], ["t1"], perm=[1, 0, 2]),
+             helper.make_node("Transpose", ["t1"], ["t2"], perm=[0, 2, 1]),
+             helper.make_node("Relu", ["t2"], ["r"]),
+             helper.make_node("Identity", ["r"], ["y1"]), helper.make_node("Identity", ["r"], ["y2"])]
+    m = make_model(nodes, [tensor("x", [2, 3, 4])], [tensor("y1", None), tensor("y2", None)])
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    expected = run(m, {"x": x})
+    result = PASSES["simplify"](copy(m))
+    assert ops(result.model).count("Transpose") == 1 and ops(result.model).count("Identity") == 1
+    for e, g in zip(expected, run(result.model, {"x": x})):
+        np.testing.assert_array_equal(e, g)
+
+
+def test_runner_normalises_big_models_in_place(monkeypatch):
+    import trtlab.surgeon as surgeon
+
+    monkeypatch.setattr(surgeon, "GS_NORMALIZE_LIMIT", 0)
+    m = _chain()
+    out, result = surgeon.run_pipeline(m, [surgeon.Step("toposort")])
+    assert result.passed and "Abs" not in ops(out)

@@ -10,6 +10,8 @@ from trtlab.cli.common import add_input_args
 
 HELP = "rewrite a model with passes (fold constants, cleanup, FP16, ...), checking after each pass that outputs hold"
 
+CHECK_LIMIT = 64 << 20  # run onnx.checker on load below this file size (it takes seconds on BERT-sized models)
+
 # flag -> pass name; the flag's value (if any) becomes the option named in _FLAG_OPTION.
 _PASS_FLAGS = {
     "--fold-constants": "fold-constants", "--cleanup": "cleanup", "--dedup": "dedup", "--toposort": "toposort",
@@ -132,7 +134,11 @@ def run(args) -> int:
     from trtlab.model import load_model
     from trtlab.rundir import new_run_dir
 
-    loaded = load_model(model_path)
+    big = model_path.is_file() and model_path.stat().st_size > CHECK_LIMIT
+    loaded = load_model(model_path, check=not big)
+    if big:
+        loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
+                               "(verification by onnxrt is the stronger check: --verify)")
     fresh = args.run_dir is None or not Path(args.run_dir).exists()
     run_dir = Path(args.run_dir) if args.run_dir else new_run_dir("surgeon", model_path.stem)
     run_dir.mkdir(parents=True, exist_ok=True)
