@@ -48,7 +48,7 @@ _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(i?[bB])?\s*$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
-def parse_size(text: str | int | float, subject: str = "--fold-size-threshold") -> int:
+def parse_size(text: str | float, subject: str = "--fold-size-threshold") -> int:
     """``1G``, ``512M``, ``16k``, ``1000`` -> bytes (binary units)."""
     if isinstance(text, (int, float)):
         return int(text)
@@ -59,7 +59,7 @@ def parse_size(text: str | int | float, subject: str = "--fold-size-threshold") 
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def fmt_bytes(n: int | float) -> str:
+def fmt_bytes(n: float) -> str:
     n = float(n)
     for unit in ("B", "KB", "MB", "GB"):
         if abs(n) < 1024 or unit == "GB":

@@ -11,7 +11,6 @@ Rewrites:
 from __future__ import annotations
 
 import onnx
-
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult
 from trtlab.passes.dedup import dedup_initializers

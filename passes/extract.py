@@ -9,10 +9,10 @@ still depend on a graph input that is not listed), is an error (exit 2), and not
 from __future__ import annotations
 
 import onnx
-
-from trtlab.errors import TrtlabError
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult
+
+from trtlab.errors import TrtlabError
 
 
 def _names(value) -> list[str]:

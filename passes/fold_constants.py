@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 from onnx import GraphProto, NodeProto, TensorProto, numpy_helper
-
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult, fmt_bytes, parse_size
 

@@ -5,7 +5,7 @@ All of them work on ``onnx`` protos directly (no copies of the weights), so they
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import onnx
 from onnx import AttributeProto, GraphProto, NodeProto, TensorProto

@@ -8,15 +8,14 @@ fails the exact reason is reported and lenient inference is kept.
 from __future__ import annotations
 
 import onnx
-
 from trtlab.passes import graphutil as gu
-from trtlab.passes.base import Pass, PassResult
+from trtlab.passes.base import Pass, PassResult, approx_bytes
 
 
 def run(model: onnx.ModelProto, data_prop: bool = True) -> PassResult:
     from trtlab.model import TWO_GB
 
-    if model.ByteSize() > TWO_GB:
+    if approx_bytes(model) > TWO_GB:
         return PassResult(model, [], ["not inferred: the model is over 2 GB and onnx shape inference needs it in "
                                       "memory as one protobuf"], modified=False)
     for g in gu.walk_all(model.graph):

@@ -8,9 +8,9 @@ when it refuses, the pass fails with the converter's reason and the model stays 
 from __future__ import annotations
 
 import onnx
+from trtlab.passes.base import Pass, PassResult, main_opset
 
 from trtlab.errors import TrtlabError
-from trtlab.passes.base import Pass, PassResult, main_opset
 
 DEFAULT_TARGET = 17
 

@@ -8,10 +8,10 @@ or a shape whose rank or fixed dims contradict the model, is an error (exit 2).
 from __future__ import annotations
 
 import onnx
-
-from trtlab.errors import TrtlabError
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult
+
+from trtlab.errors import TrtlabError
 
 
 def run(model: onnx.ModelProto, shapes: dict[str, list[int]] | list[str] | None = None) -> PassResult:

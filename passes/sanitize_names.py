@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import onnx
-
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import onnx
 from onnx import GraphProto
-
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult
 

@@ -16,12 +16,11 @@ Rewrites (``convert_to_half``):
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
-
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult, main_opset
 

@@ -7,7 +7,6 @@ A graph with a cycle cannot be sorted; the pass says so and leaves it unchanged.
 from __future__ import annotations
 
 import onnx
-
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult
 

@@ -10,9 +10,9 @@ Results use the schema "trtlab.surgeon/1".
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import onnx
 

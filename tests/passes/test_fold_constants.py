@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
+from trtlab.passes.fold_constants import FOLD_CONSTANTS
 
 from tests.passes.helpers import const, copy, make_model, ops, run, tensor
-from trtlab.passes.fold_constants import FOLD_CONSTANTS
 
 
 def fold(model, **options):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
+from trtlab.passes.registry import PASSES
 
 from tests.passes.helpers import const, copy, make_model, ops, run, tensor
 from trtlab.errors import TrtlabError
-from trtlab.passes.registry import PASSES
 
 
 def _chain():
@@ -129,7 +129,7 @@ def test_simplify_removes_identities_and_merges_transposes():
 
 
 def test_runner_normalises_big_models_in_place(monkeypatch):
-    import trtlab.surgeon as surgeon
+    from trtlab import surgeon
 
     monkeypatch.setattr(surgeon, "GS_NORMALIZE_LIMIT", 0)
     m = _chain()

@@ -54,8 +54,8 @@ def test_fold_and_cleanup_verified(name):
     if name in EXPECTED_NODES:
         assert result.passes[0].nodes_after == EXPECTED_NODES[name]
     if verifier is not None:  # the result reloads in a fresh session
-        from trtlab.backends.onnxrt import OnnxrtBackend
         from trtlab.backends import parse_spec
+        from trtlab.backends.onnxrt import OnnxrtBackend
 
         with OnnxrtBackend(parse_spec("onnxrt")) as b:
             b.load(onnx.load_from_string(out.SerializeToString()))

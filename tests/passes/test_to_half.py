@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from trtlab.passes.to_half import convert_to_half
 
 from tests.passes.helpers import const, make_model, run, tensor
-from trtlab.passes.to_half import convert_to_half
 
 
 def _bert_like():
