@@ -179,7 +179,7 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
         if len(reread.graph.node) != len(proto.graph.node):
             raise TrtlabError(out, "written model does not read back identically", "report this as a trtlab bug",
                               code=4)
-        if tmp_data:
+        if tmp_data and (out.parent / tmp_data).exists():  # no file when every tensor is under the size threshold
             os.replace(out.parent / tmp_data, out.parent / data_name)
         os.replace(tmp, out)
         tmp_data = None
