@@ -14,6 +14,10 @@ COMMANDS: dict[str, str] = {
     "inspect": "trtlab.cli.inspect_cmd",
     "compare": "trtlab.cli.compare_cmd",
     "example": "trtlab.cli.example_cmd",
+    "doctor": "trtlab.cli.doctor_cmd",
+    "check": "trtlab.cli.check_cmd",
+    "build": "trtlab.cli.build_cmd",
+    "run": "trtlab.cli.run_cmd",
 }
 
 
