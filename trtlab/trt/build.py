@@ -164,7 +164,8 @@ def load_timing_cache(trt: TrtModule, config, path: str | None):
     if not path:
         return None
     if not trt.features.get("timing_cache"):
-        raise UnavailableError("--timing-cache", f"{trt.name} {trt.version} has no timing cache API")
+        raise UnavailableError("--timing-cache", f"{trt.name} {trt.version} has no working timing cache (in TensorRT "
+                               "for RTX timing-cache operations are no-ops)", "drop --timing-cache with this module")
     data = Path(path).read_bytes() if Path(path).exists() else b""
     cache = config.create_timing_cache(data)
     if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):

@@ -49,7 +49,8 @@ def _features(trt) -> dict:
         "hardware_compatibility": hasattr(trt, "HardwareCompatibilityLevel") and hasattr(cfg, "hardware_compatibility_level"),
         "compute_capability_targets": hasattr(cfg, "set_compute_capability"),
         "builder_optimization_level": hasattr(cfg, "builder_optimization_level"),
-        "timing_cache": hasattr(cfg, "create_timing_cache"),
+        # TensorRT for RTX keeps the API but documents timing-cache operations as no-ops (deprecated since RTX 1.2)
+        "timing_cache": hasattr(cfg, "create_timing_cache") and trt.__name__ != "tensorrt_rtx",
         "progress_monitor": hasattr(trt, "IProgressMonitor") and hasattr(cfg, "progress_monitor"),
         "engine_inspector": hasattr(trt, "EngineInspector"),
         "supports_model_v2": hasattr(parser, "supports_model_v2"),
