@@ -5,8 +5,11 @@ Everything returns or raises plainly; no CUDA context is touched at import time.
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 
 from trtlab.errors import TrtlabError, UnavailableError
@@ -49,8 +52,15 @@ def _ver(v: int | None) -> str | None:
     return None if not v else f"{v // 1000}.{(v % 1000) // 10}"
 
 
-def device_info() -> DeviceInfo:
-    """GPU facts via cuda-python, else nvidia-smi, else 'no GPU' (with the reason)."""
+@functools.lru_cache(maxsize=2)
+def device_info(fast: bool = True) -> DeviceInfo:
+    """GPU facts via cuda-python, else nvidia-smi, else 'no GPU' (with the reason).
+
+    ``fast``: on Linux without /dev/nvidiactl and without nvidia-smi, answer 'no GPU' without importing CUDA.
+    """
+    if fast and sys.platform.startswith("linux") and not os.path.exists("/dev/nvidiactl") \
+            and not shutil.which("nvidia-smi"):
+        return DeviceInfo("none", error="no GPU: no NVIDIA device (/dev/nvidiactl absent, nvidia-smi not found)")
     try:
         cudart = runtime()
     except UnavailableError:

@@ -95,16 +95,18 @@ class CapturingLogger:
     @staticmethod
     def create(trt: TrtModule, verbose: bool = False):
         mod = trt.mod
+        sev = mod.ILogger.Severity
+        names = {getattr(sev, n): n.lower() for n in ("INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE")}
+        threshold = sev.VERBOSE if verbose else sev.WARNING
 
         class _Logger(mod.ILogger):
             def __init__(self):
                 mod.ILogger.__init__(self)
                 self.messages: list[tuple[str, str]] = []
 
-            def log(self, severity, msg):
-                name = str(severity).rsplit(".", 1)[-1].lower()
-                if severity <= mod.ILogger.Severity.WARNING or verbose:
-                    self.messages.append((name, msg))
+            def log(self, severity, msg):  # called for every message, INFO included: keep it cheap
+                if severity <= threshold:
+                    self.messages.append((names[severity], msg))
 
             def errors(self) -> list[str]:
                 return [m for s, m in self.messages if s in ("error", "internal_error")]
