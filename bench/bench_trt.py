@@ -102,10 +102,10 @@ def cli_times(trt, path: Path, name: str, reps: int, tmp: Path) -> dict[str, flo
     }
     out = {}
     for label, cmd in cmds.items():
-        def once():
+        def once(cmd=cmd, label=label):
             for leftover in (tmp / "c", tmp / "b"):
                 subprocess.run(["rm", "-rf", str(leftover)], check=True)
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise SystemExit(f"{label} failed on {name}: {proc.stderr[-800:]}")
         out[label] = median_time(once, reps)
@@ -142,11 +142,11 @@ def render(trt, rows, reps) -> str:
     import platform
 
     lines = ["## TensorRT check/build", "",
-             f"`python bench/bench_trt.py` on {platform.machine()} ({os.cpu_count()} CPUs, shared), {trt.name} "
-             f"{trt.version}, CPU only; medians of {reps} runs, seconds. Polygraphy ran with the same module "
-             "(`POLYGRAPHY_USE_TENSORRT_RTX=1`).", "",
-             "In-process (what trtlab adds over the raw parser/builder calls; trtlab's time includes loading the "
-             "model with the ONNX checker, hashing it, writing the engine and its provenance):", "",
+             (f"`python bench/bench_trt.py` on {platform.machine()} ({os.cpu_count()} CPUs, shared), {trt.name} "
+              f"{trt.version}, CPU only; medians of {reps} runs, seconds. Polygraphy ran with the same module "
+              "(`POLYGRAPHY_USE_TENSORRT_RTX=1`)."), "",
+             ("In-process (what trtlab adds over the raw parser/builder calls; trtlab's time includes loading the "
+              "model with the ONNX checker, hashing it, writing the engine and its provenance):"), "",
              "| model | raw parse | trtlab check | added | raw parse+build | trtlab build | added |",
              "|---|---|---|---|---|---|---|"]
     for name, rp, lc, rb, lb, _cli in rows:

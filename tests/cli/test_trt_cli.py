@@ -77,3 +77,10 @@ def test_run_missing_file_then_unavailable(cli):
     if not ok:
         r = cli("run", str(shared_model("mnist_opt.onnx")))
         assert r.code == 3 and "doctor --for run" in r.err
+
+
+def test_build_mark_all_is_labelled(cli, tmp_path):
+    r = cli("build", str(shared_model("mnist_opt.onnx")), "--mark", "all", "--out", "run", "--json")
+    assert r.code == 0, r
+    data = json.loads(r.out)
+    assert len(data["provenance"]["marked"]) >= 5 and any("fusions disabled" in w for w in data["warnings"])

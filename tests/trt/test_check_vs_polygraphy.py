@@ -26,7 +26,7 @@ def polygraphy_capability(model: Path, trt_name: str, tmp: Path) -> tuple[bool, 
     if trt_name == "tensorrt_rtx":
         env["POLYGRAPHY_USE_TENSORRT_RTX"] = "1"
     proc = subprocess.run([str(exe if exe.exists() else "polygraphy"), "inspect", "capability", str(model),
-                           "-o", str(tmp)], capture_output=True, text=True, env=env, timeout=120)
+                           "-o", str(tmp)], capture_output=True, text=True, env=env, timeout=120, check=False)
     text = proc.stdout + proc.stderr
     if "fully supported" in text:
         return True, set()

@@ -38,8 +38,8 @@ def can_execute(module: str | None = None) -> tuple[bool, str]:
     ok, why = _probe(trt)
     if ok:
         return True, f"{trt.name} {trt.version} executes engines on {gpu['name']} (compute {gpu['compute_capability']})"
-    return False, f"{trt.name} {trt.version} cannot execute engines on {gpu['name']} (compute " \
-                  f"{gpu['compute_capability']}): {why}"
+    return False, (f"{trt.name} {trt.version} cannot execute engines on {gpu['name']} (compute "
+                   f"{gpu['compute_capability']}): {why}")
 
 
 def _probe(trt) -> tuple[bool, str]:

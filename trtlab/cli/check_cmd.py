@@ -20,10 +20,10 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from trtlab.cli.common import load_model_arg
-    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
     from trtlab.rundir import environment
     from trtlab.trt import module
     from trtlab.trt.check import run_check
+    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
     from trtlab.ui import print_json
 
     trt = module.load(args.trt_module)

@@ -155,7 +155,7 @@ class Event:
     def record(self, stream: Stream) -> None:
         check(runtime().cudaEventRecord(self.handle, stream.handle), "cudaEventRecord")
 
-    def elapsed_ms(self, since: "Event") -> float:
+    def elapsed_ms(self, since: Event) -> float:
         return float(check(runtime().cudaEventElapsedTime(since.handle, self.handle), "cudaEventElapsedTime"))
 
     def close(self) -> None:

@@ -73,6 +73,9 @@ def build_to_files(trt: TrtModule, model, opts: BuildOptions, engine_path: Path,
     atomic_write_bytes(engine_path, built.engine)
     prov_path = atomic_write_json(provenance.path_for(engine_path), prov)
     warnings = list(model.warnings) + built.warnings
+    if opts.mark_all:
+        warnings.append(f"--mark all: {len(built.marked)} tensors marked as outputs; fusions disabled, this is not "
+                        "the engine that would ship")
     triton_dir = None
     if triton_repo:
         from trtlab.trt.triton import write_repo
