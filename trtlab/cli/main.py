@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "trtlab.cli.inspect_cmd",
     "compare": "trtlab.cli.compare_cmd",
     "example": "trtlab.cli.example_cmd",
+    "report": "trtlab.cli.report_cmd",
 }
 
 
