@@ -33,11 +33,13 @@ def _precision(res: dict) -> str:
 
 
 def _keep_hint(res: dict, node: str, op: str | None) -> str:
+    """How to pin ``node`` (several joined by +) to FP32 with the target that was used."""
     tgt = res.get("target") or {}
+    every = f" (or `keep={op}` for every {op})" if op and op != node else ""
     if tgt.get("backend") == "onnxrt":
         spec = tgt.get("spec") or "onnxrt:fp16"
-        return f"keep it in FP32: `--target {spec},keep={node}` (or `keep={op}` for every {op})"
-    return f"keep it in FP32 when building: `--keep-fp32 {node}`"
+        return f"keep it in FP32: `--target {spec},keep={node}`{every}"
+    return f"keep it in FP32 when building: `--keep-fp32 {' '.join(node.split('+'))}`"
 
 
 def _where(m: dict) -> str:
@@ -76,14 +78,30 @@ def overflow(res: dict) -> list[Finding]:
 
 
 def near_overflow(res: dict) -> list[Finding]:
-    """Finite in the target but within 2x of the FP16 limit: one more scale-up overflows."""
+    """Finite in the target but within 2x of the FP16 limit (or saturated at it): precision is gone there."""
     if _precision(res) != "fp16":
         return []
-    near = [m for m in (res.get("layers") or res.get("outputs") or [])
-            if FP16_MAX / 2 < (fnum(m.get("ref_max_abs")) or 0) <= FP16_MAX and _nonfinite(m, "target") == 0]
-    return [Finding("warning", _where(m), f"max |ref| = {num(fnum(m.get('ref_max_abs')))} is within 2x of the "
-                    f"FP16 limit {num(FP16_MAX)}", _keep_hint(res, m.get("node") or m.get("name"), m.get("op")),
-                    "larger inputs than these samples may overflow") for m in near[:3]]
+    near = [m for m in (res.get("layers") or res.get("outputs") or []) if _near_limit(m)]
+    found = []
+    for m in near[:3]:
+        ref_max = fnum(m.get("ref_max_abs"))
+        what = ("exceeds the FP16 limit 65504 and was saturated (rounded to the limit, not Inf)"
+                if ref_max > FP16_MAX else "is within 2x of the FP16 limit 65504")
+        found.append(Finding("warning", _where(m), f"max |ref| = {ref_max:.6g} {what}; FP16 steps are "
+                             f"{_fp16_step(ref_max):g} at this magnitude", _keep_hint(res, m.get("node") or m.get("name"), m.get("op")),
+                             "differences of large rounded values (x - y, normalisation) lose all precision; "
+                             "larger inputs than these samples may overflow"))
+    return found
+
+
+def _fp16_step(x: float) -> float:
+    import math
+
+    return 2.0 ** (min(math.floor(math.log2(max(x, 6.1e-5))), 15) - 10)
+
+
+def _near_limit(m: dict) -> bool:
+    return (fnum(m.get("ref_max_abs")) or 0) > FP16_MAX / 2 and _nonfinite(m, "target") <= _nonfinite(m, "ref")
 
 
 def first_divergence(res: dict) -> list[Finding]:
@@ -93,14 +111,41 @@ def first_divergence(res: dict) -> list[Finding]:
     layers = res.get("layers") or []
     failing = sum(1 for m in layers if not m.get("passed", True))
     idx = next((i for i, m in enumerate(layers) if m.get("name") == fd.get("tensor")), None)
-    pos = f"layer {idx + 1} of {len(layers)}, " if idx is not None else ""
-    mitigation = (_keep_hint(res, fd.get("node") or fd.get("tensor"), fd.get("op")) + " and compare again to see "
-                  "whether the later layers recover") if _precision(res) != "fp32" else \
-        "check this node's implementation in the target (attributes, broadcasting, data types)"
+    pos = f"layer #{idx} of {len(layers)}, " if idx is not None else ""
+    node = fd.get("node") or fd.get("tensor")
+    before = [m for m in layers[max(0, (idx or 0) - 3):idx or 0] if _precision(res) == "fp16" and _near_limit(m)]
+    if before:
+        names = "+".join([*(m.get("node") or m.get("name") for m in before), node])
+        mitigation = (f"it follows {', '.join(_where(m) for m in before)} with values near the FP16 limit (a "
+                      f"difference of large rounded numbers): {_keep_hint(res, names, None)}")
+    elif _precision(res) != "fp32":
+        mitigation = _keep_hint(res, node, fd.get("op")) + " and compare again to see whether the later layers recover"
+    else:
+        mitigation = "check this node's implementation in the target (attributes, broadcasting, data types)"
     return [Finding("warning", f"{fd.get('tensor')} ({fd.get('op')})",
                     f"first layer out of tolerance ({pos}{failing} failing in all): {fd.get('reason')}",
                     mitigation, "layers after the first divergence may only inherit its error; fix the first one "
                     "first, or raise the tolerance for it with `--atol TENSOR:TOL`")]
+
+
+def widespread_noise(res: dict) -> list[Finding]:
+    """Most layers fail, yet every failing one keeps its direction: the tolerance is tighter than the format."""
+    layers = res.get("layers") or []
+    failing = [m for m in layers if not m.get("passed", True)]
+    if len(layers) < 10 or len(failing) < len(layers) / 2:
+        return []
+    cosines = [fnum(m.get("cosine")) for m in failing]
+    if any(c is None or c < 0.9999 for c in cosines) or any(_nonfinite(m, "target") > _nonfinite(m, "ref")
+                                                           for m in failing):
+        return []
+    tol = res.get("tolerances") or {}
+    return [Finding("info", f"{len(failing)} of {len(layers)} layers", "out of tolerance, but every one keeps "
+                    f"cosine >= {min(cosines):.6f}: the tolerance (atol={num(fnum(tol.get('atol')))}, "
+                    f"rtol={num(fnum(tol.get('rtol')))}) is tighter than {_precision(res).upper()} rounding noise",
+                    "judge the outputs (and the application metric); raise --atol/--rtol for layer-wise checks, "
+                    "or look at the worst layers by cosine rather than the first failing one",
+                    "each reduced-precision layer boundary rounds to ~3 significant digits, and the error adds up "
+                    "along the network")]
 
 
 def output_agreement(res: dict) -> list[Finding]:
@@ -157,6 +202,11 @@ def structural(res: dict) -> list[Finding]:
             found.append(Finding("error", _where(m), f"shape/dtype differ: ref {m.get('shape')} {m.get('dtype')}, "
                                  f"target {m.get('target_shape')} {m.get('target_dtype')}",
                                  "check dynamic shapes (--input-shapes) and the target's output types"))
+    for m in res.get("outputs") or []:
+        if _nonfinite(m, "ref"):
+            found.append(Finding("warning", _where(m), f"the reference itself produces {_nonfinite(m, 'ref')} "
+                                 "NaN/Inf values (matching ones count as equal)", "check the inputs (--val-range) "
+                                 "and the model: the non-finite values are not a conversion problem"))
     outputs = {m.get("name") for m in res.get("outputs") or []}
     for u in res.get("unmatched") or []:
         if u.get("tensor") in outputs or not res.get("layers"):
@@ -169,7 +219,7 @@ def structural(res: dict) -> list[Finding]:
     return found
 
 
-RULES = (structural, overflow, near_overflow, first_divergence, output_agreement, relative_noise)
+RULES = (structural, overflow, near_overflow, first_divergence, widespread_noise, output_agreement, relative_noise)
 
 
 def compare_findings(res: dict) -> list[Finding]:
