@@ -65,6 +65,9 @@ def render_html(run_dir) -> str:
         raise TrtlabError(run_dir / RESULTS, "not a trtlab results file (top level is not an object)",
                           "pass a run directory written by a trtlab command")
     module = importlib.import_module(renderer_for(res.get("schema"), run_dir / RESULTS))
+    from trtlab.reports.plots import reset_ids
+
+    reset_ids()
     return module.render(res, run_dir)
 
 

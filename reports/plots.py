@@ -15,6 +15,12 @@ _ROUND = re.compile(r"(\d\.\d)\d+")
 COLORS = {"line": "#2355c4", "bad": "#b42318", "tol": "#9a6700", "alt": "#137a3a", "grid": "#d9dee7"}
 
 
+def reset_ids() -> None:
+    """Restart the SVG id salt, so that the same run always renders to the same bytes."""
+    global _COUNTER
+    _COUNTER = itertools.count()
+
+
 def _mpl():
     import matplotlib
 
