@@ -34,7 +34,7 @@ tr.fail td{background:var(--badbg)} tr.warn td{background:var(--warnbg)}
 .n{text-align:right;white-space:nowrap}
 table.kv{width:auto;min-width:50%} table.kv th{background:none;width:220px;color:var(--dim);font-weight:500;
 position:static} table.kv td{font-family:inherit;font-size:13px}
-.b{display:inline-block;padding:0 6px;border-radius:4px;font-weight:600;font-family:system-ui,sans-serif;font-size:12px}
+.b{display:inline-block;white-space:nowrap;padding:0 6px;border-radius:4px;font-weight:600;font-family:system-ui,sans-serif;font-size:12px}
 .b.ok{background:var(--okbg);color:var(--ok)} .b.bad{background:var(--badbg);color:var(--bad)}
 .b.warn{background:var(--warnbg);color:var(--warn)} .b.info{background:#e7eefc;color:var(--acc)}
 details.tbl{margin:8px 0;border:1px solid var(--line);border-radius:6px;padding:4px 10px}

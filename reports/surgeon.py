@@ -81,7 +81,8 @@ def render(res: dict, run_dir: Path) -> str:
     passes = [p for p in res.get("passes") or [] if isinstance(p, dict)]
     ok = res.get("passed")
     first = passes[0] if passes else {}
-    last = passes[-1] if passes else {}
+    last = {k: next((p[k] for p in reversed(passes) if p.get(k) is not None), None)
+            for k in ("nodes_after", "bytes_after")}
     summary = (f"{len(passes)} passes &middot; nodes {esc(first.get('nodes_before', '?'))} → "
                f"{esc(last.get('nodes_after', '?'))} &middot; {_mb(first.get('bytes_before'))} → "
                f"{_mb(last.get('bytes_after'))}")

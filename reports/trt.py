@@ -34,6 +34,9 @@ def partition_plot(partitions: list[dict], n_nodes: int) -> str:
         ax.broken_barh([(start - 0.5, width)], (0, 1), color=COLORS["alt"] if ok else COLORS["bad"])
     ax.set_xlim(-0.5, max(n_nodes, max(s + w for s, w, _ in spans)) - 0.5)
     ax.set_yticks([])
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(False)
     ax.set_xlabel("node index (green: supported by the parser, red: not supported)", fontsize=8)
     fig.tight_layout()
@@ -73,7 +76,7 @@ def render_check(res: dict, run_dir: Path) -> str:
     all_nodes = big_table("All nodes", ["index", "node", "op", "domain", "supported", "message"],
                           [[n.get("index", "-"), n.get("name"), n.get("op"), n.get("domain") or "ai.onnx",
                             Raw(badge(n.get("supported"), "yes", "no")), n.get("error") or ""] for n in nodes],
-                          table_id="all-nodes", numeric={0}, open_=False) if nodes else ""
+                          table_id="all-nodes", numeric={0}) if nodes else ""
     run = common.command_line(res) + kv([("model", res.get("model")), ("TensorRT module", _module(res)),
                                          ("nodes", len(nodes) or None)])
     sections = [("run", "Run", run), ("unsupported", "Unsupported nodes", unsupported),

@@ -1,0 +1,66 @@
+"""Reports opened in a real headless Chromium: the page renders, key sections are in the DOM, no network use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from trtlab.reports import write_report
+
+from tests.reports.chromium import TrapProxy, dump_dom, need_chromium, screenshot
+from tests.reports.fixtures import ALL, make_run
+
+
+@pytest.fixture
+def proxy():
+    need_chromium()
+    trap = TrapProxy()
+    yield trap
+    trap.close()
+
+
+def assert_not_blank(img: np.ndarray) -> None:
+    rgb = img[..., :3]
+    assert rgb.std() > 0.05, "screenshot is (nearly) uniform"
+    dark = (rgb.mean(axis=-1) < 0.5).mean()
+    assert 0.002 < dark < 0.5, f"unexpected share of dark pixels: {dark:.4f}"
+
+
+def test_compare_report_in_chromium(tmp_path, cli, proxy):
+    r = cli("compare", "example:tinycnn", "--target", "onnxrt:fp16", "--layerwise", "--out", "run", "-q")
+    assert r.code == 0, r
+    html = tmp_path / "run" / "report.html"
+    img, _ = screenshot(html, tmp_path, proxy_port=proxy.port)
+    assert_not_blank(img)
+    dom = dump_dom(html, tmp_path, proxy_port=proxy.port)
+    for sec in ("run", "findings", "outputs", "layers", "histograms", "timing", "backends", "environment"):
+        assert f'<section id="{sec}">' in dom, sec
+    assert "PASSED" in dom and dom.count("<svg") >= 3
+    assert proxy.page_requests() == []
+
+
+def test_real_model_report_with_failure_in_chromium(tmp_path, cli, proxy, model_copy):
+    model = model_copy("mnist_opt.onnx")
+    r = cli("compare", str(model), "--target", "onnxrt:fp16", "--layerwise", "--out", "run", "-q")
+    assert r.code in (0, 1), r
+    html = tmp_path / "run" / "report.html"
+    img, _ = screenshot(html, tmp_path, proxy_port=proxy.port)
+    assert_not_blank(img)
+    dom = dump_dom(html, tmp_path, proxy_port=proxy.port)
+    assert "first divergence" in dom and "Convolution110" in dom and 'class="finding warning"' in dom
+    assert proxy.page_requests() == []
+
+
+@pytest.mark.parametrize("kind", ["surgeon", "check", "build"])
+def test_other_schemas_in_chromium(tmp_path, proxy, kind):
+    html = write_report(make_run(tmp_path, ALL[kind]))
+    img, _ = screenshot(html, tmp_path, height=1200, proxy_port=proxy.port)
+    assert_not_blank(img)
+    assert proxy.page_requests() == []
+
+
+def test_trap_proxy_sees_a_page_that_does_use_the_network(tmp_path, proxy):
+    """Negative control: the same setup does catch an external request, so the assertions above mean something."""
+    page = tmp_path / "leaky.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="http://example.invalid/x.png">hello</body></html>')
+    dump_dom(page, tmp_path, proxy_port=proxy.port)
+    assert any("example.invalid" in line for line in proxy.page_requests()), proxy.requests
