@@ -64,3 +64,13 @@ def test_trap_proxy_sees_a_page_that_does_use_the_network(tmp_path, proxy):
     page.write_text('<!DOCTYPE html><html><body><img src="http://example.invalid/x.png">hello</body></html>')
     dump_dom(page, tmp_path, proxy_port=proxy.port)
     assert any("example.invalid" in line for line in proxy.page_requests()), proxy.requests
+
+
+def test_report_prints_to_pdf(tmp_path, proxy):
+    from tests.reports.chromium import chromium
+
+    html = write_report(make_run(tmp_path, ALL["check"]))
+    pdf = tmp_path / "report.pdf"
+    proc = chromium(html, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", proxy_port=proxy.port)
+    assert pdf.exists() and pdf.read_bytes()[:4] == b"%PDF", proc.stderr[-2000:]
+    assert proxy.page_requests() == []

@@ -116,3 +116,19 @@ def test_missing_folder_and_directory_output(tmp_path, cli):
 def test_newer_minor_version_renders(tmp_path, cli):
     run = make_run(tmp_path, {"schema": "trtlab.compare/1.3", "passed": True, "outputs": []})
     assert cli("report", str(run)).code == 0
+
+
+def test_introduced_vs_inherited_when_recorded(tiny_run, tmp_path):
+    """Runs that record per-layer introduced error get the attribution plot and table; others skip it quietly."""
+    from trtlab.reports import render_html
+
+    assert '<section id="attribution">' not in (tiny_run / "report.html").read_text()
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    res = json.loads((copy / "results.json").read_text())
+    for i, m in enumerate(res["layers"]):
+        m["introduced"] = (m["max_abs"] or 0) / (i + 1)
+    (copy / "results.json").write_text(json.dumps(res))
+    html = render_html(copy)
+    assert '<section id="attribution">' in html and 'id="attribution"' in html
+    assert "introduced by the layer itself" in html
