@@ -74,3 +74,25 @@ def test_report_prints_to_pdf(tmp_path, proxy):
     proc = chromium(html, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", proxy_port=proxy.port)
     assert pdf.exists() and pdf.read_bytes()[:4] == b"%PDF", proc.stderr[-2000:]
     assert proxy.page_requests() == []
+
+
+def test_table_sort_and_filter_scripts_work(tmp_path, proxy):
+    """Drive the inline script in Chromium: click a numeric header, type into the filter box, read the DOM."""
+    from trtlab.reports.html import big_table, page
+
+    rows = [[i, f"layer_{i}", "Conv" if i % 2 else "Relu", f"{10.0 ** -(i % 7):.2e}"] for i in range(40)]
+    rows.append([40, "layer_inf", "Add", "inf"])
+    body = big_table("All layers", ["#", "tensor", "op", "max abs"], rows, table_id="t", numeric={0, 3}, open_=True)
+    driver = ("<script>window.addEventListener('load',function(){"
+              "var th=document.querySelectorAll('#t thead th')[3];th.click();th.click();"
+              "var f=document.querySelector('input.filter');f.value='relu';f.dispatchEvent(new Event('input'));"
+              "var vis=Array.prototype.filter.call(document.querySelectorAll('#t tbody tr'),"
+              "function(r){return r.style.display!=='none';});"
+              "document.body.setAttribute('data-first',document.querySelector('#t tbody tr').cells[1].textContent);"
+              "document.body.setAttribute('data-visible',vis.length);});</script>")
+    html = tmp_path / "t.html"
+    html.write_text(page("t", "", "", [("s", "S", body)], "").replace("</body>", driver + "</body>"))
+    dom = dump_dom(html, tmp_path, proxy_port=proxy.port)
+    assert 'data-first="layer_inf"' in dom  # sorted descending by max abs: inf first
+    assert 'data-visible="20"' in dom  # 20 Relu rows left after filtering
+    assert "20 of 41 rows" in dom
