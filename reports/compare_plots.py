@@ -69,6 +69,9 @@ def layer_plot(layers: list[dict], tolerances: dict, first: dict | None) -> str:
     ax.legend(lines, [h.get_label() for h in lines], fontsize=7.5, loc="lower left", bbox_to_anchor=(0, 1), borderaxespad=0.2, frameon=False, ncol=4)
     ax.set_xlabel("layer (topological order)", fontsize=9)
     ax.set_xlim(-0.5, max(n - 0.5, 0.5))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout(h_pad=0.4)
     return to_svg(fig)
 
