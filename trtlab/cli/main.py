@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "check": "trtlab.cli.check_cmd",
     "build": "trtlab.cli.build_cmd",
     "run": "trtlab.cli.run_cmd",
+    "report": "trtlab.cli.report_cmd",
 }
 
 
