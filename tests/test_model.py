@@ -84,23 +84,31 @@ def test_save_with_external_data_roundtrips(tmp_path):
 
 @pytest.mark.slow
 def test_model_over_2gb_saves_loads_and_runs(tmp_path):
-    """A model with a 2.1 GB initializer: written with external data automatically, loaded, run."""
+    """Two 1.07 GB tables (a protobuf message cannot exceed 2 GB): saved with external data, loaded, run."""
     from trtlab.backends import create, parse_spec
 
-    rows = 2**31 // (4 * 1024) + 16
-    big = np.zeros((rows, 1024), dtype=np.float32)
-    big[-1] = 1.5
-    g = helper.make_graph([helper.make_node("Gather", ["table", "idx"], ["y"], axis=0)], "big",
-                          [helper.make_tensor_value_info("idx", TensorProto.INT64, [1])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1024])],
-                          [numpy_helper.from_array(big, "table")])
-    del big
+    rows = 2**30 // (4 * 1024) + 8
+    tables = []
+    for k in range(2):
+        t = np.zeros((rows, 1024), dtype=np.float32)
+        t[-1] = 1.5 + k
+        tables.append(numpy_helper.from_array(t, f"table{k}"))
+        del t
+    nodes = [helper.make_node("Gather", ["table0", "idx"], ["a"], axis=0),
+             helper.make_node("Gather", ["table1", "idx"], ["b"], axis=0),
+             helper.make_node("Add", ["a", "b"], ["y"])]
+    g = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("idx", TensorProto.INT64, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1024])])
+    for t in tables:
+        g.initializer.add().CopyFrom(t)
+    del tables
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    del g
     save_model(m, tmp_path / "big.onnx")
-    del m, g
+    del m
     assert (tmp_path / "big.onnx.data").stat().st_size > 2**31
     model = load_model(tmp_path / "big.onnx", check=False)
     with create(parse_spec("onnxrt")) as backend:
         backend.load(model.proto)
         y = backend.run({"idx": np.array([rows - 1], dtype=np.int64)})["y"]
-    assert float(y[0, 0]) == 1.5
+    assert float(y[0, 0]) == 4.0
