@@ -84,14 +84,7 @@ def main_opset(model: onnx.ModelProto) -> int:
 
 
 def approx_bytes(model: onnx.ModelProto) -> int:
-    """Serialized size of ``model`` within a few bytes per tensor, without serializing it (ByteSize() of a
-    400 MB model takes seconds): raw tensors count numel * itemsize, everything else its own ByteSize."""
-    from trtlab.passes.graphutil import tensor_nbytes, walk_all
+    """Serialized size of ``model`` without serializing it (see ``trtlab.model.approx_size``)."""
+    from trtlab.model import approx_size
 
-    total = sum(f.ByteSize() for f in model.functions) + 64
-    for g in walk_all(model.graph):
-        for t in g.initializer:
-            total += tensor_nbytes(t) + len(t.name) + 8 + 2 * len(t.dims) if t.HasField("raw_data") else t.ByteSize()
-        total += sum(vi.ByteSize() for vi in list(g.input) + list(g.output) + list(g.value_info))
-    total += sum(n.ByteSize() for n in model.graph.node)
-    return total
+    return approx_size(model)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from trtlab.model import TWO_GB, LoadedModel, model_bytes
+from trtlab.model import LoadedModel, is_large, model_bytes
 from trtlab.trt.module import CapturingLogger, TrtModule
 
 SCHEMA = "trtlab.check/1"
@@ -98,7 +98,7 @@ def _model_hint(message: str) -> str:
 
 def _serialized(model: LoadedModel) -> tuple[bytes | None, str]:
     path = str(model.path) if model.path else ""
-    if model.proto.ByteSize() > TWO_GB:
+    if is_large(model.proto):
         return None, path
     return model_bytes(model.proto), path
 
