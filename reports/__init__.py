@@ -1,6 +1,79 @@
-"""HTML reports rebuilt from a saved run directory (installed as ``trtlab.reports``)."""
+"""HTML reports rebuilt from a saved run directory (installed as ``trtlab.reports``).
+
+A report is a pure function of the run directory (results.json + .npz): no model, backend or GPU is needed, so
+``trtlab report RUN_DIR`` rebuilds it anywhere. The renderer is chosen by results.json's ``schema``
+(``trtlab.<kind>/<major>``) through the literal ``RENDERERS`` registry; any other trtlab schema gets the generic
+renderer. A schema whose major version is newer than the one this trtlab understands is refused.
+
+Matplotlib and the renderers are imported inside the functions, so importing this package stays light.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPORT = "report.html"
+
+# schema -> module (with ``render(results, run_dir) -> str``). Literal on purpose; the version is the major version
+# this trtlab understands.
+RENDERERS: dict[str, str] = {
+    "trtlab.compare/1": "trtlab.reports.compare",
+    "trtlab.surgeon/1": "trtlab.reports.surgeon",
+    "trtlab.check/1": "trtlab.reports.trt",
+    "trtlab.build/1": "trtlab.reports.trt",
+    "trtlab.debug.reduce/1": "trtlab.reports.debug",
+    "trtlab.partition/1": "trtlab.reports.debug",
+}
+GENERIC = "trtlab.reports.generic"
 
 
-def write_report(run_dir):
-    """Render ``run_dir/report.html`` from the run's saved JSON and npz files."""
-    raise NotImplementedError("reports are not implemented yet")
+def parse_schema(schema, where) -> tuple[str, int]:
+    """``"trtlab.compare/1"`` -> ("trtlab.compare", 1); a clear error for anything that is not a trtlab schema."""
+    from trtlab.errors import TrtlabError
+
+    text = str(schema) if isinstance(schema, str) else ""
+    name, _, version = text.partition("/")
+    major = version.split(".", 1)[0]
+    if not name.startswith("trtlab.") or not major.isdigit():
+        raise TrtlabError(where, f"not a trtlab run (schema {schema!r})",
+                          "pass a run directory written by a trtlab command")
+    return name, int(major)
+
+
+def renderer_for(schema, where) -> str:
+    """The module that renders ``schema``; refuses a newer major version of a known schema."""
+    from trtlab.errors import TrtlabError
+
+    name, major = parse_schema(schema, where)
+    known = {k.split("/")[0]: int(k.split("/")[1]) for k in RENDERERS}
+    if name in known and major > known[name]:
+        raise TrtlabError(where, f"written by a newer trtlab (schema {schema}; this trtlab reads {name}/"
+                          f"{known[name]})", "upgrade trtlab to render this run")
+    return RENDERERS.get(f"{name}/{major}", GENERIC)
+
+
+def render_html(run_dir) -> str:
+    """The report for ``run_dir`` as one self-contained HTML string."""
+    import importlib
+
+    from trtlab.errors import TrtlabError
+    from trtlab.rundir import RESULTS, read_results
+
+    run_dir = Path(run_dir)
+    res = read_results(run_dir)
+    if not isinstance(res, dict):
+        raise TrtlabError(run_dir / RESULTS, "not a trtlab results file (top level is not an object)",
+                          "pass a run directory written by a trtlab command")
+    module = importlib.import_module(renderer_for(res.get("schema"), run_dir / RESULTS))
+    from trtlab.reports.plots import reset_ids
+
+    reset_ids()
+    return module.render(res, run_dir)
+
+
+def write_report(run_dir, out=None) -> Path:
+    """Render ``run_dir/report.html`` (or ``out``) from the run's saved JSON and npz files; return its path."""
+    from trtlab.rundir import atomic_write_text
+
+    text = render_html(run_dir)
+    return atomic_write_text(Path(out) if out else Path(run_dir) / REPORT, text)

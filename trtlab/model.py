@@ -109,7 +109,7 @@ def _load_external(proto: ModelProto, p: Path) -> None:
 def check_model(proto: ModelProto, path: Path | None = None) -> list[str]:
     """Run onnx.checker; return its complaint as a warning instead of failing (many real models fail it)."""
     try:
-        if proto.ByteSize() > TWO_GB and path is not None:
+        if is_large(proto) and path is not None:
             onnx.checker.check_model(str(path))
         else:
             onnx.checker.check_model(proto)
@@ -121,7 +121,7 @@ def check_model(proto: ModelProto, path: Path | None = None) -> list[str]:
 def infer_shapes(proto: ModelProto) -> tuple[ModelProto, list[str]]:
     """Shape inference, strict first so the exact reason is reported, then lenient so work can go on."""
     warnings: list[str] = []
-    if proto.ByteSize() > TWO_GB:
+    if is_large(proto):
         return proto, ["shape inference skipped: model over 2 GB (inferred in place would need a file)"]
     try:
         return onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True), warnings
@@ -146,6 +146,35 @@ def sane_ir_version(proto: ModelProto) -> int:
     return max(MIN_IR_VERSION, min(max(current, needed), MAX_IR_VERSION))
 
 
+def approx_size(proto: ModelProto) -> int:
+    """Serialized size within a few bytes per tensor, without serializing (``ByteSize()`` takes seconds on a
+    400 MB model and raises above 2 GB). Raw tensors count their payload, everything else its own ByteSize."""
+    total = sum(f.ByteSize() for f in proto.functions) + 64
+    for graph in walk_graphs(proto.graph):
+        for t in graph.initializer:
+            raw = len(t.raw_data)
+            total += raw + len(t.name) + 8 + 2 * len(t.dims) if raw else t.ByteSize()
+        total += sum(vi.ByteSize() for vi in list(graph.input) + list(graph.output) + list(graph.value_info))
+    total += sum(_node_size(n) for n in proto.graph.node)
+    return total
+
+
+def _node_size(node: NodeProto) -> int:
+    if any(True for _ in subgraphs(node)):
+        return sum(len(a.name) + 8 for a in node.attribute) + sum(approx_size_graph(g) for g in subgraphs(node))
+    return node.ByteSize()
+
+
+def approx_size_graph(graph: GraphProto) -> int:
+    return sum(_node_size(n) for n in graph.node) + sum(len(t.raw_data) or t.ByteSize() for t in graph.initializer)
+
+
+
+def is_large(proto: ModelProto) -> bool:
+    """Over protobuf's 2 GB limit: must be written with external data and handed to consumers as a file."""
+    return approx_size(proto) > TWO_GB - 2**24
+
+
 def model_bytes(proto: ModelProto) -> bytes:
     """Serialize for an in-memory consumer (onnxruntime, a TensorRT parser) with a sane IR version."""
     proto.ir_version = sane_ir_version(proto)
@@ -162,7 +191,7 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
     out.parent.mkdir(parents=True, exist_ok=True)
     proto.ir_version = sane_ir_version(proto)
     if external_data is None:
-        external_data = proto.ByteSize() > TWO_GB
+        external_data = is_large(proto)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     data_name = out.name + ".data"
@@ -171,7 +200,7 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
         if external_data:
             tmp_data = f".{data_name}.tmp"
             onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=tmp_data, size_threshold=1024)
+                            location=tmp_data, size_threshold=0)
             _rename_external_location(tmp, tmp_data, data_name)
         else:
             onnx.save_model(proto, tmp)
@@ -179,7 +208,7 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
         if len(reread.graph.node) != len(proto.graph.node):
             raise TrtlabError(out, "written model does not read back identically", "report this as a trtlab bug",
                               code=4)
-        if tmp_data:
+        if tmp_data and (out.parent / tmp_data).exists():  # no file when every tensor is under the size threshold
             os.replace(out.parent / tmp_data, out.parent / data_name)
         os.replace(tmp, out)
         tmp_data = None
@@ -188,7 +217,11 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
             if leftover and os.path.exists(leftover):
                 os.unlink(leftover)
     if external_data:
-        # onnx.save_model moves weights out of the in-memory proto; put them back for further use.
+        # onnx.save_model moved the weights out of the in-memory proto; point it at the final file, load them back.
+        for tensor in _all_initializers(proto):
+            for entry in tensor.external_data:
+                if entry.key == "location" and entry.value == f".{data_name}.tmp":
+                    entry.value = data_name
         onnx.load_external_data_for_model(proto, str(out.parent))
     return out
 

@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from trtlab.errors import UnavailableError
 from trtlab.model import infer_shapes, walk_graphs
 
 HALF = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
@@ -48,6 +49,11 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     """Return a copy of ``model`` with half-precision storage simulated (see module docstring), and notes."""
     half = HALF[precision]
     keep = keep or set()
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if precision == "bf16" and opset < 13:
+        raise UnavailableError(f"{precision} simulation", f"the model's opset is {opset}; Cast to bfloat16 needs "
+                               "opset 13 or newer", "upgrade it first: trtlab surgeon MODEL -p opset:version=13 -o "
+                               "OUT.onnx, or compare with :fp16")
     out = onnx.ModelProto()
     out.CopyFrom(model)
     types = known_types(out)

@@ -14,7 +14,7 @@ import onnx
 
 from trtlab.backends.base import Backend
 from trtlab.errors import TrtlabError, UnavailableError
-from trtlab.model import TWO_GB, model_bytes, save_model
+from trtlab.model import is_large, model_bytes, save_model
 
 OPT_LEVELS = ("disabled", "basic", "extended", "all")
 
@@ -94,7 +94,7 @@ class OnnxrtBackend(Backend):
         providers = self._providers(ort)
         so = self._session_options(ort)
         try:
-            if work.ByteSize() > TWO_GB:
+            if is_large(work):
                 self._tmp = tempfile.TemporaryDirectory(prefix="trtlab-ort-")
                 path = save_model(work, os.path.join(self._tmp.name, "model.onnx"), external_data=True)
                 self.session = ort.InferenceSession(str(path), so, providers=providers)

@@ -14,6 +14,12 @@ COMMANDS: dict[str, str] = {
     "inspect": "trtlab.cli.inspect_cmd",
     "compare": "trtlab.cli.compare_cmd",
     "example": "trtlab.cli.example_cmd",
+    "surgeon": "trtlab.cli.surgeon_cmd",
+    "doctor": "trtlab.cli.doctor_cmd",
+    "check": "trtlab.cli.check_cmd",
+    "build": "trtlab.cli.build_cmd",
+    "run": "trtlab.cli.run_cmd",
+    "report": "trtlab.cli.report_cmd",
 }
 
 

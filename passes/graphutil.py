@@ -1,0 +1,209 @@
+"""Graph helpers shared by passes: scopes, consumers, topological order, dead-node pruning, fast shape facts.
+
+All of them work on ``onnx`` protos directly (no copies of the weights), so they stay fast on BERT-sized models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import onnx
+from onnx import AttributeProto, GraphProto, NodeProto, TensorProto
+
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+
+
+def subgraphs(node: NodeProto) -> Iterable[GraphProto]:
+    for attr in node.attribute:
+        if attr.type == AttributeProto.GRAPH:
+            yield attr.g
+        elif attr.type == AttributeProto.GRAPHS:
+            yield from attr.graphs
+
+
+def walk_all(graph: GraphProto) -> Iterable[GraphProto]:
+    """The graph and every subgraph body inside it, outermost first."""
+    yield graph
+    for node in graph.node:
+        for sub in subgraphs(node):
+            yield from walk_all(sub)
+
+
+def rename_reads(graph: GraphProto, mapping: dict[str, str]) -> None:
+    """Point every read of a name in ``mapping`` (in this graph and its bodies) at the new name."""
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in mapping:
+                node.input[i] = mapping[name]
+        for sub in subgraphs(node):
+            rename_reads(sub, mapping)
+
+
+def outer_refs(graph: GraphProto) -> set[str]:
+    """Names a (sub)graph reads from enclosing scopes: used inside but not defined inside."""
+    defined = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
+    used: set[str] = set()
+    for node in graph.node:
+        defined.update(o for o in node.output if o)
+        used.update(i for i in node.input if i)
+        for sub in subgraphs(node):
+            used |= outer_refs(sub)
+    return used - defined
+
+
+def node_reads(node: NodeProto) -> list[str]:
+    """Every tensor a node reads: its inputs plus the outer-scope references of its subgraphs."""
+    names = [i for i in node.input if i]
+    for sub in subgraphs(node):
+        names.extend(sorted(outer_refs(sub)))
+    return names
+
+
+def consumers(graph: GraphProto) -> dict[str, list[int]]:
+    """Tensor name -> indices of the nodes of ``graph`` that read it (subgraph references included)."""
+    out: dict[str, list[int]] = {}
+    for idx, node in enumerate(graph.node):
+        for name in dict.fromkeys(node_reads(node)):
+            out.setdefault(name, []).append(idx)
+    return out
+
+
+def topo_order(graph: GraphProto) -> list[int] | None:
+    """Indices of the nodes in a topological order (the original order where it already is one), None on a cycle."""
+    producer = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
+    reads = [[producer[r] for r in node_reads(n) if r in producer] for n in graph.node]
+    if all(d < i for i, deps in enumerate(reads) for d in deps):
+        return list(range(len(graph.node)))
+    order = _kahn_stable(reads)
+    return order if len(order) == len(graph.node) else None
+
+
+def _kahn_stable(reads: list[list[int]]) -> list[int]:
+    import heapq
+
+    indeg = [len(set(r)) for r in reads]
+    users: dict[int, list[int]] = {}
+    for i, deps in enumerate(reads):
+        for d in set(deps):
+            users.setdefault(d, []).append(i)
+    heap = [i for i, d in enumerate(indeg) if d == 0]
+    heapq.heapify(heap)
+    order = []
+    while heap:
+        i = heapq.heappop(heap)
+        order.append(i)
+        for u in users.get(i, ()):
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(heap, u)
+    return order
+
+
+def prune(graph: GraphProto, keep: set[str] | None = None) -> int:
+    """Remove nodes whose outputs nobody reads (outer-scope references counted) and unused initializers.
+
+    Returns the number of nodes removed. Subgraph bodies are pruned too.
+    """
+    needed = {o.name for o in graph.output} | set(keep or ())
+    alive = [False] * len(graph.node)
+    for idx in reversed(topo_order(graph) or range(len(graph.node))):
+        node = graph.node[idx]
+        if any(o in needed for o in node.output if o):
+            alive[idx] = True
+            needed.update(node_reads(node))
+    removed = alive.count(False)
+    if removed:
+        kept = [n for n, a in zip(graph.node, alive) if a]
+        del graph.node[:]
+        graph.node.extend(kept)
+    for node in graph.node:
+        for sub in subgraphs(node):
+            removed += prune(sub)
+    declared = {vi.name for vi in graph.input}  # old exporters list weights as inputs: keep those pairs
+    unused = [i for i, t in enumerate(graph.initializer) if t.name not in needed and t.name not in declared]
+    for i in reversed(unused):
+        del graph.initializer[i]
+    return removed
+
+
+# --- shapes ---------------------------------------------------------------------------------------------------
+
+BIG_INITIALIZER = 4096  # elements; bigger initializers are declared as inputs for shape inference
+
+
+def shape_facts(model: onnx.ModelProto) -> dict[str, tuple[int, list[int | None] | None]]:
+    """name -> (elem_type, dims or None) for every tensor shape inference can type, main graph and subgraphs.
+
+    Inference runs on a skeleton of the model: big weights are declared, not copied, and stored value_info is
+    dropped (it is sometimes wrong, and a wrong static shape would fold to a wrong constant).
+    """
+    skel = onnx.ModelProto()
+    skel.ir_version = model.ir_version or 8
+    skel.opset_import.extend(model.opset_import)
+    skel.functions.extend(model.functions)
+    g = skel.graph
+    g.node.extend(model.graph.node)
+    g.input.extend(model.graph.input)
+    declared = {vi.name for vi in g.input}
+    for t in model.graph.initializer:
+        if _numel(t) > BIG_INITIALIZER or t.data_location == TensorProto.EXTERNAL:
+            if t.name not in declared:
+                g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            g.initializer.append(t)
+    for o in model.graph.output:
+        g.output.append(onnx.ValueInfoProto(name=o.name))
+    try:
+        inferred = onnx.shape_inference.infer_shapes(skel, strict_mode=False, data_prop=True)
+    except Exception:
+        inferred = skel
+    facts: dict[str, tuple[int, list[int | None] | None]] = {}
+    _collect(inferred.graph, facts)
+    for t in model.graph.initializer:
+        facts[t.name] = (t.data_type, list(t.dims))
+    return facts
+
+
+def _collect(graph: GraphProto, facts: dict) -> None:
+    for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+            tt = vi.type.tensor_type
+            dims = None
+            if tt.HasField("shape"):
+                dims = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in tt.shape.dim]
+            facts[vi.name] = (tt.elem_type, dims)
+    for t in graph.initializer:
+        facts[t.name] = (t.data_type, list(t.dims))
+    for node in graph.node:
+        for sub in subgraphs(node):
+            _collect(sub, facts)
+
+
+def _numel(t: TensorProto) -> int:
+    n = 1
+    for d in t.dims:
+        n *= d
+    return n
+
+
+def static_bytes(fact: tuple[int, list[int | None] | None] | None) -> int | None:
+    """Bytes of a tensor whose shape is fully known, else None."""
+    if not fact or fact[1] is None or any(d is None for d in fact[1]):
+        return None
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(fact[0]).itemsize
+    except Exception:
+        return None
+    n = 1
+    for d in fact[1]:
+        n *= d
+    return n * itemsize
+
+
+def tensor_nbytes(t: TensorProto) -> int:
+    """Bytes of a tensor's payload from its dims and type (no copy of raw_data)."""
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except Exception:
+        return t.ByteSize()
+    return _numel(t) * itemsize

@@ -1,0 +1,55 @@
+"""override-input-shapes: give graph inputs new (usually static) shapes, so Shape chains can fold.
+
+Rewrite: the listed inputs' dims are replaced (``name:1x3x224x224``); stored value_info and output dims are
+dropped (they described the old shapes) and shape inference fills them again. An input name that does not exist,
+or a shape whose rank or fixed dims contradict the model, is an error (exit 2).
+"""
+
+from __future__ import annotations
+
+import onnx
+from trtlab.passes import graphutil as gu
+from trtlab.passes.base import Pass, PassResult
+
+from trtlab.errors import TrtlabError
+
+
+def run(model: onnx.ModelProto, shapes: dict[str, list[int]] | list[str] | None = None) -> PassResult:
+    from trtlab.inputs import dims_of, parse_shape_args
+
+    if not isinstance(shapes, dict):
+        shapes = parse_shape_args(list(shapes or []))
+    if not shapes:
+        raise TrtlabError("override-input-shapes", "no shapes given", "e.g. --override-input-shapes input:1x3x224x224")
+    inputs = {vi.name: vi for vi in model.graph.input}
+    for name, dims in shapes.items():
+        if name not in inputs:
+            raise TrtlabError(f"--override-input-shapes {name}", "the model has no input of that name",
+                              f"inputs are: {', '.join(inputs) or '(none)'}")
+        old = dims_of(inputs[name].type)
+        if old is not None and len(old) != len(dims):
+            raise TrtlabError(f"--override-input-shapes {name}", f"rank {len(dims)} does not fit the input's rank "
+                              f"{len(old)}", f"give {len(old)} dims")
+    notes = []
+    for name, dims in shapes.items():
+        tt = inputs[name].type.tensor_type
+        old = dims_of(inputs[name].type)
+        tt.ClearField("shape")
+        tt.shape.SetInParent()
+        for d in dims:
+            tt.shape.dim.add().dim_value = int(d)
+        notes.append(f"{name}: {old} -> {list(dims)}")
+    for g in gu.walk_all(model.graph):
+        del g.value_info[:]
+    for out in model.graph.output:
+        if out.type.HasField("tensor_type"):
+            out.type.tensor_type.ClearField("shape")
+    try:
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as exc:
+        return PassResult(model, notes, ["shape inference after the override failed: " + str(exc)[:200]])
+    return PassResult(model, notes, modified=True)
+
+
+OVERRIDE_SHAPES = Pass(name="override-input-shapes", description="set input shapes (name:1x3x224x224) so shape "
+                       "chains can fold", run=run, options={"shapes": "name:SHAPE items, or a dict name -> dims"})

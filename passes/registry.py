@@ -1,0 +1,18 @@
+"""The literal registry of passes: name -> Pass. ``trtlab surgeon --list`` prints it."""
+
+from __future__ import annotations
+
+from trtlab.passes.cleanup import CLEANUP
+from trtlab.passes.dedup import DEDUP
+from trtlab.passes.extract import EXTRACT
+from trtlab.passes.fold_constants import FOLD_CONSTANTS
+from trtlab.passes.infer_shapes import INFER_SHAPES
+from trtlab.passes.opset import OPSET
+from trtlab.passes.override_shapes import OVERRIDE_SHAPES
+from trtlab.passes.sanitize_names import SANITIZE_NAMES
+from trtlab.passes.simplify import SIMPLIFY
+from trtlab.passes.to_half import TO_BF16, TO_FP16
+from trtlab.passes.toposort import TOPOSORT
+
+PASSES = {p.name: p for p in (FOLD_CONSTANTS, CLEANUP, DEDUP, SIMPLIFY, TOPOSORT, INFER_SHAPES, OVERRIDE_SHAPES, EXTRACT,
+                              SANITIZE_NAMES, OPSET, TO_FP16, TO_BF16)}

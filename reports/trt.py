@@ -1,0 +1,144 @@
+"""Reports for ``trtlab.check/1`` (parser support: unsupported nodes, partitions) and ``trtlab.build/1`` (options,
+profiles, engine layers, build timing)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from trtlab.reports import common
+from trtlab.reports.generic import dict_table
+from trtlab.reports.html import Raw, badge, big_table, esc, figure, fnum, kv, num, page, seconds, table
+from trtlab.reports.plots import COLORS, new_figure, to_svg
+
+
+def _module(res: dict) -> str:
+    m = res.get("module")
+    if isinstance(m, dict):
+        return f"{m.get('name', '?')} {m.get('version', '')}".strip()
+    return str(m or "")
+
+
+def partition_plot(partitions: list[dict], n_nodes: int) -> str:
+    """One strip along node index: supported ranges green, unsupported red."""
+    spans = []
+    for p in partitions:
+        rng = p.get("nodes") or []
+        if len(rng) == 2 and all(isinstance(v, int) for v in rng):
+            spans.append((rng[0], rng[1] - rng[0] + 1, bool(p.get("supported"))))
+    if not spans:
+        return ""
+    fig, axes = new_figure(1, 1, width=11, height=1.3)
+    ax = axes[0, 0]
+    for start, width, ok in spans:
+        ax.broken_barh([(start - 0.5, width)], (0, 1), color=COLORS["alt"] if ok else COLORS["bad"])
+    ax.set_xlim(-0.5, max(n_nodes, max(s + w for s, w, _ in spans)) - 0.5)
+    ax.set_yticks([])
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(False)
+    ax.set_xlabel("node index (green: supported by the parser, red: not supported)", fontsize=8)
+    fig.tight_layout()
+    return to_svg(fig)
+
+
+def render_check(res: dict, run_dir: Path) -> str:
+    nodes = [n for n in res.get("nodes") or [] if isinstance(n, dict)]
+    partitions = [p for p in res.get("partitions") or [] if isinstance(p, dict)]
+    bad = [n for n in nodes if n.get("supported") is False or n.get("error")]
+    ok = res.get("parseable")
+    summary = f"{len(bad)} of {len(nodes)} nodes unsupported" if nodes else ""
+    if partitions:
+        summary += f" &middot; {len(partitions)} partitions ({sum(bool(p.get('supported')) for p in partitions)} " \
+                   "supported)"
+    banner = (f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PARSEABLE" if ok else "NOT PARSEABLE"}</b>'
+              f"<span>{summary} &middot; {esc(_module(res))}</span></div>")
+    ops = Counter(f"{n.get('domain') or 'ai.onnx'}::{n.get('op')}" for n in bad)
+    unsupported = (table(["index", "node", "op", "domain", "parser message", "hint"],
+                         [[n.get("index", "-"), n.get("name"), n.get("op"), n.get("domain") or "ai.onnx",
+                           n.get("error") or "", n.get("hint") or ""] for n in bad],
+                         numeric={0}, table_id="unsupported")
+                   + "<h3>By op type</h3>" + table(["op type", "nodes"], [[k, v] for k, v in ops.most_common()],
+                                                   numeric={1}, sortable=False)) if bad else \
+        common.note("Every node is supported." if nodes else "No per-node results were recorded.")
+    part_rows = []
+    for i, p in enumerate(partitions):
+        rng = p.get("nodes") or []
+        size = rng[1] - rng[0] + 1 if len(rng) == 2 and all(isinstance(v, int) for v in rng) else "-"
+        part_rows.append([i, "-".join(map(str, rng)), size, Raw(badge(bool(p.get("supported")), "TensorRT",
+                                                                      "fallback"))])
+    n_nodes = len(nodes) or max((p["nodes"][1] + 1 for p in partitions if len(p.get("nodes") or []) == 2),
+                                default=0)
+    plot = partition_plot(partitions, n_nodes) if partitions else ""
+    parts = (figure(plot) if plot else "") + (table(["#", "nodes", "size", "runs on"], part_rows,
+                                                    numeric={0, 2}, table_id="partitions") if part_rows else "")
+    all_nodes = big_table("All nodes", ["index", "node", "op", "domain", "supported", "message"],
+                          [[n.get("index", "-"), n.get("name"), n.get("op"), n.get("domain") or "ai.onnx",
+                            Raw(badge(n.get("supported"), "yes", "no")), n.get("error") or ""] for n in nodes],
+                          table_id="all-nodes", numeric={0}) if nodes else ""
+    run = common.command_line(res) + kv([("model", res.get("model")), ("TensorRT module", _module(res)),
+                                         ("nodes", len(nodes) or None)])
+    sections = [("run", "Run", run), ("unsupported", "Unsupported nodes", unsupported),
+                ("partitions", "Partitions", parts), ("nodes", "Nodes", all_nodes),
+                ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
+                ("environment", "Environment", common.environment(res))]
+    return page(f"trtlab check: {Path(str(res.get('model') or run_dir.name)).name}", esc(_module(res)), banner,
+                sections, common.footer(res, run_dir))
+
+
+def profile_rows(profiles) -> list[list]:
+    """Profiles as rows (profile, input, min, opt, max), from [{input: {min, opt, max}}] or [{name, min, ...}]."""
+    rows = []
+    for i, prof in enumerate(profiles if isinstance(profiles, list) else [profiles]):
+        if not isinstance(prof, dict):
+            continue
+        if {"min", "opt", "max"} <= set(prof):
+            rows.append([i, prof.get("name") or prof.get("input", "-"), *(_dims(prof[k]) for k in ("min", "opt", "max"))])
+            continue
+        for name, shapes in prof.items():
+            if isinstance(shapes, dict):
+                rows.append([i, name, *(_dims(shapes.get(k)) for k in ("min", "opt", "max"))])
+    return rows
+
+
+def _dims(value) -> str:
+    return "x".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value if value is not None else "-")
+
+
+def render_build(res: dict, run_dir: Path) -> str:
+    layers = [layer for layer in res.get("layers") or [] if isinstance(layer, dict)]
+    timing = res.get("timing") or {}
+    built = res.get("engine")
+    banner = (f'<div class="verdict {"ok" if built else "bad"}"><b>{"BUILT" if built else "NOT BUILT"}</b>'
+              f"<span>{esc(built or '')} &middot; {esc(_module(res))} &middot; {len(layers)} engine layers"
+              "</span></div>")
+    options = res.get("options") or {}
+    prof = profile_rows(res.get("profiles") or [])
+    prof_html = table(["profile", "input", "min", "opt", "max"], prof, numeric={0}, table_id="profiles") if prof \
+        else common.note("Static shapes: no optimization profile.")
+    type_key = next((k for k in ("type", "LayerType", "layer_type") if any(k in lay for lay in layers)), None)
+    types = Counter(str(lay.get(type_key)) for lay in layers) if type_key else Counter()
+    layer_html = (table(["layer type", "layers"], [[k, v] for k, v in types.most_common()], numeric={1},
+                        sortable=False) if types else "") + (dict_table("Engine layers", layers, "layers")
+                                                             if layers else common.note(
+                                                                 "No layer information (the engine inspector was "
+                                                                 "not available or the build did not finish)."))
+    timing_pairs = [(k.replace("_", " "), seconds(v) if k.endswith("_s") else num(fnum(v)) if fnum(v) is not None
+                     else common._flat(v)) for k, v in timing.items()]
+    sections = [("run", "Run", common.command_line(res) + kv([("model", res.get("model")), ("engine", built),
+                                                             ("TensorRT module", _module(res))])),
+                ("options", "Build options", kv([(k, common._flat(v)) for k, v in options.items()])),
+                ("profiles", "Optimization profiles", prof_html), ("layers", "Engine layers", layer_html),
+                ("timing", "Timing", kv(timing_pairs)),
+                ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()])),
+                ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
+                ("environment", "Environment", common.environment(res))]
+    return page(f"trtlab build: {Path(str(res.get('model') or run_dir.name)).name}", esc(_module(res)), banner,
+                sections, common.footer(res, run_dir))
+
+
+def render(res: dict, run_dir: Path) -> str:
+    if str(res.get("schema", "")).startswith("trtlab.build/"):
+        return render_build(res, run_dir)
+    return render_check(res, run_dir)

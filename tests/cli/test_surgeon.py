@@ -1,0 +1,125 @@
+"""``trtlab surgeon`` end to end: outputs, results.json, ordering, dumps, exit codes, no output on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+
+from tests.conftest import shared_model
+
+
+def _results(out_text: str) -> dict:
+    return json.loads(out_text)
+
+
+def test_fold_cleanup_writes_model_and_results(cli, tmp_path):
+    src = shared_model("road_segmentation_adas.onnx")
+    r = cli("surgeon", str(src), "--fold-constants", "--cleanup", "-o", "out.onnx", "--json", "--run-dir", "run")
+    assert r.code == 0, r
+    data = _results(r.out)
+    assert data["schema"] == "trtlab.surgeon/1" and data["passed"] is True
+    assert [p["name"] for p in data["passes"]] == ["fold-constants", "cleanup"]
+    p = data["passes"][0]
+    for key in ("options", "seconds", "nodes_before", "nodes_after", "ops_before", "ops_after", "initializers_before",
+                "initializers_after", "bytes_before", "bytes_after", "verified", "max_abs_error", "status",
+                "skipped", "notes"):
+        assert key in p
+    assert (p["nodes_before"], p["nodes_after"], p["verified"]) == (375, 360, True)
+    assert onnx.load(tmp_path / "out.onnx").graph.node
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["output"].endswith("out.onnx") and "environment" in saved
+
+
+def test_table_output_and_pass_order(cli, tmp_path):
+    src = shared_model("gs_shape_cast_elision.onnx")
+    r = cli("surgeon", str(src), "--cleanup", "-p", "fold-constants:size_threshold=16M", "--toposort", "-o", "o.onnx")
+    assert r.code == 0, r
+    assert r.out.index("cleanup") < r.out.index("fold-constants") < r.out.index("toposort")
+    assert "8 -> 1" in r.out and "op types that changed" in r.out
+
+
+def test_list_passes(cli):
+    r = cli("surgeon", "--list")
+    assert r.code == 0 and "fold-constants" in r.out and "to-fp16" in r.out
+
+
+def test_dump_after_all_and_default_output_in_run_dir(cli, tmp_path):
+    src = shared_model("poly_const_foldable.onnx")
+    r = cli("surgeon", str(src), "--fold-constants", "--cleanup", "--dump-after", "all", "--run-dir", "run")
+    assert r.code == 0, r
+    dumps = sorted(p.name for p in (tmp_path / "run" / "dumps").iterdir())
+    assert dumps == ["01-fold-constants.onnx", "02-cleanup.onnx"]
+    assert (tmp_path / "run" / "poly_const_foldable.surgeon.onnx").exists()
+
+
+def test_never_overwrites_input_unless_in_place(cli, model_copy):
+    src = model_copy("poly_const_foldable.onnx")
+    before = src.read_bytes()
+    r = cli("surgeon", str(src), "--fold-constants", "-o", str(src))
+    assert r.code == 2 and "--in-place" in r.err and src.read_bytes() == before
+    r = cli("surgeon", str(src), "--fold-constants", "--in-place")
+    assert r.code == 0 and len(onnx.load(src).graph.node) == 1
+
+
+def test_external_data_is_read_and_written(cli, model_copy, tmp_path):
+    src = model_copy("poly_ext_weights/ext_weights.onnx")
+    r = cli("surgeon", str(src), "--cleanup", "--external-data", "-o", "ext_out.onnx")
+    assert r.code == 0, r
+    assert onnx.load(tmp_path / "ext_out.onnx").graph.node
+    r = cli("surgeon", str(shared_model("poly_reduce_example.onnx")), "--cleanup", "--external-data", "-o", "big.onnx")
+    assert r.code == 0, r
+    assert (tmp_path / "big.onnx.data").stat().st_size > 500_000
+    assert (tmp_path / "big.onnx").stat().st_size < 100_000
+
+
+def test_fp16_pass_verified_with_half_tolerances(cli, tmp_path):
+    src = shared_model("mnist_opt.onnx")
+    r = cli("surgeon", str(src), "--to-fp16", "-o", "half.onnx", "--json")
+    assert r.code in (0, 1), r
+    p = _results(r.out)["passes"][0]
+    assert p["verified"] is not False or "changed the outputs" in " ".join(p["notes"])
+
+
+def test_pass_that_changes_outputs_exits_1_and_writes_nothing(cli, tmp_path):
+    src = shared_model("super_resolution.onnx")
+    r = cli("surgeon", str(src), "--to-fp16", "--atol", "0", "--rtol", "0", "-o", "never.onnx", "--json")
+    assert r.code == 1, r
+    data = _results(r.out)
+    assert data["passed"] is False and "to-fp16" in data["failure"] and "output" in data["failure"]
+    assert not (tmp_path / "never.onnx").exists()
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--fold-constants", "-p", "no-such-pass"], "unknown pass"),
+    (["--override-input-shapes", "nope:1x2"], "no input of that name"),
+    (["--extract-inputs", "a", "--extract-outputs", "b"], "no tensor of that name"),
+    (["-p", "cleanup:bogus=1"], "unknown option"),
+    ([], "no passes given"),
+])
+def test_bad_input_is_one_line_exit_2_no_output(cli, tmp_path, args, expected):
+    src = shared_model("poly_reducable.onnx")
+    r = cli("surgeon", str(src), *args, "-o", "out.onnx")
+    assert r.code == 2, r
+    assert expected in r.err and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.onnx").exists()
+    assert not (tmp_path / "trtlab-runs").exists() or not any((tmp_path / "trtlab-runs").iterdir())
+
+
+def test_corrupt_model_exit_2(cli, tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model at all")
+    r = cli("surgeon", str(bad), "--fold-constants", "-o", "out.onnx")
+    assert r.code == 2 and "not a readable ONNX model" in r.err
+    assert not Path(tmp_path / "out.onnx").exists()
+
+
+def test_extract_bad_boundary_exit_2(cli, tmp_path):
+    src = shared_model("poly_reducable.onnx")
+    model = onnx.load(src)
+    out_name = model.graph.output[0].name
+    r = cli("surgeon", str(src), "--extract-outputs", out_name, "--extract-inputs", model.graph.output[1].name,
+            "-o", "x.onnx")
+    assert r.code == 2 and not (tmp_path / "x.onnx").exists(), r

@@ -1,0 +1,86 @@
+"""doctor / check / build / run from the command line: exit codes, run directories, one-line errors."""
+
+import json
+
+import pytest
+
+from tests.conftest import shared_model
+
+pytest.importorskip("tensorrt_rtx", reason="the TensorRT CLI tests use tensorrt_rtx (pip install 'trtlab[rtx]')")
+
+
+def test_doctor_json_and_exit_code(cli):
+    r = cli("doctor", "--json", "--for", "build")
+    data = json.loads(r.out)
+    names = {c["name"] for c in data["checks"]}
+    assert {"python", "onnx", "onnxruntime", "tensorrt", "builder", "gpu", "execute", "cuda runtime"} <= names
+    assert r.code == 0 and data["ready"] and data["module"]["name"]
+    run = cli("doctor", "--json", "--for", "run")
+    run_data = json.loads(run.out)
+    assert (run.code == 0) == run_data["ready"]
+    for check in run_data["checks"]:
+        if not check["ok"] and check["name"] in run_data["missing"]:
+            assert check["hint"]
+
+
+def test_check_parseable_writes_run_dir(cli, tmp_path):
+    r = cli("check", str(shared_model("mnist_opt.onnx")), "--out", "run", "--json")
+    assert r.code == 0, r
+    data = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert data["schema"] == "trtlab.check/1" and data["parseable"] and data["module"]["version"]
+    for key in ("command", "argv", "model", "nodes", "partitions", "environment", "warnings", "passed"):
+        assert key in data
+    assert set(data["nodes"][0]) >= {"index", "name", "op", "domain", "supported", "error", "hint"}
+
+
+def test_check_unparseable_names_nodes(cli):
+    r = cli("check", str(shared_model("poly_capability.onnx")))
+    assert r.code == 1
+    assert "Fake1" in r.out and "FAKER!" in r.out and "not parseable" in r.out
+
+
+def test_check_bad_input_is_exit_2(cli, tmp_path):
+    (tmp_path / "junk.onnx").write_bytes(b"\x00garbage")
+    r = cli("check", "junk.onnx")
+    assert r.code == 2 and r.err.startswith("error: ") and r.err.count("\n") == 1
+    assert not (tmp_path / "trtlab-runs").exists() or not any((tmp_path / "trtlab-runs").iterdir())
+
+
+def test_build_cli_engine_provenance_and_results(cli, tmp_path):
+    r = cli("build", str(shared_model("super_resolution.onnx")), "-o", "sr.engine", "--out", "run",
+            "--profile", "input:1x1x224x224:2x1x224x224:4x1x224x224", "--triton-repo", "repo", "-q")
+    assert r.code == 0, r
+    assert (tmp_path / "sr.engine").stat().st_size > 0 and (tmp_path / "sr.engine.json").exists()
+    assert (tmp_path / "repo" / "super_resolution" / "1" / "model.plan").exists()
+    data = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert data["schema"] == "trtlab.build/1" and data["passed"] and data["argv"][:2] == ["trtlab", "build"]
+    assert "max 4x1x224x224" not in r.err and "profile 0" in r.out
+
+
+def test_build_dynamic_without_profile_names_input(cli, tmp_path):
+    r = cli("build", str(shared_model("super_resolution.onnx")), "-o", "sr.engine")
+    assert r.code == 2 and "input 'input'" in r.err and "--profile input:" in r.err
+    assert not (tmp_path / "sr.engine").exists()
+    assert not (tmp_path / "trtlab-runs").exists() or not any((tmp_path / "trtlab-runs").iterdir())
+
+
+def test_build_refusals_are_one_line(cli):
+    r = cli("build", str(shared_model("mnist_opt.onnx")), "--precision", "int8")
+    assert r.code == 3 and "INT8" in r.err and r.err.count("\n") == 1
+
+
+def test_run_missing_file_then_unavailable(cli):
+    assert cli("run", "nope.engine").code == 2
+    from trtlab.backends.trt import can_execute
+
+    ok, _why = can_execute()
+    if not ok:
+        r = cli("run", str(shared_model("mnist_opt.onnx")))
+        assert r.code == 3 and "doctor --for run" in r.err
+
+
+def test_build_mark_all_is_labelled(cli, tmp_path):
+    r = cli("build", str(shared_model("mnist_opt.onnx")), "--mark", "all", "--out", "run", "--json")
+    assert r.code == 0, r
+    data = json.loads(r.out)
+    assert len(data["provenance"]["marked"]) >= 5 and any("fusions disabled" in w for w in data["warnings"])

@@ -1,0 +1,104 @@
+"""to-fp16 / to-bf16: real conversion, Casts at FP32 boundaries, no type errors on mixed-type exports."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from trtlab.passes.to_half import convert_to_half
+
+from tests.passes.helpers import const, make_model, run, tensor
+
+
+def _bert_like():
+    """Shapes of a PyTorch BERT export's attention mask and GELU: Sub/Where/Pow/Div with FP32 constants."""
+    nodes = [
+        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["one", "maskf"], ["inv"]),
+        helper.make_node("Mul", ["inv", "neg"], ["bias"]),
+        helper.make_node("MatMul", ["x", "w"], ["h"]),
+        helper.make_node("Add", ["h", "bias"], ["hb"]),
+        helper.make_node("Pow", ["hb", "two"], ["sq"]),
+        helper.make_node("Equal", ["mask", "zero_i"], ["is_pad"]),
+        helper.make_node("Where", ["is_pad", "minus", "sq"], ["masked"]),
+        helper.make_node("Div", ["masked", "scale"], ["scaled"]),
+        helper.make_node("Softmax", ["scaled"], ["y"], axis=-1),
+    ]
+    inits = [const("one", 1.0), const("neg", -10000.0), const("two", 2.0), const("minus", -1e4), const("scale", 8.0),
+             const("zero_i", 0, np.int64), const("w", np.random.default_rng(0).uniform(-1, 1, (4, 4)))]
+    return make_model(nodes, [tensor("x", [2, 4]), tensor("mask", [2, 4], TensorProto.INT64)],
+                      [tensor("y", [2, 4])], inits)
+
+
+def _feeds():
+    return {"x": np.random.default_rng(1).uniform(-1, 1, (2, 4)).astype(np.float32),
+            "mask": np.array([[1, 1, 1, 0], [1, 1, 0, 0]], np.int64)}
+
+
+def test_fp16_conversion_is_well_typed_and_close():
+    model = _bert_like()
+    half = convert_to_half(model, "fp16")
+    onnx.checker.check_model(half, full_check=True)
+    assert any(t.data_type == TensorProto.FLOAT16 for t in half.graph.initializer)
+    assert half.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert half.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    np.testing.assert_allclose(run(half, _feeds())[0], run(model, _feeds())[0], atol=1e-3, rtol=1e-2)
+
+
+def test_keep_list_by_op_type_and_node_name_inserts_casts():
+    model = _bert_like()
+    model.graph.node[9].name = "the_softmax"
+    half = convert_to_half(model, "fp16", keep_fp32=["the_softmax", "MatMul"])
+    casts = [n for n in half.graph.node if n.op_type == "Cast" and n.name.startswith(("x__", "hb", "scaled"))]
+    assert casts, "expected Casts at the FP32 keep-list boundary"
+    onnx.checker.check_model(half, full_check=True)
+    np.testing.assert_allclose(run(half, _feeds())[0], run(model, _feeds())[0], atol=1e-3, rtol=1e-2)
+
+
+def test_half_io_when_asked():
+    half = convert_to_half(_bert_like(), "fp16", keep_io_types=False)
+    assert half.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT16
+    assert half.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT16
+
+
+def test_bf16_conversion_is_well_typed():
+    half = convert_to_half(_bert_like(), "bf16")
+    onnx.checker.check_model(half, full_check=True)
+    assert any(t.data_type == TensorProto.BFLOAT16 for t in half.graph.initializer)
+
+
+def test_input_model_is_not_modified():
+    model = _bert_like()
+    before = model.SerializeToString()
+    convert_to_half(model, "fp16")
+    assert model.SerializeToString() == before
+
+
+def test_fp16_clips_weights_beyond_range():
+    from trtlab.passes.registry import PASSES
+
+    m = make_model([helper.make_node("Mul", ["x", "big"], ["y"])], [tensor("x", [1])], [tensor("y", [1])],
+                   [const("big", [1e6])])
+    result = PASSES["to-fp16"](m)
+    assert any("clipped" in n for n in result.notes)
+    assert result.verify_tolerance == (1e-3, 1e-2)
+
+
+def test_bf16_refuses_old_opsets_with_a_reason():
+    from trtlab.passes.registry import PASSES
+
+    m = make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1])], [tensor("y", [1])], opset=11)
+    assert "opset 13" in PASSES["to-bf16"](m).skipped[0]
+
+
+@pytest.mark.parametrize("name", ["mnist_opt.onnx", "super_resolution.onnx", "poly_loop.onnx"])
+def test_real_models_convert_and_run(name):
+    from tests.conftest import shared_model
+    from trtlab.inputs import plan_inputs, random_feeds
+
+    model = onnx.load(shared_model(name))
+    half = convert_to_half(model, "fp16")
+    feeds = random_feeds(plan_inputs(model.graph), 1)
+    for ref, got in zip(run(model, feeds), run(half, feeds)):
+        assert got.dtype == ref.dtype and got.shape == ref.shape

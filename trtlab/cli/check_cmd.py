@@ -1,0 +1,73 @@
+"""``trtlab check MODEL``: can TensorRT's ONNX parser take this model, and if not, which nodes and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trtlab.cli.common import add_model_arg
+
+HELP = "parse a model with TensorRT's ONNX parser and explain every node it refuses (exit 0 parseable, 1 not)"
+
+
+def add_arguments(p) -> None:
+    from trtlab.trt.module import add_module_arg
+
+    add_model_arg(p)
+    add_module_arg(p)
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
+    p.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
+
+
+def run(args) -> int:
+    from trtlab.cli.common import load_model_arg
+    from trtlab.rundir import environment
+    from trtlab.trt import module
+    from trtlab.trt.check import run_check
+    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
+    from trtlab.ui import print_json
+
+    trt = module.load(args.trt_module)
+    with fresh_run_dir(args.out, "check", args.model) as run_dir:
+        model = load_model_arg(args.model, run_dir)
+        result = run_check(trt, model)
+        result.argv = ["trtlab", "check", *argv_tail("check")]
+        result.environment = environment()
+        write_results(run_dir, result)
+    if args.json:
+        print_json(result)
+    else:
+        print_check(result, run_dir)
+    return 0 if result.parseable else 1
+
+
+def print_check(result, run_dir: Path) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from trtlab.ui import out, warn
+
+    mod = f"{result.module['name']} {result.module['version']}"
+    name = result.model.get("name")
+    for w in result.warnings:
+        warn(w)
+    if result.parseable:
+        out.print(f"[green]parseable[/]: {escape(name)} ({len(result.nodes)} nodes) parses with {mod} "
+                  f"in {result.timing['parse_s']:.3f} s", markup=True)
+    else:
+        failing = result.failing
+        out.print(f"[red]not parseable[/]: {escape(name)}: {len(failing)} of {len(result.nodes)} nodes refused by {mod}",
+                  markup=True)
+        if failing:
+            table = Table("#", "node", "op", "domain", "parser message", "hint", show_lines=True)
+            for n in failing:
+                label = n.name + (f"\n(in {n.where})" if n.where else "")
+                table.add_row(str(n.index), escape(label), escape(n.op), escape(n.domain or "ai.onnx"),
+                              escape(n.error or ""), escape(n.hint or ""))
+            out.print(table)
+        for err in result.errors:
+            out.print(f"model: {escape(err['message'])}\n  hint: {escape(err['hint'])}", markup=True)
+        if result.partitions:
+            parts = ", ".join(f"{p['nodes'][0]}-{p['nodes'][1]} {'supported' if p['supported'] else 'unsupported'}"
+                              for p in result.partitions)
+            out.print(f"node ranges (from the parser's capability query): {parts}", markup=False)
+    out.print(f"run: {run_dir}", markup=False)

@@ -1,0 +1,168 @@
+"""``trtlab surgeon MODEL -o OUT [PASS FLAGS...]``: rewrite a model with passes, verified pass by pass."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from trtlab.cli.common import add_input_args
+
+HELP = "rewrite a model with passes (fold constants, cleanup, FP16, ...), checking after each pass that outputs hold"
+
+CHECK_LIMIT = 64 << 20  # run onnx.checker on load below this file size (it takes seconds on BERT-sized models)
+
+# flag -> pass name; the flag's value (if any) becomes the option named in _FLAG_OPTION.
+_PASS_FLAGS = {
+    "--fold-constants": "fold-constants", "--cleanup": "cleanup", "--dedup": "dedup", "--toposort": "toposort",
+    "--infer-shapes": "infer-shapes", "--sanitize-names": "sanitize-names", "--to-fp16": "to-fp16",
+    "--to-bf16": "to-bf16", "--override-input-shapes": "override-input-shapes", "--opset": "opset",
+    "--extract": "extract",
+}
+_FLAG_OPTION = {"override-input-shapes": "shapes", "opset": "target"}
+
+
+class _StepAction(argparse.Action):
+    """Appends (pass name, value) to args.steps in command-line order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        steps = list(getattr(namespace, "steps", None) or [])
+        if option_string in ("-p", "--pass"):
+            steps.append(("spec", values))
+        else:
+            steps.append((_PASS_FLAGS[option_string], values))
+        namespace.steps = steps
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", nargs="?", help="path to an .onnx file")
+    p.add_argument("-o", "--output", metavar="OUT.onnx", help="where to write the result (default: in the run dir)")
+    p.add_argument("--in-place", action="store_true", help="overwrite MODEL (only with this flag)")
+    p.add_argument("--list", action="store_true", help="list the passes and exit")
+    g = p.add_argument_group("passes (run in the order given)")
+    g.add_argument("-p", "--pass", action=_StepAction, metavar="NAME[:key=value,...]", dest="steps_",
+                   help="run a pass by name (repeatable), e.g. -p fold-constants:size_threshold=16M")
+    for flag, name in _PASS_FLAGS.items():
+        if name in _FLAG_OPTION:
+            nargs, meta = ("+", "NAME:SHAPE") if name == "override-input-shapes" else (None, "N")
+            g.add_argument(flag, action=_StepAction, nargs=nargs, metavar=meta, dest="steps_",
+                           help=f"pass {name}" + (" (e.g. input:1x3x224x224)" if nargs else " (target opset)"))
+        elif name == "extract":
+            g.add_argument(flag, action=_StepAction, nargs=0, dest="steps_",
+                           help="pass extract, with --extract-inputs/--extract-outputs")
+        else:
+            g.add_argument(flag, action=_StepAction, nargs=0, dest="steps_", help=f"pass {name}")
+    o = p.add_argument_group("pass options")
+    o.add_argument("--fold-size-threshold", default="1G", metavar="SIZE",
+                   help="largest tensor fold-constants materialises (default 1G); bigger ones stay computed")
+    o.add_argument("--no-fold-shapes", action="store_true", help="fold-constants: do not fold Shape/Size")
+    o.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE_OR_OPTYPE",
+                   help="to-fp16/to-bf16: nodes (by name or op type) that stay FP32")
+    o.add_argument("--half-io", action="store_true", help="to-fp16/to-bf16: convert graph inputs/outputs too")
+    o.add_argument("--extract-inputs", metavar="A,B", help="extract: boundary inputs (tensor names)")
+    o.add_argument("--extract-outputs", metavar="C,D", help="extract: outputs (tensor names); implies --extract")
+    v = p.add_argument_group("verification")
+    v.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the model before and after each pass with onnxrt and stop at the first pass that changes "
+                   "an output (default: on for models small enough to run in seconds)")
+    v.add_argument("--atol", type=float, help="absolute tolerance (default 1e-5; fp16 passes 1e-3, bf16 1e-2)")
+    v.add_argument("--rtol", type=float, help="relative tolerance (default 1e-5; fp16 passes 1e-2, bf16 5e-2)")
+    w = p.add_argument_group("output")
+    w.add_argument("--external-data", action=argparse.BooleanOptionalAction, default=None,
+                   help="write weights to OUT.data (default: automatic above 2 GB)")
+    w.add_argument("--dump-after", nargs="+", metavar="NAME|all", help="also write the model after these passes")
+    w.add_argument("--run-dir", metavar="DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
+    w.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
+    add_input_args(p)
+
+
+def _steps(args):
+    from trtlab.errors import TrtlabError
+    from trtlab.surgeon import Step, parse_step
+
+    steps = []
+    raw = list(getattr(args, "steps", None) or [])
+    if args.extract_outputs and not any(name == "extract" for name, _ in raw):
+        raw.append(("extract", None))
+    for name, value in raw:
+        if name == "spec":
+            steps.append(parse_step(value))
+            continue
+        options = {}
+        if name in _FLAG_OPTION:
+            options[_FLAG_OPTION[name]] = value
+        steps.append(Step(name, options))
+    for step in steps:
+        if step.name == "fold-constants":
+            step.options.setdefault("size_threshold", args.fold_size_threshold)
+            if args.no_fold_shapes:
+                step.options.setdefault("fold_shapes", False)
+        elif step.name in ("to-fp16", "to-bf16"):
+            step.options.setdefault("keep_fp32", list(args.keep_fp32))
+            step.options.setdefault("keep_io_types", not args.half_io)
+        elif step.name == "extract":
+            step.options.setdefault("inputs", args.extract_inputs)
+            step.options.setdefault("outputs", args.extract_outputs)
+    if not steps:
+        raise TrtlabError("trtlab surgeon", "no passes given",
+                          "add pass flags, e.g. --fold-constants --cleanup (see `trtlab surgeon --list`)")
+    from trtlab.passes.base import parse_size
+
+    parse_size(args.fold_size_threshold)
+    return steps
+
+
+def _list_passes() -> int:
+    from trtlab.passes.registry import PASSES
+    from trtlab.ui import out
+
+    for p in PASSES.values():
+        out.print(f"{p.name:<24}{p.description}", markup=False)
+    return 0
+
+
+def run(args) -> int:
+    from trtlab.errors import TrtlabError
+
+    if args.list:
+        return _list_passes()
+    if not args.model:
+        raise TrtlabError("trtlab surgeon", "no model given", "trtlab surgeon MODEL.onnx --fold-constants -o OUT.onnx")
+    steps = _steps(args)
+    model_path = Path(args.model)
+    target = _output_path(args, model_path)
+    from trtlab.model import load_model
+    from trtlab.rundir import new_run_dir
+
+    big = model_path.is_file() and model_path.stat().st_size > CHECK_LIMIT
+    loaded = load_model(model_path, check=not big)
+    if big:
+        loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
+                               "(verification by onnxrt is the stronger check: --verify)")
+    fresh = args.run_dir is None or not Path(args.run_dir).exists()
+    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir("surgeon", model_path.stem)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        from trtlab.surgeon_exec import execute
+
+        code = execute(args, loaded, steps, run_dir, target or run_dir / f"{model_path.stem}.surgeon.onnx")
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return code
+
+
+def _output_path(args, model_path: Path) -> Path | None:
+    from trtlab.errors import TrtlabError
+
+    if args.in_place:
+        if args.output and Path(args.output).resolve() != model_path.resolve():
+            raise TrtlabError("--in-place", "given together with a different -o", "use one of them")
+        return model_path
+    if args.output:
+        out = Path(args.output)
+        if out.exists() and model_path.exists() and out.resolve() == model_path.resolve():
+            raise TrtlabError(f"-o {out}", "would overwrite the input model", "choose another path, or pass --in-place")
+        return out
+    return None

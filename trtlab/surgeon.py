@@ -1,0 +1,224 @@
+"""The surgeon pass runner: run passes in order, normalise after each, measure, and verify on request.
+
+After every pass the runner (not the pass) normalises the graph with onnx-graphsurgeon (cleanup + toposort),
+times the pass, counts nodes by op type, initializers and bytes before and after, and, with verification on,
+runs the model before and after the pass on the same seeded inputs (``trtlab.surgeon_verify``). It stops at the
+first pass that changes an output beyond tolerance, fails, or leaves a model onnxruntime cannot load.
+Results use the schema "trtlab.surgeon/1".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+from trtlab.errors import TrtlabError
+
+SCHEMA = "trtlab.surgeon/1"
+
+
+@dataclass
+class PassRecord:
+    name: str
+    options: dict
+    seconds: float = 0.0
+    nodes_before: int = 0
+    nodes_after: int = 0
+    ops_before: dict = field(default_factory=dict)
+    ops_after: dict = field(default_factory=dict)
+    initializers_before: int = 0
+    initializers_after: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    verified: bool | None = None
+    max_abs_error: float | None = None
+    status: str = "ok"  # ok | skipped | failed
+    skipped: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    normalize_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    dumped: str | None = None
+
+
+@dataclass
+class SurgeonResult:
+    schema: str = SCHEMA
+    command: str = "surgeon"
+    argv: list = field(default_factory=list)
+    model: str | None = None
+    output: str | None = None
+    passed: bool = True
+    passes: list = field(default_factory=list)
+    verify: dict = field(default_factory=dict)  # enabled, reason, seed, tolerances
+    failure: str | None = None
+    summary: dict = field(default_factory=dict)  # before/after totals
+    environment: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class Step:
+    name: str
+    options: dict = field(default_factory=dict)
+
+
+def measure(model: onnx.ModelProto) -> dict:
+    from trtlab.passes.base import approx_bytes, op_counts
+    from trtlab.passes.graphutil import walk_all
+
+    ops = op_counts(model.graph)
+    return {"nodes": sum(ops.values()), "ops": ops, "initializers": sum(len(g.initializer) for g in walk_all(model.graph)),
+            "bytes": approx_bytes(model)}
+
+
+GS_NORMALIZE_LIMIT = 64 << 20  # above this, graphsurgeon's export would copy every weight: normalise in place
+
+
+def _normalize_in_place(model: onnx.ModelProto) -> None:
+    from trtlab.passes.graphutil import prune
+    from trtlab.passes.toposort import sort_graph
+
+    prune(model.graph)
+    sort_graph(model.graph, [])
+
+
+def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, str | None]:
+    """graphsurgeon cleanup + toposort, model-level fields kept; for models over GS_NORMALIZE_LIMIT (and when gs
+    refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted)."""
+    import onnx_graphsurgeon as gs
+
+    if size > GS_NORMALIZE_LIMIT:
+        _normalize_in_place(model)
+        return model, None
+    try:
+        graph = gs.import_onnx(model)
+        graph.cleanup(remove_unused_graph_inputs=False).toposort()
+        out = gs.export_onnx(graph, do_type_check=False)
+    except Exception as exc:
+        _normalize_in_place(model)
+        return model, f"graphsurgeon could not normalise the graph ({type(exc).__name__}: {str(exc)[:150]}); " \
+                      "pruned and sorted by trtlab instead"
+    for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
+        setattr(out, name, getattr(model, name))
+    del out.metadata_props[:]
+    out.metadata_props.extend(model.metadata_props)
+    del out.opset_import[:]
+    out.opset_import.extend(model.opset_import)
+    if len(out.functions) != len(model.functions):
+        del out.functions[:]
+        out.functions.extend(model.functions)
+    return out, None
+
+
+def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, tolerance: tuple | None = None,
+                 dump: Callable[[str, int, onnx.ModelProto], str] | None = None, dump_after: set[str] | None = None,
+                 on_step: Callable[[str], None] | None = None, result: SurgeonResult | None = None
+                 ) -> tuple[onnx.ModelProto, SurgeonResult]:
+    """Run ``steps`` on ``model`` (modified in place where passes allow). Never raises for a pass that changes
+    outputs: the result says ``passed=False`` and names the pass; bad options raise TrtlabError (exit 2)."""
+    from trtlab.passes.registry import PASSES
+
+    result = result or SurgeonResult()
+    before = measure(model)
+    result.summary["before"] = before
+    current = model
+    for index, step in enumerate(steps):
+        p = PASSES[step.name]
+        if on_step:
+            on_step(step.name)
+        rec = PassRecord(name=step.name, options=dict(step.options), nodes_before=before["nodes"],
+                         ops_before=before["ops"], initializers_before=before["initializers"],
+                         bytes_before=before["bytes"])
+        result.passes.append(rec)
+        keep_before = None
+        if verifier is not None:
+            keep_before = onnx.ModelProto()
+            keep_before.CopyFrom(current)
+        start = time.perf_counter()
+        try:
+            out = p(current, **step.options)
+        except TrtlabError as exc:
+            if exc.code == 2:
+                raise
+            rec.status, rec.notes = "failed", [exc.format()]
+            result.passed, result.failure = False, f"pass {step.name} failed: {exc.problem}"
+            break
+        except Exception as exc:
+            rec.status = "failed"
+            rec.notes = [f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"]
+            result.passed = False
+            result.failure = f"pass {step.name} failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+            break
+        rec.seconds = time.perf_counter() - start
+        rec.notes, rec.skipped = list(out.notes), list(out.skipped)
+        t0 = time.perf_counter()
+        after, warning = normalize(out.model, before["bytes"])
+        rec.normalize_seconds = time.perf_counter() - t0
+        if warning:
+            rec.notes.append(warning)
+        after_m = measure(after)
+        rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
+        rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]
+        if out.modified is False and rec.ops_after == rec.ops_before and rec.skipped:
+            rec.status = "skipped"
+        if verifier is not None:
+            t0 = time.perf_counter()
+            tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
+            check = verifier.check(keep_before, after, tol, step.name)
+            rec.verify_seconds = time.perf_counter() - t0
+            rec.verified, rec.max_abs_error = check.verified, check.max_abs_error
+            if check.note:
+                rec.notes.append(check.note)
+            if check.verified is False:
+                rec.status = "failed"
+                rec.notes.append(check.failure)
+                result.passed, result.failure = False, check.failure
+                break
+        if dump and dump_after and (step.name in dump_after or "all" in dump_after):
+            rec.dumped = dump(step.name, index, after)
+        current, before = after, after_m
+    result.summary["after"] = before if result.passed else result.summary["before"]
+    return current, result
+
+
+def parse_step(text: str) -> Step:
+    """``NAME`` or ``NAME:key=value,key=value`` (values: true/false, numbers, or text; ``+`` separates lists)."""
+    from trtlab.passes.registry import PASSES
+
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if name not in PASSES:
+        raise TrtlabError(f"pass '{name}'", "unknown pass", f"choose from: {', '.join(PASSES)} (see --list)")
+    options = {}
+    for part in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, value = part.partition("=")
+        options[key.strip().replace("-", "_")] = _value(value) if eq else True
+    unknown = [k for k in options if k not in PASSES[name].options]
+    if unknown:
+        raise TrtlabError(f"pass '{text}'", f"unknown option(s) {', '.join(unknown)}",
+                          f"{name} accepts: {', '.join(PASSES[name].options) or '(no options)'}")
+    return Step(name, options)
+
+
+def _value(text: str):
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if "+" in text:
+        return [t for t in text.split("+") if t]
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def out_path_for(model_path: Path | None, out: str | None, in_place: bool) -> Path | None:
+    if in_place:
+        return model_path
+    return Path(out) if out else None

@@ -1,0 +1,102 @@
+"""Semantic guard for surgeon passes: run the model before and after a pass on the same seeded inputs (onnxrt).
+
+Tensors the rewritten model needs that the original did not expose (an extracted subgraph's new inputs, its
+inner outputs) are taken from the original model by marking them as outputs, so every pass is checked the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from trtlab.errors import TrtlabError, UnavailableError
+
+FP32_TOLERANCE = (1e-5, 1e-5)
+SMALL_BYTES = 64 << 20  # verify by default below this size ...
+SMALL_NODES = 5000  # ... and this node count (a run takes well under a few seconds on a CPU)
+
+
+def small_enough(model: onnx.ModelProto) -> tuple[bool, str]:
+    from trtlab.model import walk_nodes
+    from trtlab.passes.base import approx_bytes
+
+    size = approx_bytes(model)
+    nodes = sum(1 for _ in walk_nodes(model.graph))
+    if size > SMALL_BYTES:
+        return False, f"model is {size / 2**20:.0f} MB (> {SMALL_BYTES >> 20} MB): verification off, --verify forces it"
+    if nodes > SMALL_NODES:
+        return False, f"model has {nodes} nodes (> {SMALL_NODES}): verification off, --verify forces it"
+    return True, ""
+
+
+@dataclass
+class Check:
+    verified: bool | None  # None: could not be checked (reason in note)
+    max_abs_error: float | None = None
+    note: str | None = None
+    failure: str | None = None  # what changed, in words (verified False)
+    metrics: list = field(default_factory=list)
+
+
+class Verifier:
+    """Holds the seeded feeds; ``check(before, after, tolerance)`` compares one pass."""
+
+    def __init__(self, feeds: dict[str, np.ndarray]):
+        self.feeds = feeds
+        self._cache: dict[str, np.ndarray] = {}  # every output of the current model (the last one checked)
+
+    def _run(self, model: onnx.ModelProto, extra: list[str], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from trtlab.backends import create, parse_spec
+
+        backend = create(parse_spec("onnxrt"))
+        with backend:
+            backend.load(model, extra)
+            names = {i.name for i in backend.session.get_inputs()}
+            return backend.run({k: v for k, v in feeds.items() if k in names})
+
+    def baseline(self, model: onnx.ModelProto) -> None:
+        """Run the input model once; raise when it cannot run (verification then is impossible)."""
+        self._cache = self._run(model, [], self.feeds)
+
+    def check(self, before: onnx.ModelProto, after: onnx.ModelProto, tolerance: tuple[float, float],
+              pass_name: str) -> Check:
+        from trtlab.comparators import compare_arrays
+
+        after_inputs = [vi.name for vi in after.graph.input if vi.name not in {t.name for t in after.graph.initializer}]
+        after_outputs = [o.name for o in after.graph.output]
+        wanted = [n for n in after_inputs if n not in self.feeds] + after_outputs
+        if all(n in self._cache for n in wanted):
+            ref = self._cache
+        else:
+            ref = self._run(before, wanted, self.feeds)
+        feeds = dict(self.feeds)
+        feeds.update({n: ref[n] for n in after_inputs if n in ref and n not in self.feeds})
+        try:
+            got = self._run(after, [], feeds)
+        except UnavailableError as exc:
+            return Check(None, note=f"not verified: onnxruntime (CPU) cannot run the rewritten model: {exc.problem}")
+        except TrtlabError as exc:
+            return Check(False, failure=f"pass {pass_name} made the model unloadable or unrunnable by onnxruntime: "
+                         f"{exc.problem}")
+        self._cache, self.feeds = got, feeds
+        atol, rtol = tolerance
+        worst, failures, metrics = 0.0, [], []
+        for name in after_outputs:
+            if name not in ref or name not in got:
+                continue
+            r, g = ref[name], got[name]
+            if r.dtype.kind == "f" and g.dtype.kind == "f" and r.dtype != g.dtype:
+                g = g.astype(r.dtype)
+            m = compare_arrays(name, r, g, atol, rtol)
+            metrics.append(m)
+            if m.max_abs is not None and np.isfinite(m.max_abs):
+                worst = max(worst, float(m.max_abs))
+            if not m.passed:
+                failures.append(f"output '{name}' changed: {m.reason or 'beyond tolerance'} "
+                                f"(max abs error {m.max_abs}, atol {atol}, rtol {rtol})")
+        if failures:
+            return Check(False, worst, failure=f"pass {pass_name} changed the outputs: " + "; ".join(failures[:3]),
+                         metrics=metrics)
+        return Check(True, worst, metrics=metrics)

@@ -1,0 +1,207 @@
+"""``trtlab check``: parse a model with the real TensorRT ONNX parser and explain every node it refuses.
+
+The full parse gives the errors (node index, name, op, the parser's message). When it fails, the capability query
+(``supports_model_v2``, or ``supports_model`` on TensorRT 10) gives the node ranges the parser would accept on their
+own. Node indices are those of the main graph; an error inside an If/Loop body or a local function is reported on
+the main-graph node that holds it, with the inner node named in ``where``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from trtlab.model import LoadedModel, is_large, model_bytes
+from trtlab.trt.module import CapturingLogger, TrtModule
+
+SCHEMA = "trtlab.check/1"
+STANDARD_DOMAINS = ("", "ai.onnx")
+
+
+@dataclass
+class NodeReport:
+    index: int
+    name: str
+    op: str
+    domain: str
+    supported: bool
+    error: str | None = None
+    hint: str | None = None
+    where: str | None = None  # the inner node (subgraph body or local function) the error names
+
+
+@dataclass
+class CheckResult:
+    schema: str
+    command: str
+    argv: list[str]
+    model: dict
+    module: dict
+    parseable: bool
+    passed: bool
+    nodes: list[NodeReport]
+    partitions: list[dict]
+    errors: list[dict] = field(default_factory=list)  # parser errors not tied to a node (index -1)
+    timing: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failing(self) -> list[NodeReport]:
+        return [n for n in self.nodes if not n.supported]
+
+
+# --- hints: (test, text). The first rule whose test matches a failing node gives its hint. -------------------
+
+FOLD = "fold constants first (`trtlab surgeon MODEL --fold-constants -o folded.onnx`) and check the folded model"
+SHAPES = ("override dynamic shapes so shape computations become constants "
+          "(`trtlab surgeon MODEL --override-input-shapes NAME:1x3x224x224 --fold-constants -o static.onnx`)")
+PLUGIN = ("substitute a plugin: load a plugin library that implements {domain}::{op} or rewrite the pattern "
+          "(`trtlab surgeon --substitute-plugins spec.yaml`)")
+ISOLATE = "isolate the op so it runs outside TensorRT (`trtlab surgeon --isolate-unsupported -o DIR`)"
+
+
+def _hint(node: NodeReport, message: str, imported: set[str]) -> str:
+    text, op, domain = message.lower(), node.op, node.domain
+    if domain not in STANDARD_DOMAINS and domain not in imported:
+        return (f"the model imports no opset for domain '{domain}': fix the export (add an opset_import for it); "
+                f"then {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}")
+    if domain not in STANDARD_DOMAINS:
+        return f"custom-domain op: {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}"
+    if op.endswith("Integer"):
+        return (f"TensorRT does not import integer-arithmetic {op}: re-export with QuantizeLinear/DequantizeLinear "
+                f"(QDQ) around a float {op[:-7] or 'op'}, or {ISOLATE}")
+    if "plugin" in text and "not found" in text and "nonzero" not in text:
+        return f"'{op}' is not a standard ONNX op that TensorRT knows: {PLUGIN.format(domain=domain or 'ai.onnx', op=op)}, or {ISOLATE}"
+    if "nonzero" in text or op == "NonZero":
+        return (f"this TensorRT module has no NonZero implementation (data-dependent shape): build with full "
+                f"TensorRT (--trt-module tensorrt), or {ISOLATE}")
+    if "zero point" in text or "zeropoint" in text:
+        return "asymmetric quantization is not supported: re-quantize with zero points of 0 (symmetric), or " + ISOLATE
+    if "string" in text:
+        return "TensorRT has no string type: keep tokenization and string ops outside the engine; " + ISOLATE
+    if "dynamic" in text or "shape" in text or "dimension" in text:
+        return SHAPES + "; " + FOLD
+    if "not registered" in text or "outer scope" in text or op in ("If", "Loop", "Scan"):
+        return FOLD + " (it resolves outer-scope values that subgraph bodies refer to); or " + ISOLATE
+    return f"{FOLD}; if it still fails, {ISOLATE} and report the parser message"
+
+
+def _model_hint(message: str) -> str:
+    text = message.lower()
+    if "string" in text or "data type" in text:
+        return "a graph input or output has a type TensorRT lacks (e.g. string): " + ISOLATE
+    return FOLD
+
+
+# --- parsing ----------------------------------------------------------------------------------------------
+
+def _serialized(model: LoadedModel) -> tuple[bytes | None, str]:
+    path = str(model.path) if model.path else ""
+    if is_large(model.proto):
+        return None, path
+    return model_bytes(model.proto), path
+
+
+def parse_network(trt: TrtModule, model: LoadedModel, flags: int = 0):
+    """Parse into a new network; return (builder, network, parser, logger, ok, seconds). Keep all alive together."""
+    logger = CapturingLogger.create(trt)
+    builder = trt.mod.Builder(logger)
+    network = builder.create_network(flags)
+    parser = trt.mod.OnnxParser(network, logger)
+    data, path = _serialized(model)
+    start = time.perf_counter()
+    ok = parser.parse_from_file(path) if data is None else parser.parse(data, path or None)
+    return builder, network, parser, logger, bool(ok), time.perf_counter() - start
+
+
+def parser_errors(parser) -> list[dict]:
+    errors = []
+    for i in range(parser.num_errors):
+        e = parser.get_error(i)
+        code = str(e.code()).rsplit(".", 1)[-1]
+        func = e.func() if hasattr(e, "func") else ""
+        desc = " ".join(str(e.desc()).split())
+        stack = list(e.local_function_stack()) if hasattr(e, "local_function_stack") else []
+        errors.append({"node": int(e.node()), "node_name": e.node_name(), "op": e.node_operator(), "code": code,
+                       "message": f"{code}: {desc}" + (f" (in {func})" if func else ""), "functions": stack})
+    return errors
+
+
+def capability(trt: TrtModule, model: LoadedModel, builder) -> tuple[list[tuple[list[int], bool]], str | None]:
+    """Node ranges from the parser's capability query, or ([], reason) when the module has none."""
+    data, path = _serialized(model)
+    if data is None:
+        return [], "capability query skipped: model over 2 GB"
+    logger = CapturingLogger.create(trt)
+    network = builder.create_network(0)
+    parser = trt.mod.OnnxParser(network, logger)
+    if hasattr(parser, "supports_model_v2"):
+        parser.supports_model_v2(data, path)
+        return [(list(parser.get_subgraph_nodes(i)), bool(parser.is_subgraph_supported(i)))
+                for i in range(parser.num_subgraphs)], None
+    if hasattr(parser, "supports_model"):
+        _ok, subgraphs = parser.supports_model(data, path)
+        return [(list(nodes), bool(sup)) for nodes, sup in subgraphs], None
+    return [], f"{trt.name} {trt.version} has no capability query (supports_model_v2)"
+
+
+def partitions_from(subgraphs: list[tuple[list[int], bool]], failing: set[int], n_nodes: int) -> list[dict]:
+    """Ranges [start, end] (inclusive) covering every node: the parser's subgraphs, and the gaps between them."""
+    owner: dict[int, bool] = {}
+    for nodes, supported in subgraphs:
+        for i in nodes:
+            owner[i] = supported
+    parts: list[dict] = []
+    for i in range(n_nodes):
+        sup = owner.get(i, False) and i not in failing
+        source = "parser" if i in owner else "rejected"
+        if parts and parts[-1]["supported"] == sup and parts[-1]["source"] == source and parts[-1]["nodes"][1] == i - 1:
+            parts[-1]["nodes"][1] = i
+        else:
+            parts.append({"nodes": [i, i], "supported": sup, "source": source})
+    return parts
+
+
+def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
+    from trtlab.compare import model_summary
+
+    start = time.perf_counter()
+    builder, _network, parser, logger, ok, parse_s = parse_network(trt, model)
+    errors = parser_errors(parser)
+    graph = model.proto.graph
+    imported = {o.domain for o in model.proto.opset_import}
+    nodes = [NodeReport(i, n.name or f"{n.op_type}_{i}", n.op_type, n.domain, True) for i, n in enumerate(graph.node)]
+    model_errors = []
+    for err in errors:
+        if not 0 <= err["node"] < len(nodes):
+            model_errors.append({"message": err["message"], "hint": _model_hint(err["message"])})
+            continue
+        node = nodes[err["node"]]
+        node.supported = False
+        node.error = f"{node.error} | {err['message']}" if node.error else err["message"]
+        inner = err["node_name"] if err["node_name"] and err["node_name"] != graph.node[node.index].name else None
+        subject = node
+        if inner or err["functions"]:
+            chain = " -> ".join(err["functions"] + ([f"{inner} ({err['op']})"] if inner else []))
+            node.where = f"{node.where} | {chain}" if node.where else chain
+            if err["op"] and err["op"] != node.op:  # hint about the inner op that failed, not its container
+                subject = NodeReport(node.index, inner or node.name, err["op"], "", False)
+        node.hint = node.hint or _hint(subject, err["message"], imported)
+    warnings = list(model.warnings)
+    failing = {n.index for n in nodes if not n.supported}
+    if ok:
+        partitions = [{"nodes": [0, len(nodes) - 1], "supported": True, "source": "parser"}] if nodes else []
+    else:
+        subgraphs, note = capability(trt, model, builder)
+        if note:
+            warnings.append(note)
+        partitions = partitions_from(subgraphs, failing, len(nodes))
+        if not failing and not model_errors:
+            model_errors.append({"message": "; ".join(logger.errors()) or "the parser failed without naming a node",
+                                 "hint": FOLD})
+    return CheckResult(
+        schema=SCHEMA, command="check", argv=[], model=model_summary(model), module=trt.summary(), parseable=ok,
+        passed=ok, nodes=nodes, partitions=partitions, errors=model_errors,
+        timing={"parse_s": round(parse_s, 6), "check_s": round(time.perf_counter() - start, 6)},
+        warnings=warnings)

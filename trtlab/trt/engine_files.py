@@ -1,0 +1,95 @@
+"""Build an engine into files: the engine, its provenance, the optional Triton layout, and the build result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trtlab.trt.build import BuildOptions, build_engine
+from trtlab.trt.module import TrtModule
+
+SCHEMA = "trtlab.build/1"
+
+
+@dataclass
+class BuildResult:
+    schema: str
+    command: str
+    argv: list[str]
+    model: dict
+    module: dict
+    engine: dict
+    provenance: dict
+    options: dict
+    profiles: list[dict]
+    layers: dict
+    timing: dict
+    passed: bool
+    triton: str | None = None
+    notes: list[str] = field(default_factory=list)
+    environment: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def layer_info(trt: TrtModule, built) -> dict:
+    """Engine-inspector layers when this machine can deserialize the engine, else the network's layers."""
+    from trtlab.backends.trt import can_execute
+
+    ok, why = can_execute(trt.name)
+    if ok:
+        from trtlab.trt.layers import engine_layers, summarize
+        from trtlab.trt.runner import TrtRunner
+
+        with TrtRunner(trt, built.engine) as runner:
+            items = summarize(engine_layers(runner.engine, trt))
+        return {"source": "engine_inspector", "count": len(items), "items": items}
+    return {"source": "network", "count": len(built.network_layers), "items": built.network_layers,
+            "note": f"layers of the parsed network, before fusion; the engine inspector needs an engine loaded on "
+                    f"a GPU ({why})"}
+
+
+def first_gpu() -> dict | None:
+    from trtlab.trt.cuda import device_info
+
+    gpus = device_info().gpus
+    return gpus[0] if gpus else None
+
+
+def build_to_files(trt: TrtModule, model, opts: BuildOptions, engine_path: Path, bar=None, triton_repo=None,
+                   triton_name=None) -> BuildResult:
+    from trtlab.compare import model_summary
+    from trtlab.rundir import atomic_write_bytes, atomic_write_json
+    from trtlab.trt import provenance
+    from trtlab.trt.progress import monitor_factory
+
+    start = time.perf_counter()
+    task = bar.add_task(f"building {model.name} with {trt.name}", total=None) if bar is not None else None
+    built = build_engine(trt, model, opts, monitor_factory(bar) if bar is not None and hasattr(bar, "tasks") else None)
+    if task is not None:
+        bar.update(task, visible=False)
+    layers = layer_info(trt, built)
+    prov = provenance.make(trt, model, built, opts, engine_path, first_gpu(), layers)
+    atomic_write_bytes(engine_path, built.engine)
+    prov_path = atomic_write_json(provenance.path_for(engine_path), prov)
+    warnings = list(model.warnings) + built.warnings
+    if opts.mark_all:
+        warnings.append(f"--mark all: {len(built.marked)} tensors marked as outputs; fusions disabled, this is not "
+                        "the engine that would ship")
+    triton_dir = None
+    if triton_repo:
+        from trtlab.trt.triton import write_repo
+
+        triton_dir = write_repo(triton_repo, triton_name or model.name, engine_path, built.inputs, built.outputs,
+                                prov["profiles"])
+        if trt.name == "tensorrt_rtx":
+            warnings.append("Triton's TensorRT backend loads engines of full TensorRT; this engine was built with "
+                            "tensorrt_rtx and needs a TensorRT for RTX runtime")
+    return BuildResult(
+        schema=SCHEMA, command="build", argv=[], model=model_summary(model), module=trt.summary(),
+        engine={"path": str(engine_path), "bytes": len(built.engine), "sha256": prov["engine"]["sha256"],
+                "provenance": str(prov_path)},
+        provenance=prov, options=opts.to_json(), profiles=prov["profiles"], layers=layers,
+        timing={"convert_s": round(built.convert_s, 6), "parse_s": round(built.parse_s, 6),
+                "build_s": round(built.build_s, 6), "total_s": round(time.perf_counter() - start, 6)},
+        passed=True, triton=str(triton_dir) if triton_dir else None, notes=built.notes, warnings=warnings)
