@@ -37,7 +37,11 @@ TOOLS = {
     "trtlab": lambda m, o: [tool("trtlab"), "surgeon", m, "--fold-constants", "-o", o],
     "polygraphy": lambda m, o: [tool("polygraphy"), "surgeon", "sanitize", m, "--fold-constants", "-o", o],
     "onnxslim": lambda m, o: [tool("onnxslim"), m, o],
+    # for reading the node counts only: onnxslim without its graph fusions (Conv+BN, Gemm, ...), i.e. folding and
+    # cleanup, the same job as the others; not counted as a peer for the targets
+    "onnxslim-nofusion": lambda m, o: [tool("onnxslim"), m, o, "--skip-optimizations", "graph_fusion"],
 }
+PEERS = ("polygraphy", "onnxslim")
 
 
 def trtlab_has_surgeon() -> bool:
@@ -103,7 +107,7 @@ def summarize(rows: list[dict], tools: list[str]) -> dict:
         worse = []
         for r in rows:
             nodes = {t: r["tools"][t].get("result", {}).get("nodes") for t in tools if r["tools"][t]["ok"]}
-            peers = [n for t, n in nodes.items() if t != "trtlab" and n is not None]
+            peers = [n for t, n in nodes.items() if t in PEERS and n is not None]
             if nodes.get("trtlab") is not None and peers and nodes["trtlab"] > min(peers):
                 worse.append(f"{r['model']} ({nodes['trtlab']} vs {min(peers)})")
         out["trtlab_more_nodes_than_best_peer"] = worse
