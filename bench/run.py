@@ -84,13 +84,17 @@ def render_compare(rep: dict) -> list[str]:
     return lines
 
 
+def _cmdline(argv: list[str]) -> str:
+    return " ".join([Path(argv[0]).name, *argv[1:]])
+
+
 def render_fold(rep: dict) -> list[str]:
     tools = rep["tools"]
     lines = ["### Constant folding vs Polygraphy and onnxslim (issue 3)", ""]
     if not rep["trtlab_surgeon_available"]:
         lines += [("`trtlab surgeon` is not in this checkout yet (being written on branch `surgeon`): peers only; "
                   "rerun `python bench/run.py --only fold` once it is merged."), ""]
-    lines += ["Commands: " + "; ".join(f"{t}: `{' '.join(bench_fold.TOOLS[t]('M', 'OUT')[1:])}`" for t in tools)
+    lines += ["Commands: " + "; ".join(f"{t}: `{_cmdline(bench_fold.TOOLS[t]('M', 'OUT'))}`" for t in tools)
               + f". BERT: median of {rep['models'][0]['tools'][tools[0]]['wall_s'].__len__()} runs; public models: "
               "as given by --public-repeats. Nodes: main graph (incl. subgraph bodies). 'ok' = the result loads in "
               "onnxruntime and matches the original (atol 1e-4, rtol 1e-3) on the same seeded inputs; 'n/a' = the "
