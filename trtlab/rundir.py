@@ -6,12 +6,14 @@ A run directory holds ``results.json`` (metadata and metrics, never arrays), ``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +34,25 @@ def new_run_dir(kind: str, model_name: str, root: Path | None = None) -> Path:
         path = base.with_name(f"{base.name}-{n}")
     path.mkdir(parents=True)
     return path
+
+
+@contextlib.contextmanager
+def fresh_run_dir(out: str | None, kind: str, model_arg: str):
+    """The run directory for a command: ``out`` or a new one; removed again if the command fails half-way
+    (only when this command created it)."""
+    fresh = out is None or not Path(out).exists()
+    run_dir = Path(out) if out else new_run_dir(kind, Path(model_arg.replace("example:", "")).stem)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield run_dir
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def write_results(run_dir: Path, result) -> Path:
+    return atomic_write_json(Path(run_dir) / RESULTS, result)
 
 
 def _safe(text: str) -> str:

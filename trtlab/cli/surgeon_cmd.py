@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
-from trtlab.cli.common import add_input_args
+from trtlab.cli.common import add_input_args, add_report_arg
 
 HELP = "rewrite a model with passes (fold constants, cleanup, FP16, ...), checking after each pass that outputs hold"
 
@@ -73,6 +72,7 @@ def add_arguments(p) -> None:
     w.add_argument("--dump-after", nargs="+", metavar="NAME|all", help="also write the model after these passes")
     w.add_argument("--run-dir", metavar="DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     w.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
+    add_report_arg(w, default=False)
     add_input_args(p)
 
 
@@ -132,24 +132,19 @@ def run(args) -> int:
     model_path = Path(args.model)
     target = _output_path(args, model_path)
     from trtlab.model import load_model
-    from trtlab.rundir import new_run_dir
 
     big = model_path.is_file() and model_path.stat().st_size > CHECK_LIMIT
     loaded = load_model(model_path, check=not big)
     if big:
         loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
                                "(verification by onnxrt is the stronger check: --verify)")
-    fresh = args.run_dir is None or not Path(args.run_dir).exists()
-    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir("surgeon", model_path.stem)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from trtlab.surgeon_exec import execute
+    from trtlab.cli.common import write_report_if
+    from trtlab.rundir import fresh_run_dir
+    from trtlab.surgeon_exec import execute
 
+    with fresh_run_dir(args.run_dir, "surgeon", str(model_path)) as run_dir:
         code = execute(args, loaded, steps, run_dir, target or run_dir / f"{model_path.stem}.surgeon.onnx")
-    except BaseException:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    write_report_if(args.report, run_dir)
     return code
 
 
