@@ -225,8 +225,6 @@ def run_reduce(model, mode, run_dir: Path, out: Path, samples: list[dict], *, re
     plan = Plan.of(model.proto)
     warnings = list(model.warnings) + plan.warnings
     say = say or (lambda text: None)
-    say(f"{summary['name']}: {len(model.proto.graph.node)} nodes, {plan.size} to cut "
-        f"({len(plan.constant)} constant nodes ride along); failure mode {mode.name}")
     answers = read_replay(replay, summary["sha256"]) if replay else None
     reducer = Reducer(plan, mode, run_dir / LOG, answers, say)
     try:
@@ -235,6 +233,8 @@ def run_reduce(model, mode, run_dir: Path, out: Path, samples: list[dict], *, re
         start = time.perf_counter()
         reducer.counts["original"] += 1
         original = mode.original(plan)
+        say(f"{summary['name']}: {len(model.proto.graph.node)} nodes, {plan.size} to cut "
+            f"({len(plan.constant)} constant nodes ride along); failure mode {mode.name}")
         reducer.record("original", ranges_text(range(plan.size)), len(model.proto.graph.node), plan.size, True,
                        original.detail, time.perf_counter() - start)
         reducer.memo[ranges_text(range(plan.size))] = (True, None)

@@ -194,9 +194,30 @@ def constant_nodes(graph, order: list[int]) -> set[int]:
 
 
 def typed_facts(model: ModelProto) -> dict:
-    """Shape inference, then the model's own value_info/outputs for whatever inference left without a type."""
+    """Shape inference, then inference again seeded with the model's own value_info (a custom op's output type
+    recorded by the exporter lets inference go on past it), then the stored declarations themselves."""
     facts = gu.shape_facts(model)
-    for vi in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input):
+    produced = [o for n in model.graph.node for o in n.output if o]
+    if all(o in facts and facts[o][1] is not None for o in produced):
+        return facts
+    stored = list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)
+    if model.graph.value_info:
+        skel = ModelProto()
+        skel.ir_version = model.ir_version or 8
+        skel.opset_import.extend(model.opset_import)
+        skel.functions.extend(model.functions)
+        skel.graph.node.extend(model.graph.node)
+        skel.graph.input.extend(model.graph.input)
+        skel.graph.value_info.extend(model.graph.value_info)
+        declared = {vi.name for vi in model.graph.input}
+        skel.graph.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                                for t in model.graph.initializer if t.name not in declared)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(skel, strict_mode=False)
+            stored = list(inferred.graph.value_info) + stored
+        except Exception:
+            pass
+    for vi in stored:
         tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
         if tt is None or not tt.elem_type:
             continue
