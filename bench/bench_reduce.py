@@ -3,8 +3,9 @@
     python bench/bench_reduce.py [--models chain,dag,densenet] [--write docs/benchmarks.md]
 
 Models (built here): ``chain`` 1001 unary ops, ``dag`` 240 diamond blocks (Constant, Mul, Relu, Sigmoid, Add, Clip
-with an empty optional input, If reading an outer-scope tensor), both with a com.acme op in the middle;
-``densenet`` is ../shared/models/light_densenet121.onnx with its middle Relu moved to the com.acme domain.
+with an empty optional input, If reading an outer-scope tensor), both with a com.acme op in the middle (``dag-nonzero``: a NonZero side branch instead, a standard op that
+onnxruntime runs and tensorrt_rtx cannot parse);
+``densenet`` is ../shared/models/light_densenet121.onnx with its middle Relu replaced by a com.acme op.
 The planted op's outputs are declared in value_info, as exporters do, so that Polygraphy's shape inference runs.
 
 Per model, with the same check command for both tools (a Python script that parses with tensorrt_rtx and exits 1
@@ -51,10 +52,10 @@ def densenet_planted() -> onnx.ModelProto:
     model = onnx.load(str(MODELS / "light_densenet121.onnx"))
     relus = [n for n in model.graph.node if n.op_type == "Relu"]
     node = relus[len(relus) // 2]
-    node.domain, node.name = "com.acme", "planted"
-    model.opset_import.append(h.make_opsetid("com.acme", 1))
     inferred = onnx.shape_inference.infer_shapes(model)
     vi = next(v for v in inferred.graph.value_info if v.name == node.output[0])
+    node.domain, node.name, node.op_type = "com.acme", "planted", "PlantedRelu"
+    model.opset_import.append(h.make_opsetid("com.acme", 1))
     model.graph.value_info.append(vi)
     return model
 
@@ -62,7 +63,9 @@ def densenet_planted() -> onnx.ModelProto:
 def build(name: str) -> onnx.ModelProto:
     from tests.debug.test_reduce import planted_chain, planted_dag
 
-    return {"chain": planted_chain, "dag": planted_dag, "densenet": densenet_planted}[name]()
+    builders = {"chain": planted_chain, "dag": planted_dag, "dag-nonzero": lambda: planted_dag(nonzero=True),
+                "densenet": densenet_planted}
+    return builders[name]()
 
 
 def timed(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> tuple[float, int, str]:
@@ -105,11 +108,12 @@ def run_one(name: str, work: Path) -> dict:
     wall, rc, text = timed(["trtlab", "debug", "reduce", str(path), "-o", str(work / f"{name}-inproc.onnx"),
                             "--fails", "check", "--json", "--out", str(work / f"{name}-run-inproc")], work, env)
     res = json.loads(text[text.index("{"):]) if rc == 0 else {}
+    _nodes, has = reduced_nodes(work / f"{name}-inproc.onnx")
     row["trtlab_inprocess"] = {"rc": rc, "wall_s": round(wall, 2), "checks": res.get("checks", {}).get("total"),
                                "bisect": res.get("checks", {}).get("bisect"),
                                "budget": res.get("checks", {}).get("bisect_budget"),
                                "work_nodes": res.get("work_nodes_before"), "nodes_after": res.get("nodes_after"),
-                               "reduce_s": res.get("timing", {}).get("total_s")}
+                               "reduce_s": res.get("timing", {}).get("total_s"), "has_planted": has}
     return row
 
 
@@ -124,7 +128,7 @@ def table(rows: list[dict]) -> str:
         t = r["trtlab_inprocess"]
         lines.append(f"| {r['model']} | {r['nodes']} | trtlab --fails check | {t['checks']} (bisect {t['bisect']} "
                      f"of budget {t['budget']}, {t['work_nodes']} work nodes) | {t['wall_s']} (reduce "
-                     f"{t['reduce_s']}) | {t['nodes_after']} | yes |")
+                     f"{t['reduce_s']}) | {t['nodes_after']} | {'yes' if t['has_planted'] else 'no'} |")
     return "\n".join(lines)
 
 
@@ -142,7 +146,7 @@ def write_section(doc: Path, text: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="chain,dag,densenet")
+    ap.add_argument("--models", default="chain,dag,dag-nonzero,densenet")
     ap.add_argument("--write", metavar="DOC.md", help="replace the '## debug reduce' section of this file")
     args = ap.parse_args()
     rows = []

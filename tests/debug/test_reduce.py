@@ -42,9 +42,10 @@ def planted_chain(n: int = 1001, plant: int | None = 500) -> onnx.ModelProto:
                   [h.make_tensor_value_info(prev, T.FLOAT, None)], value_info=vi)
 
 
-def planted_dag(blocks: int = 240, plant: int | None = 120) -> onnx.ModelProto:
+def planted_dag(blocks: int = 240, plant: int | None = 120, nonzero: bool = False) -> onnx.ModelProto:
     """Diamond blocks (Constant -> Mul -> Relu, Sigmoid, Add; Clip with an empty optional min every 5th block,
-    an If reading an outer-scope tensor every 7th). Block ``plant`` holds a 2-in/2-out com.acme op."""
+    an If reading an outer-scope tensor every 7th). Block ``plant`` holds a 2-in/2-out com.acme op, or with
+    ``nonzero`` a NonZero side branch (a standard op that onnxruntime runs and tensorrt_rtx cannot parse)."""
     nodes, p = [], "x"
     for i in range(blocks):
         c, a, b, s, q = (f"{k}{i}" for k in "cabsq")
@@ -53,7 +54,13 @@ def planted_dag(blocks: int = 240, plant: int | None = 120) -> onnx.ModelProto:
                   h.make_node("Mul", [p, c], [a], name=f"mul{i}"),
                   h.make_node("Relu", [a], [b], name=f"relu{i}"),
                   h.make_node("Sigmoid", [p], [s], name=f"sig{i}")]
-        if i == plant:
+        if i == plant and nonzero:
+            nodes += [h.make_node("NonZero", [b], [f"nz{i}"], name="planted"),
+                      h.make_node("Cast", [f"nz{i}"], [f"nzf{i}"], name=f"cast{i}", to=T.FLOAT),
+                      h.make_node("ReduceSum", [f"nzf{i}"], [f"nzs{i}"], name=f"rsum{i}", keepdims=0),
+                      h.make_node("Add", [b, s], [f"bs{i}"], name=f"add{i}"),
+                      h.make_node("Add", [f"bs{i}", f"nzs{i}"], [q], name=f"addnz{i}")]
+        elif i == plant:
             nodes += [h.make_node("Planted2", [b, s], [f"y{i}", f"z{i}"], name="planted", domain="com.acme"),
                       h.make_node("Add", [f"y{i}", f"z{i}"], [q], name=f"add{i}")]
         else:
@@ -71,7 +78,8 @@ def planted_dag(blocks: int = 240, plant: int | None = 120) -> onnx.ModelProto:
                       h.make_node("If", [f"cond{i}"], [f"if{i}"], name=f"if{i}", then_branch=then_g, else_branch=else_g)]
             q = f"if{i}"
         p = q
-    vi = [h.make_tensor_value_info(f"{k}{plant}", T.FLOAT, [1, 16]) for k in "yz"] if plant is not None else []
+    vi = [h.make_tensor_value_info(f"{k}{plant}", T.FLOAT, [1, 16]) for k in "yz"] \
+        if plant is not None and not nonzero else []
     return _model(nodes, [h.make_tensor_value_info("x", T.FLOAT, [1, 16])],
                   [h.make_tensor_value_info(p, T.FLOAT, None)], value_info=vi)
 
@@ -133,6 +141,13 @@ def test_planted_dag_multi_io_constants_if(cli, tmp_path, saved):
     assert sorted(r["inputs"]) == ["b120", "s120"] and sorted(r["outputs"]) == ["y120", "z120"]
     reduced = onnx.load(tmp_path / "min.onnx")
     assert all(vi.type.tensor_type.elem_type == T.FLOAT for vi in reduced.graph.input)
+
+
+def test_planted_nonzero_dag(cli, tmp_path, saved):
+    model = saved("dag-nonzero", lambda: planted_dag(nonzero=True))
+    r = _reduce(cli, tmp_path, model, "--fails", "check")
+    assert _work(r) == ["planted"] and r["inputs"] == ["b120"]
+    assert r["checks"]["bisect"] <= r["checks"]["bisect_budget"]
 
 
 def test_candidates_are_runnable_models(saved):
