@@ -132,16 +132,22 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(doc: Path, text: str) -> None:
-    """Replace this benchmark's own section (up to the next '## ' heading), or append it at the end."""
+def write_section(doc: Path, table_md: str) -> None:
+    """Replace the table inside this benchmark's own section (its prose stays), or append the section at the end."""
     body = doc.read_text() if doc.exists() else ""
     if SECTION not in body:
-        doc.write_text(body.rstrip() + "\n\n" + text.rstrip() + "\n")
+        doc.write_text(body.rstrip() + f"\n\n{SECTION}\n\n" + table_md.rstrip() + "\n")
         return
     start = body.index(SECTION)
     nxt = body.find("\n## ", start + len(SECTION))
-    rest = body[nxt + 1:] if nxt >= 0 else ""
-    doc.write_text(body[:start] + text.rstrip() + "\n" + ("\n" + rest if rest else ""))
+    end = nxt if nxt >= 0 else len(body)
+    lines = body[start:end].split("\n")
+    rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+    if rows:
+        lines[rows[0]: rows[-1] + 1] = table_md.rstrip().split("\n")
+    else:
+        lines += ["", table_md.rstrip()]
+    doc.write_text(body[:start] + "\n".join(lines) + body[end:])
 
 
 def main() -> int:
@@ -157,7 +163,7 @@ def main() -> int:
     md = table(rows)
     print(md)
     if args.write:
-        write_section(Path(args.write), f"{SECTION}\n\n{md}\n")
+        write_section(Path(args.write), md)
     return 0
 
 
