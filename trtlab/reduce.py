@@ -105,7 +105,7 @@ class Reducer:
         self.counts = {"original": 0, "bisect": 0, "linear": 0, "replayed": 0}
         self.history: list[dict] = []
         self.say = say or (lambda text: None)
-        self.log = open(log_path, "a", encoding="utf-8")
+        self.log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
 
     def write(self, entry: dict) -> None:
         self.log.write(json.dumps(entry) + "\n")
@@ -148,7 +148,7 @@ class Reducer:
         lo, hi = 0, n - 1  # the whole model (prefix ending at n-1) is known to fail
         while lo < hi:
             mid = (lo + hi) // 2
-            if self.check(range(0, mid + 1), "bisect"):
+            if self.check(range(mid + 1), "bisect"):
                 hi = mid
             else:
                 lo = mid + 1
@@ -197,7 +197,7 @@ def learn_types(plan: Plan, samples: list[dict], freeze: bool = False) -> list[s
     try:
         values = observe(part, samples[:1], [o for n in part.graph.node for o in n.output if o])[0]
         values.update(samples[0])
-    except Exception as exc:  # TrtlabError or onnxruntime errors: carry on with what inference gave
+    except Exception as exc:  # noqa: BLE001 (TrtlabError or any onnxruntime error): carry on with what inference gave
         text = exc.format() if isinstance(exc, TrtlabError) else " ".join(str(exc).split())[:200]
         return notes + [f"types: running the model in onnxruntime to learn shapes failed ({text})"]
     if freeze:

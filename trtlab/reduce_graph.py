@@ -42,7 +42,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, model: ModelProto) -> "Plan":
+    def of(cls, model: ModelProto) -> Plan:
         graph = model.graph
         order = gu.topo_order(graph)
         if order is None:
@@ -90,7 +90,7 @@ class Plan:
             if name not in self.facts or self.facts[name][1] is None:
                 try:
                     elem = onnx.helper.np_dtype_to_tensor_dtype(arr.dtype)
-                except Exception:
+                except (KeyError, ValueError, TypeError):  # strings, objects: nothing ONNX can declare
                     continue
                 self.facts[name] = (elem, list(arr.shape))
                 added += 1
@@ -215,7 +215,7 @@ def typed_facts(model: ModelProto) -> dict:
         try:
             inferred = onnx.shape_inference.infer_shapes(skel, strict_mode=False)
             stored = list(inferred.graph.value_info) + stored
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 (inference is a best effort here; stored declarations follow)
             pass
     for vi in stored:
         tt = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
