@@ -80,10 +80,9 @@ def run(args) -> int:
         raise TrtlabError("trtlab debug", "no subcommand given", "trtlab debug reduce MODEL -o min.onnx --fails check")
     from pathlib import Path
 
-    from trtlab.cli.common import load_model_arg, make_samples
+    from trtlab.cli.common import argv_tail, load_model_arg, make_samples
     from trtlab.reduce import run_reduce
-    from trtlab.rundir import environment
-    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
+    from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.ui import info, print_json
 
     quiet = getattr(args, "quiet", False) or args.json

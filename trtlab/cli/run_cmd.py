@@ -57,11 +57,10 @@ def _engine_and_model(args, trt):
 
 def run(args) -> int:
     from trtlab.backends.trt import CPU_HINT, can_execute
-    from trtlab.cli.common import make_samples
+    from trtlab.cli.common import argv_tail, make_samples
     from trtlab.errors import TrtlabError, UnavailableError
-    from trtlab.rundir import atomic_savez, atomic_write_json, environment
+    from trtlab.rundir import atomic_savez, atomic_write_json, environment, fresh_run_dir, write_results
     from trtlab.trt import module
-    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
     from trtlab.trt.runner import TrtRunner
     from trtlab.trt.timing import benchmark
     from trtlab.ui import print_json
