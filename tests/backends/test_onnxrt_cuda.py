@@ -37,3 +37,17 @@ def test_fp16_on_cuda(cuda_provider, cli, tmp_path):
     res = json.loads(r.out)
     assert res["ref"]["provider"] == res["target"]["provider"] == "CUDAExecutionProvider"
     assert res["layers"]
+
+
+def test_tf32_off_brings_cuda_close_to_cpu(cuda_provider, cli, tmp_path):
+    """ORT's CUDA provider uses TF32 by default; tf32=0 gives FP32 that agrees with the CPU far more closely."""
+    model = str(shared_model("fastestdet.onnx"))
+    runs = {}
+    for spec in ("onnxrt:cuda", "onnxrt:cuda,tf32=0"):
+        r = cli("compare", model, "--target", spec, "--out", str(tmp_path / spec.replace(",", "_").replace(":", "_")),
+                "--no-report", "--json", "--atol", "1e-3", "--rtol", "1e-3")
+        runs[spec] = json.loads(r.out)
+    tf32, fp32 = (runs[s]["outputs"][0] for s in ("onnxrt:cuda", "onnxrt:cuda,tf32=0"))
+    print(f"\nfastestdet output max_abs CPU vs CUDA: TF32 {tf32['max_abs']:.3g}, FP32 {fp32['max_abs']:.3g}")
+    assert runs["onnxrt:cuda,tf32=0"]["target"]["tf32"] is False
+    assert fp32["max_abs"] < tf32["max_abs"] / 10 and runs["onnxrt:cuda,tf32=0"]["passed"]
