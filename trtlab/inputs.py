@@ -226,8 +226,8 @@ def random_feeds(plan: InputPlan, seed: int, sample: int = 0) -> dict[str, np.nd
                               "provide the data with --load-inputs feeds.npz or --data-loader-script")
         lo, hi = plan.ranges.get(spec.name, (0.0, 1.0))
         kind = spec.dtype.kind
-        if kind == "b":
-            feeds[spec.name] = rng.integers(0, 2, size=shape).astype(bool)
+        if kind == "b":  # --val-range cond:[1,1] makes every element True
+            feeds[spec.name] = rng.integers(int(lo > 0), int(hi > 0) + 1, size=shape).astype(bool)
         elif kind in "iu":
             feeds[spec.name] = rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=shape).astype(spec.dtype)
         elif kind == "f":

@@ -146,3 +146,13 @@ def test_integer_outputs_compare_exactly(cli, tmp_path):
 def test_bf16_on_an_old_opset_says_how_to_upgrade(cli):
     r = cli("compare", str(shared_model("mnist_opt.onnx")), "--target", "onnxrt:bf16")
     assert r.code == 3 and "opset:version=13" in r.err
+
+
+def test_if_model_with_the_valid_branch_chosen_by_val_range(cli, tmp_path):
+    """poly_if_conditionally_invalid: only cond=True is valid; --val-range pins a bool input."""
+    model = str(shared_model("poly_if_conditionally_invalid.onnx"))
+    ok = cli("compare", model, "--target", "onnxrt:fp16", "--val-range", "cond:[1,1]", "--layerwise", "--no-report",
+             "--out", str(tmp_path / "ok"))
+    assert ok.code == 0, ok
+    bad = cli("compare", model, "--target", "onnxrt:fp16", "--val-range", "cond:[0,0]", "--no-report")
+    assert bad.code == 2 and "inference failed" in bad.err and "--val-range" in bad.err
