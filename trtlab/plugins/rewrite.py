@@ -151,7 +151,8 @@ def substitute(model: onnx.ModelProto, rules: list[Rule], dry_run: bool = False)
     work = model
     need = _needed_opset(by_name, cands)
     if need > main_opset(model):
-        notes.append(f"model converted from ai.onnx opset {main_opset(model)} to {need} (onnx version converter) "
+        notes.append(f"model {'would be ' if dry_run else ''}converted from ai.onnx opset {main_opset(model)} to "
+                     f"{need} (onnx version converter) "
                      f"for {', '.join(sorted({c.rule for c in cands if c.match and c.reason is None}))}")
         if not dry_run:
             work = _convert(model, need)
