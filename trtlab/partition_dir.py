@@ -51,7 +51,7 @@ def describe(model: onnx.ModelProto, part: Partition, types: dict) -> dict:
             producer[o] = seg.index
     seg_of = {i: seg.index for seg in part.segments for i in seg.node_ids}
     unsupported = [{"index": s.index, "name": s.name, "op": s.op, "domain": s.domain or "ai.onnx",
-                    "segment": seg_of.get(s.index), "reason": s.reason, "source": s.source}
+                    "segment": seg_of.get(s.index), "reason": s.reason, "source": s.source, "hint": s.hint}
                    for s in part.support if not s.supported]
     untyped = sorted({t["name"] for s in segments for t in s["inputs"] + s["outputs"] if not t["dtype"]})
     notes = list(part.notes)

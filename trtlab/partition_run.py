@@ -145,3 +145,55 @@ def _print(args, result: dict, run_dir: Path) -> None:
         out.print(f"note: {note}", markup=False)
     out.print(f"segments: {result['output']}  (run them: trtlab run --hybrid {result['output']})", markup=False)
     out.print(f"run: {run_dir}", markup=False)
+
+
+def run_hybrid(args) -> int:
+    """``trtlab run --hybrid DIR``: run the segments in order on seeded inputs, time each segment."""
+    import numpy as np
+    import onnx
+
+    from trtlab import backends
+    from trtlab.cli.common import make_samples
+    from trtlab.model import LoadedModel
+    from trtlab.partition_dir import read_dir
+    from trtlab.rundir import atomic_savez, environment, new_run_dir
+
+    info, models = read_dir(args.hybrid)
+    names = {t["name"] for t in info.get("inputs", [])}
+    inputs = [vi for m in models for vi in m.graph.input if vi.name in names]
+    stub = onnx.helper.make_model(onnx.helper.make_graph([], "inputs", list({vi.name: vi for vi in inputs}.values()), []))
+    samples, warnings = make_samples(args, LoadedModel(proto=stub, path=None, label="partition"))
+    be = backends.create(backends.parse_spec(f"hybrid:{args.hybrid}"))
+    with be:
+        be.load(stub, [])
+        outputs = be.run(samples[0])
+        for _ in range(max(args.iterations, 1) - 1):
+            be.run(samples[0])
+    run_dir = Path(args.out) if args.out else new_run_dir("run", Path(args.hybrid).name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if args.save_outputs:
+        atomic_savez(args.save_outputs, outputs)
+    lat = be.timing.latency_ms
+    result = {"schema": "trtlab.run/1", "command": "run --hybrid", "argv": ["trtlab", *sys.argv[1:]],
+              "target": str(args.hybrid), "mode": "hybrid", "backend": be.info, "notes": be.notes,
+              "timing": {"iterations": len(lat), "median_ms": float(np.median(lat)), "setup_s": be.timing.setup_s},
+              "segments": [{"index": s.index, "backend": s.kind, "runs_on": s.runs_on, "nodes": seg["nodes"],
+                            "median_ms": round(float(np.median(s.latency_ms)), 4)}
+                           for s, seg in zip(be.stages, info["segments"])],
+              "outputs": {n: {"shape": list(v.shape), "dtype": str(v.dtype)} for n, v in outputs.items()},
+              "environment": environment(), "warnings": warnings, "passed": True}
+    _write_run(run_dir, result)
+    from trtlab.ui import out, print_json
+
+    if args.json:
+        print_json(result)
+        return EXIT_OK
+    for s in result["segments"]:
+        out.print(f"  seg{s['index']:02d} {s['backend']:<7} on {s['runs_on']:<7} median {s['median_ms']:.3f} ms",
+                  markup=False)
+    out.print(f"hybrid pipeline: {len(lat)} run(s), median {result['timing']['median_ms']:.3f} ms; outputs "
+              + ", ".join(f"{n} {list(v.shape)}" for n, v in outputs.items()), markup=False)
+    for note in be.notes:
+        out.print(f"note: {note}", markup=False)
+    out.print(f"run: {run_dir}", markup=False)
+    return EXIT_OK

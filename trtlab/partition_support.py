@@ -52,6 +52,7 @@ class NodeSupport:
     supported: bool
     reason: str | None = None
     source: str = "parser"  # parser | capability | segment-parse | min-segment-size | prediction | plugin
+    hint: str | None = None  # what to do about it (trtlab check's hints)
 
 
 def _node_name(node: onnx.NodeProto, i: int) -> str:
@@ -97,12 +98,14 @@ def parser_support(trt, model: onnx.ModelProto) -> tuple[list[NodeSupport], list
     notes: list[str] = []
     if ok:
         return nodes, notes
+    imported = {o.domain for o in model.opset_import}
     for err in parser_errors(parser):
         if 0 <= err["node"] < len(nodes):
             ns = nodes[err["node"]]
             ns.supported = False
             ns.reason = f"{ns.reason} | {err['message']}" if ns.reason else err["message"]
             ns.reason = explain_plugin_error(model.graph.node[ns.index], ns.reason)
+            ns.hint = _hint(ns, err["message"], imported)
         else:
             notes.append(f"parser error not tied to a node: {err['message']}")
     subgraphs, note = capability(trt, loaded, builder)
@@ -150,3 +153,9 @@ def explain_plugin_error(node: onnx.NodeProto, message: str) -> str:
             f"named '{node.op_type}', version '{version}', namespace '{namespace}' (from the node's op type and its "
             f"plugin_version / plugin_namespace attributes) and none is registered: load the library that implements "
             f"it (trtexec --dynamicPlugins / IPluginRegistry.load_library), or fix the name, version or namespace")
+
+
+def _hint(ns: NodeSupport, message: str, imported: set[str]) -> str:
+    from trtlab.trt.check import NodeReport, _hint as check_hint
+
+    return check_hint(NodeReport(ns.index, ns.name, ns.op, ns.domain, False), message, imported)
