@@ -132,6 +132,8 @@ def _print(args, result: dict, run_dir: Path) -> None:
                   f"{', '.join(s['outputs'][:4])}{' ...' if len(s['outputs']) > 4 else ''}", markup=False)
     for u in result["unsupported"]:
         out.print(f"  fallback: {u['name']} ({u['domain']}::{u['op']}) -- {u['reason']}", markup=False)
+        if u.get("hint"):
+            out.print(f"    hint: {u['hint']}", markup=False)
     v = result["verify"]
     if v.get("enabled"):
         verdict = "matches" if v["passed"] else "DOES NOT match"

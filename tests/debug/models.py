@@ -14,7 +14,8 @@ def _init(name, arr):
 
 
 def quantized_convnet(seed: int = 0) -> onnx.ModelProto:
-    """Conv -> Relu -> [DynamicQuantizeLinear -> ConvInteger -> Cast -> Mul(scales)] -> Relu -> Conv ->
+    """Conv -> Relu -> [DynamicQuantizeLinear -> ConvInteger] -> Cast -> Mul(scales) -> Relu ->
+    [com.microsoft::BiasGelu] -> Conv ->
     Flatten -> [DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul] -> Add -> Softmax, with a side branch
     (Conv -> GlobalAveragePool) that reads a TensorRT tensor after the integer ops, so naive splitting would
     interleave."""
@@ -30,6 +31,7 @@ def quantized_convnet(seed: int = 0) -> onnx.ModelProto:
         _init("mq_scale", np.array(0.02, np.float32)),
         _init("bias", rng.standard_normal(10).astype(np.float32)),
         _init("ws", rng.standard_normal((2, 8, 1, 1)).astype(np.float32)),
+        _init("gelu_bias", 0.1 * rng.standard_normal(8).astype(np.float32)),
     ]
     n = h.make_node
     nodes = [
@@ -43,7 +45,8 @@ def quantized_convnet(seed: int = 0) -> onnx.ModelProto:
         n("Relu", ["deq1"], ["r2"], name="relu2"),
         n("Conv", ["r1", "ws"], ["side"], name="side_conv"),  # reads a tensor from before the integer ops
         n("GlobalAveragePool", ["side"], ["side_pool"], name="side_pool"),
-        n("Conv", ["r2", "w3"], ["c3"], name="conv3", pads=[1, 1, 1, 1]),
+        n("BiasGelu", ["r2", "gelu_bias"], ["bg"], name="bias_gelu", domain="com.microsoft"),  # ORT contrib op
+        n("Conv", ["bg", "w3"], ["c3"], name="conv3", pads=[1, 1, 1, 1]),
         n("Flatten", ["c3"], ["flat"], name="flatten", axis=1),
         n("DynamicQuantizeLinear", ["flat"], ["q2", "q2_scale", "q2_zp"], name="dql2"),
         n("MatMulInteger", ["q2", "mq", "q2_zp", "mq_zp"], ["mi"], name="matmul_int"),
@@ -56,7 +59,7 @@ def quantized_convnet(seed: int = 0) -> onnx.ModelProto:
     g = h.make_graph(nodes, "quantized_convnet", [h.make_tensor_value_info("x", T.FLOAT, [1, 3, 8, 8])],
                      [h.make_tensor_value_info("probs", T.FLOAT, [1, 10]),
                       h.make_tensor_value_info("side_pool", T.FLOAT, [1, 2, 1, 1])], inits)
-    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.microsoft", 1)])
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m
