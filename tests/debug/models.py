@@ -160,11 +160,11 @@ def transformer_block(seq: int = 8, hidden: int = 16, opset: int = 17, gelu: str
     return m
 
 
-def nms_tail(n_boxes: int = 64, classes: int = 3, seed: int = 0) -> onnx.ModelProto:
+def nms_tail(n_boxes: int = 64, classes: int = 3, max_out: int = 10) -> onnx.ModelProto:
     """A detector head ending in NonMaxSuppression: raw boxes and logits -> Sigmoid -> Transpose -> NMS, whose
     selected indices are the graph output."""
     n = h.make_node
-    inits = [nh.from_array(np.array([10], np.int64), "max_out"), nh.from_array(np.array([0.5], np.float32), "iou"),
+    inits = [nh.from_array(np.array([max_out], np.int64), "max_out"), nh.from_array(np.array([0.5], np.float32), "iou"),
              nh.from_array(np.array([0.3], np.float32), "score_thr")]
     nodes = [n("Sigmoid", ["logits"], ["scores_bnc"], name="head/Sigmoid"),
              n("Transpose", ["scores_bnc"], ["scores"], name="head/Transpose", perm=[0, 2, 1]),
