@@ -225,7 +225,7 @@ def test_nms_rule_and_reference(cli, tmp_path):
     sel = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
         None, {"boxes": boxes, "logits": logits})[0]
     scores = 1 / (1 + np.exp(-logits))
-    num, b, s, c = efficient_nms(boxes, scores, score_threshold=0.3, iou_threshold=0.5,
+    num, b, _s, c = efficient_nms(boxes, scores, score_threshold=0.3, iou_threshold=0.5,
                                 max_output_boxes=3 * 64)
     mine = {(int(c[0, j]), int(np.nonzero((boxes[0] == b[0, j]).all(axis=1))[0][0])) for j in range(num[0, 0])}
     theirs = {(int(r[1]), int(r[2])) for r in sel if len(sel)}

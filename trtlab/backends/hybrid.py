@@ -137,8 +137,7 @@ class HybridBackend(Backend):
 
     def _load_plugins(self, wanted: list[str]) -> None:
         from trtlab.model import load_model
-        from trtlab.partition import boundaries, group
-        from trtlab.partition import Segment
+        from trtlab.partition import Segment, boundaries, group
         from trtlab.plugins.rewrite import references
 
         self.mode = "plugins"

@@ -31,7 +31,7 @@ class Graph:
     """Lookups over one main graph: producers, consumers, constants, shape facts."""
 
     def __init__(self, model: onnx.ModelProto):
-        from trtlab.passes.graphutil import consumers, shape_facts
+        from trtlab.passes.graphutil import consumers
 
         self.model = model
         self.graph = model.graph

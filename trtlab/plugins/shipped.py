@@ -107,9 +107,9 @@ def _nms_build(m, ctx):
     sel = m.outputs[0]
     scores_t = ctx.fresh(f"{m.vars['scores']}_bnc")
     outs = [f"{sel}_num_detections", f"{sel}_boxes", f"{sel}_scores", f"{sel}_classes"]
-    attrs = dict(score_threshold=m.scalar("score_thr"), iou_threshold=m.scalar("iou"),
-                 max_output_boxes=int(m.scalar("max_out")), background_class=-1, score_activation=0,
-                 box_coding=int(m.attr("nms", "center_point_box", 0)), class_agnostic=0)
+    attrs = {"score_threshold": m.scalar("score_thr"), "iou_threshold": m.scalar("iou"),
+                 "max_output_boxes": int(m.scalar("max_out")), "background_class": -1, "score_activation": 0,
+                 "box_coding": int(m.attr("nms", "center_point_box", 0)), "class_agnostic": 0}
     nodes = [ctx.node("Transpose", [m.vars["scores"]], [scores_t], perm=[0, 2, 1]),
              ctx.plugin(NMS.replacement, [m.vars["boxes"], scores_t], outs, **attrs)]
     ctx.replace_graph_output(sel, outs)
