@@ -59,6 +59,8 @@ class Graph:
         if tensor in self.inits:
             return numpy_helper.to_array(self.inits[tensor])
         i = self.producer.get(tensor)
+        if i is not None and self.graph.node[i].op_type == "Identity" and self.graph.node[i].input:
+            return self.constant(self.graph.node[i].input[0])  # exporters alias shared weights through Identity
         if i is not None and self.graph.node[i].op_type == "Constant":
             for a in self.graph.node[i].attribute:
                 if a.name == "value":

@@ -74,13 +74,18 @@ def _gelu_erf_patterns() -> list[Pattern]:
 
 
 def _gelu_tanh_patterns() -> list[Pattern]:
-    inner = [N("cube", "Pow", ["x", ConstRef(value=3.0)]), N("cmul", "Mul", ["cube", ConstRef(value=0.044715)]),
-             N("inner", "Add", ["x", "cmul"]), N("smul", "Mul", ["inner", ConstRef(value=0.7978845608028654)]),
-             N("tanh", "Tanh", ["smul"]), N("add1", "Add", ["tanh", ConstRef(value=1.0)])]
-    return [Pattern(inner + [N("halfx", "Mul", ["x", ConstRef(value=0.5)]), N("out", "Mul", ["halfx", "add1"])],
-                    ["out"], ["x"]),
-            Pattern(inner + [N("mulx", "Mul", ["x", "add1"]), N("out", "Mul", ["mulx", ConstRef(value=0.5)])],
-                    ["out"], ["x"])]
+    out = []
+    # x^3 as Pow(x, 3), or as torch exports it: x * (x * x)
+    for cube in ([N("cube", "Pow", ["x", ConstRef(value=3.0)])],
+                 [N("sq", "Mul", ["x", "x"]), N("cube", "Mul", ["x", "sq"])]):
+        inner = cube + [N("cmul", "Mul", ["cube", ConstRef(value=0.044715)]), N("inner", "Add", ["x", "cmul"]),
+                        N("smul", "Mul", ["inner", ConstRef(value=0.7978845608028654)]),
+                        N("tanh", "Tanh", ["smul"]), N("add1", "Add", ["tanh", ConstRef(value=1.0)])]
+        out.append(Pattern(inner + [N("halfx", "Mul", ["x", ConstRef(value=0.5)]),
+                                    N("out", "Mul", ["halfx", "add1"])], ["out"], ["x"]))
+        out.append(Pattern(inner + [N("mulx", "Mul", ["x", "add1"]), N("out", "Mul", ["mulx", ConstRef(value=0.5)])],
+                           ["out"], ["x"]))
+    return out
 
 
 GELU_ERF = Rule(name="gelu-erf", description="x * 0.5 * (1 + erf(x / sqrt 2)) -> Gelu (opset 20)",
