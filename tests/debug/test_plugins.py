@@ -128,7 +128,7 @@ def test_near_miss_reasons():
     m = transformer_block()
     # eps becomes a computed tensor, and ln2's normalised tensor gets an extra reader outside the pattern
     node = next(n for n in m.graph.node if n.name == "ln1/Add")
-    m.graph.node.insert(0, onnx.helper.make_node("Identity", ["ln1_eps"], ["ln1_eps_id"], name="eps_identity"))
+    m.graph.node.insert(0, onnx.helper.make_node("Abs", ["ln1_eps"], ["ln1_eps_id"], name="eps_abs"))
     node.input[1] = "ln1_eps_id"
     m.graph.node.append(onnx.helper.make_node("Identity", ["ln2_norm"], ["leak"], name="leak"))
     m.graph.output.append(onnx.helper.make_tensor_value_info("leak", onnx.TensorProto.FLOAT, None))
