@@ -80,16 +80,6 @@ def efficient_nms(boxes, scores, anchors=None, *, score_threshold=0.0, iou_thres
     return num, out_boxes, out_scores, out_classes
 
 
-def layer_norm(x, scale, bias=None, *, axis=-1, epsilon=1e-5, **_ignored):
-    """LayerNormalization over the axes from ``axis`` to the last, in float64 then cast back."""
-    x64 = np.asarray(x, dtype=np.float64)
-    axes = tuple(range(axis % x64.ndim, x64.ndim))
-    mean = x64.mean(axis=axes, keepdims=True)
-    var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
-    y = (x64 - mean) / np.sqrt(var + epsilon) * scale + (0 if bias is None else bias)
-    return (y.astype(np.asarray(x).dtype),)
-
-
 # plugin name -> implementation (literal on purpose)
 REFERENCES = {
     "EfficientNMS_TRT": efficient_nms,
