@@ -12,8 +12,10 @@ HELP = "run a TensorRT engine (or an ONNX model, built first) on inputs and repo
 def add_arguments(p) -> None:
     from trtlab.trt.module import add_module_arg
 
-    p.add_argument("target", metavar="ENGINE_OR_MODEL", help="an .engine/.plan file (with its .json provenance) or "
-                   "an .onnx model (built in memory first)")
+    p.add_argument("target", metavar="ENGINE_OR_MODEL", nargs="?", help="an .engine/.plan file (with its .json "
+                   "provenance) or an .onnx model (built in memory first)")
+    p.add_argument("--hybrid", metavar="DIR", help="run a partition folder (surgeon --isolate-unsupported -o DIR): "
+                   "TensorRT segments on TensorRT (on onnxrt where TensorRT cannot execute), the rest on onnxrt")
     p.add_argument("--model", metavar="MODEL.onnx", help="the ONNX model that describes the engine's inputs "
                    "(default: the path recorded in the engine's provenance)")
     add_module_arg(p)
@@ -65,8 +67,12 @@ def run(args) -> int:
     from trtlab.trt.timing import benchmark
     from trtlab.ui import print_json
 
-    if not Path(args.target).is_file():
-        raise TrtlabError(args.target, "file not found", "pass an .engine file or an .onnx model")
+    if args.hybrid:
+        from trtlab.partition_run import run_hybrid
+
+        return run_hybrid(args)
+    if not args.target or not Path(args.target).is_file():
+        raise TrtlabError(args.target or "trtlab run", "file not found", "pass an .engine file or an .onnx model")
     trt = module.load(args.trt_module)
     ok, why = can_execute(trt.name)
     if not ok:

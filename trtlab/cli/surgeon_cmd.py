@@ -60,6 +60,17 @@ def add_arguments(p) -> None:
     o.add_argument("--half-io", action="store_true", help="to-fp16/to-bf16: convert graph inputs/outputs too")
     o.add_argument("--extract-inputs", metavar="A,B", help="extract: boundary inputs (tensor names)")
     o.add_argument("--extract-outputs", metavar="C,D", help="extract: outputs (tensor names); implies --extract")
+    d = p.add_argument_group("debugging failed conversions (each runs on its own, not with other passes)")
+    d.add_argument("--isolate-unsupported", action="store_true",
+                   help="split into TensorRT and fallback segments; -o DIR gets one .onnx per segment + partition.json")
+    d.add_argument("--min-segment-size", type=int, default=3, metavar="N",
+                   help="--isolate-unsupported: TensorRT segments with fewer nodes go to the fallback (default 3)")
+    d.add_argument("--static-support", action="store_true",
+                   help="--isolate-unsupported: predict support from trtlab's static table even if a parser exists")
+    d.add_argument("--substitute-plugins", metavar="SPEC",
+                   help="replace patterns by plugin/standard ops: a rules .yaml/.py file, or builtin[:rule,...]")
+    d.add_argument("--dry-run", action="store_true",
+                   help="--substitute-plugins: list matches and near misses (with reasons), write no model")
     v = p.add_argument_group("verification")
     v.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                    help="run the model before and after each pass with onnxrt and stop at the first pass that changes "
@@ -128,6 +139,8 @@ def run(args) -> int:
         return _list_passes()
     if not args.model:
         raise TrtlabError("trtlab surgeon", "no model given", "trtlab surgeon MODEL.onnx --fold-constants -o OUT.onnx")
+    if args.isolate_unsupported or args.substitute_plugins:
+        return _debug_modes(args)
     steps = _steps(args)
     model_path = Path(args.model)
     target = _output_path(args, model_path)
@@ -161,3 +174,21 @@ def _output_path(args, model_path: Path) -> Path | None:
             raise TrtlabError(f"-o {out}", "would overwrite the input model", "choose another path, or pass --in-place")
         return out
     return None
+
+
+def _debug_modes(args) -> int:
+    from trtlab.errors import TrtlabError
+
+    if args.isolate_unsupported and args.substitute_plugins or getattr(args, "steps", None):
+        raise TrtlabError("trtlab surgeon", "--isolate-unsupported and --substitute-plugins run on their own",
+                          "run other passes first (-o mid.onnx), then isolate or substitute on mid.onnx; or use "
+                          "-p isolate-unsupported:out_dir=DIR / -p substitute-plugins:spec=FILE in a pipeline")
+    if not Path(args.model).is_file():
+        raise TrtlabError(args.model, "file not found", "pass an .onnx model")
+    if args.isolate_unsupported:
+        from trtlab.partition_run import run_isolate
+
+        return run_isolate(args)
+    from trtlab.plugins.run import run_substitute
+
+    return run_substitute(args)
