@@ -144,6 +144,6 @@ def explain_plugin_error(node: onnx.NodeProto, message: str) -> str:
 
 def _hint(ns: NodeSupport, message: str, imported: set[str]) -> str:
     from trtlab.trt.check import NodeReport
-    from trtlab.trt.check import _hint as check_hint
+    from trtlab.trt.check import node_hint as check_hint
 
     return check_hint(NodeReport(ns.index, ns.name, ns.op, ns.domain, False), message, imported)
