@@ -89,6 +89,7 @@ class OnnxrtBackend(Backend):
     def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # errors come back as exceptions; no coloured log lines on stderr
         work = onnx.ModelProto()
         work.CopyFrom(model)
         if self.precision != "fp32":
