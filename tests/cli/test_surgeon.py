@@ -123,3 +123,21 @@ def test_extract_bad_boundary_exit_2(cli, tmp_path):
     r = cli("surgeon", str(src), "--extract-outputs", out_name, "--extract-inputs", model.graph.output[1].name,
             "-o", "x.onnx")
     assert r.code == 2 and not (tmp_path / "x.onnx").exists(), r
+
+
+def test_override_input_shapes_verifies_at_the_overridden_shapes(cli, tmp_path):
+    # the README example with a batch other than 1: verification feeds follow the override
+    r = cli("surgeon", str(shared_model("super_resolution.onnx")), "--override-input-shapes", "input:4x1x224x224",
+            "--fold-constants", "-o", "o.onnx", "--json")
+    assert r.code == 0, r
+    assert [p["verified"] for p in _results(r.out)["passes"]] == [True, True]
+    dims = [d.dim_value for d in onnx.load(tmp_path / "o.onnx").graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [4, 1, 224, 224]
+    r = cli("surgeon", str(shared_model("poly_dynamic_identity.onnx")), "--override-input-shapes", "X:1x2x5x5",
+            "-o", "p.onnx", "--json")
+    assert r.code == 0 and _results(r.out)["passes"][0]["verified"] is True, r
+    # a fixed dim is refused up front: exit 2, one line, nothing written
+    r = cli("surgeon", str(shared_model("mnist_opt.onnx")), "--override-input-shapes", "Input3:2x1x28x28",
+            "-o", "m.onnx")
+    assert r.code == 2 and "dim 0 is fixed at 1" in r.err and "Traceback" not in r.err, r
+    assert not (tmp_path / "m.onnx").exists()
