@@ -141,3 +141,13 @@ def test_override_input_shapes_verifies_at_the_overridden_shapes(cli, tmp_path):
             "-o", "m.onnx")
     assert r.code == 2 and "dim 0 is fixed at 1" in r.err and "Traceback" not in r.err, r
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bf16_below_opset_13_exits_2_in_surgeon_and_build(cli, tmp_path):
+    r = cli("surgeon", str(shared_model("yunet_face_120x160.onnx")), "--to-bf16", "-o", "y.onnx")
+    assert r.code == 2 and "bfloat16 needs opset 13" in r.err and "--opset 13" in r.err, r
+    assert len(r.err.strip().splitlines()) == 1 and not (tmp_path / "y.onnx").exists()
+    # build used to write a plain FP32 engine whose provenance said bf16
+    r = cli("build", str(shared_model("mnist_opt.onnx")), "--precision", "bf16", "-o", "m.engine")
+    assert r.code == 2 and "bfloat16 needs opset 13" in r.err, r
+    assert not list(tmp_path.glob("m.engine*"))
