@@ -89,15 +89,16 @@ def _normalize_in_place(model: onnx.ModelProto) -> None:
 def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, str | None]:
     """graphsurgeon cleanup + toposort, model-level fields kept; for models over GS_NORMALIZE_LIMIT (and when gs
     refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted)."""
-    import onnx_graphsurgeon as gs
+    from trtlab.passes.graphutil import graphsurgeon
 
     if size > GS_NORMALIZE_LIMIT:
         _normalize_in_place(model)
         return model, None
     try:
-        graph = gs.import_onnx(model)
-        graph.cleanup(remove_unused_graph_inputs=False).toposort()
-        out = gs.export_onnx(graph, do_type_check=False)
+        with graphsurgeon() as gs:
+            graph = gs.import_onnx(model)
+            graph.cleanup(remove_unused_graph_inputs=False).toposort()
+            out = gs.export_onnx(graph, do_type_check=False)
     except Exception as exc:
         _normalize_in_place(model)
         return model, f"graphsurgeon could not normalise the graph ({type(exc).__name__}: {str(exc)[:150]}); " \

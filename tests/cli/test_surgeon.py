@@ -151,3 +151,15 @@ def test_bf16_below_opset_13_exits_2_in_surgeon_and_build(cli, tmp_path):
     r = cli("build", str(shared_model("mnist_opt.onnx")), "--precision", "bf16", "-o", "m.engine")
     assert r.code == 2 and "bfloat16 needs opset 13" in r.err, r
     assert not list(tmp_path.glob("m.engine*"))
+
+
+def test_json_stdout_stays_json_when_graphsurgeon_logs(tmp_path):
+    # a subprocess: graphsurgeon's logger printed "[W] ..." lines to stdout, before the JSON
+    from tests.conftest import run_subprocess
+
+    r = run_subprocess(["trtlab", "surgeon", str(shared_model("mnist_opt.onnx")), "--opset", "13", "--to-bf16",
+                        "-o", "m.onnx", "--json"], cwd=tmp_path)
+    assert r.code == 0, r
+    data = _results(r.out)
+    assert data["passed"] is True and "[W]" not in r.out
+    assert not any("could not normalise" in n for p in data["passes"] for n in p["notes"])  # graphsurgeon did run
