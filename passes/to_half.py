@@ -290,6 +290,8 @@ def _run(precision):
 _OPTIONS = {"keep_fp32": "node names or op types that stay in FP32 (Casts at their boundary)",
             "keep_io_types": "keep graph inputs/outputs in their original dtype (default on)"}
 TO_FP16 = Pass(name="to-fp16", description="convert weights and activations to FP16, Casts around an FP32 keep-list",
-               run=_run("fp16"), options=_OPTIONS, numeric=True)
+               run=_run("fp16"), options=_OPTIONS, numeric=True,
+               ort_gaps=True)
 TO_BF16 = Pass(name="to-bf16", description="convert weights and activations to BF16, Casts around an FP32 keep-list",
-               run=_run("bf16"), options=_OPTIONS, numeric=True)
+               run=_run("bf16"), options=_OPTIONS, numeric=True,
+               ort_gaps=True)

@@ -169,7 +169,7 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
         if verifier is not None:
             t0 = time.perf_counter()
             tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
-            check = verifier.check(keep_before, after, tol, step.name)
+            check = verifier.check(keep_before, after, tol, step.name, ort_gaps=p.ort_gaps)
             rec.verify_seconds = time.perf_counter() - t0
             rec.verified, rec.max_abs_error = check.verified, check.max_abs_error
             if check.note:

@@ -163,3 +163,17 @@ def test_json_stdout_stays_json_when_graphsurgeon_logs(tmp_path):
     data = _results(r.out)
     assert data["passed"] is True and "[W]" not in r.out
     assert not any("could not normalise" in n for p in data["passes"] for n in p["notes"])  # graphsurgeon did run
+
+
+def test_opset_target_checked_up_front_and_unrunnable_result_is_a_failure(cli, tmp_path):
+    src = str(shared_model("mnist_opt.onnx"))
+    for target in ("99", "0", "abc"):
+        r = cli("surgeon", src, "--opset", target, "-o", "x.onnx")
+        assert r.code == 2 and "1 to " in r.err and "Assertion" not in r.err, r
+        assert len(r.err.strip().splitlines()) == 1
+    # onnxruntime ran the input model but has no kernel for Relu(1): the pass failed, nothing written
+    r = cli("surgeon", src, "--opset", "1", "-o", "x1.onnx", "--json")
+    assert r.code == 1, r
+    data = _results(r.out)
+    assert data["passed"] is False and "unrunnable by onnxruntime" in data["failure"]
+    assert not (tmp_path / "x1.onnx").exists()

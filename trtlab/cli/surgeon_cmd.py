@@ -114,6 +114,10 @@ def _steps(args):
         elif step.name == "extract":
             step.options.setdefault("inputs", args.extract_inputs)
             step.options.setdefault("outputs", args.extract_outputs)
+        elif step.name == "opset":
+            from trtlab.passes.opset import check_target
+
+            check_target(step.options.get("target", 17))  # up front: exit 2 before any work
     if not steps:
         raise TrtlabError("trtlab surgeon", "no passes given",
                           "add pass flags, e.g. --fold-constants --cleanup (see `trtlab surgeon --list`)")
