@@ -75,7 +75,8 @@ def execute(args, loaded, steps, run_dir: Path, target: Path) -> int:
     from trtlab.surgeon import SurgeonResult, run_pipeline
     from trtlab.ui import progress
 
-    result = SurgeonResult(argv=["trtlab", *sys.argv[1:]], model=str(loaded.path), warnings=list(loaded.warnings))
+    result = SurgeonResult(argv=["trtlab", *sys.argv[1:]], model=str(loaded.path or loaded.label),
+                            warnings=list(loaded.warnings))
     verifier = _verifier(args, loaded, steps, result)
     tolerance = None
     if args.atol is not None or args.rtol is not None:

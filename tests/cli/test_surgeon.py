@@ -177,3 +177,13 @@ def test_opset_target_checked_up_front_and_unrunnable_result_is_a_failure(cli, t
     data = _results(r.out)
     assert data["passed"] is False and "unrunnable by onnxruntime" in data["failure"]
     assert not (tmp_path / "x1.onnx").exists()
+
+
+def test_accepts_bundled_examples(cli, tmp_path):
+    r = cli("surgeon", "example:tinycnn", "--fold-constants", "-o", "x.onnx", "--json")
+    assert r.code == 0, r
+    data = _results(r.out)
+    assert data["model"] == "example:tinycnn" and data["passes"][0]["verified"] is True
+    assert onnx.load(tmp_path / "x.onnx").graph.node
+    r = cli("surgeon", "example:tinycnn", "--fold-constants", "--in-place")
+    assert r.code == 2 and "bundled example" in r.err, r
