@@ -24,6 +24,7 @@ class PassResult:
     skipped: list[str] = field(default_factory=list)  # what was not done, and why
     modified: bool | None = None  # the pass's own claim; the runner measures too
     verify_tolerance: tuple[float, float] | None = None  # (atol, rtol) when the pass changes numerics by design
+    warnings: list[str] = field(default_factory=list)  # the user asked for something that had no effect (typos)
 
 
 @dataclass

@@ -278,12 +278,29 @@ def _allows(schema, index: int, is_input: bool, half: int) -> bool:
     return type_str == HALF_STR[half]
 
 
+def unmatched_keep(model: onnx.ModelProto, keep: Iterable[str]) -> list[str]:
+    """Entries of a keep-list that are neither a node name nor an op type anywhere in ``model`` (typos)."""
+    from trtlab.model import walk_nodes
+
+    seen: set[str] = set()
+    for node, _depth in walk_nodes(model.graph):
+        seen.update((node.name, node.op_type))
+    return [k for k in keep if k not in seen]
+
+
+def keep_warning(unmatched: list[str]) -> str:
+    return (f"--keep-fp32 {' '.join(unmatched)}: matches no node name or op type of the model, so it keeps nothing "
+            "in FP32 (names are case-sensitive; `trtlab inspect MODEL` lists them)")
+
+
 def _run(precision):
     def run(model: onnx.ModelProto, keep_fp32: Iterable[str] = (), keep_io_types: bool = True) -> PassResult:
         if isinstance(keep_fp32, str):
             keep_fp32 = [k for k in keep_fp32.split(",") if k]
+        unmatched = unmatched_keep(model, keep_fp32)
         converted, notes = _convert(model, precision, set(keep_fp32), keep_io_types)
-        return PassResult(converted, notes, modified=True, verify_tolerance=TOLERANCES[precision])
+        return PassResult(converted, notes, modified=True, verify_tolerance=TOLERANCES[precision],
+                          warnings=[keep_warning(unmatched)] if unmatched else [])
     return run
 
 

@@ -156,6 +156,7 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
             break
         rec.seconds = time.perf_counter() - start
         rec.notes, rec.skipped = list(out.notes), list(out.skipped)
+        result.warnings.extend(f"{step.name}: {w}" for w in out.warnings)
         t0 = time.perf_counter()
         after, warning = normalize(out.model, before["bytes"])
         rec.normalize_seconds = time.perf_counter() - t0

@@ -187,3 +187,19 @@ def test_accepts_bundled_examples(cli, tmp_path):
     assert onnx.load(tmp_path / "x.onnx").graph.node
     r = cli("surgeon", "example:tinycnn", "--fold-constants", "--in-place")
     assert r.code == 2 and "bundled example" in r.err, r
+
+
+def test_typos_in_keep_fp32_warn_and_in_dump_after_are_errors(cli, tmp_path):
+    src = str(shared_model("mnist_opt.onnx"))
+    r = cli("surgeon", src, "--to-fp16", "--keep-fp32", "NoSuch", "Relu", "-o", "h.onnx", "--json")
+    assert r.code == 0, r
+    warnings = _results(r.out)["warnings"]
+    assert any("--keep-fp32 NoSuch:" in w and "matches no node" in w for w in warnings), warnings
+    assert not any("Relu" in w for w in warnings)
+    r = cli("build", src, "--precision", "fp16", "--keep-fp32", "NoSuchThing", "-o", "m.engine")
+    assert r.code in (0, 3), r  # 3: no TensorRT module here
+    if r.code == 0:
+        assert "--keep-fp32 NoSuchThing" in r.err + r.out
+    r = cli("surgeon", src, "--fold-constants", "--dump-after", "nosuch", "-o", "d.onnx")
+    assert r.code == 2 and "--dump-after nosuch" in r.err and "fold-constants" in r.err, r
+    assert not (tmp_path / "d.onnx").exists()

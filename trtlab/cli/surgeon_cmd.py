@@ -124,6 +124,11 @@ def _steps(args):
     from trtlab.passes.base import parse_size
 
     parse_size(args.fold_size_threshold)
+    names = list(dict.fromkeys(s.name for s in steps))
+    unknown = [n for n in args.dump_after or [] if n != "all" and n not in names]
+    if unknown:
+        raise TrtlabError(f"--dump-after {' '.join(unknown)}", "not a pass of this run",
+                          f"choose from: {', '.join(names)}, or all")
     return steps
 
 
