@@ -115,6 +115,19 @@ def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, s
     return out, None
 
 
+def fit_ir_version(model: onnx.ModelProto) -> str | None:
+    """IR versions below 4 require every initializer to be listed as a graph input too; passes that add
+    initializers or drop inputs (extract, to-half, fold-constants) break that, and onnx.checker rejects the model.
+    Raise ir_version to 4 then (a format change only: same opsets, same semantics)."""
+    if model.ir_version >= 4:
+        return None
+    inputs = {vi.name for vi in model.graph.input}
+    if all(t.name in inputs for t in model.graph.initializer):
+        return None
+    old, model.ir_version = model.ir_version, 4
+    return f"ir_version {old} -> 4: the model has initializers that are not graph inputs, which IR < 4 forbids"
+
+
 def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, tolerance: tuple | None = None,
                  dump: Callable[[str, int, onnx.ModelProto], str] | None = None, dump_after: set[str] | None = None,
                  on_step: Callable[[str], None] | None = None, result: SurgeonResult | None = None
@@ -162,6 +175,9 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
         rec.normalize_seconds = time.perf_counter() - t0
         if warning:
             rec.notes.append(warning)
+        bumped = fit_ir_version(after)
+        if bumped:
+            rec.notes.append(bumped)
         after_m = measure(after)
         rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
         rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]

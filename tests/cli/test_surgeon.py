@@ -203,3 +203,17 @@ def test_typos_in_keep_fp32_warn_and_in_dump_after_are_errors(cli, tmp_path):
     r = cli("surgeon", src, "--fold-constants", "--dump-after", "nosuch", "-o", "d.onnx")
     assert r.code == 2 and "--dump-after nosuch" in r.err and "fold-constants" in r.err, r
     assert not (tmp_path / "d.onnx").exists()
+
+
+def test_ir3_model_outputs_pass_the_checker(cli, tmp_path):
+    # mnist_opt is IR 3 (initializers must be graph inputs): extract and to-fp16 left initializers outside
+    src = str(shared_model("mnist_opt.onnx"))
+    r = cli("surgeon", src, "--extract-inputs", "Pooling66_Output_0", "--extract-outputs", "ReLU114_Output_0",
+            "-o", "ex.onnx")
+    assert r.code == 0, r
+    r = cli("surgeon", src, "--to-fp16", "-o", "h.onnx")
+    assert r.code == 0, r
+    for name in ("ex.onnx", "h.onnx"):
+        model = onnx.load(tmp_path / name)
+        assert model.ir_version >= 4
+        onnx.checker.check_model(model, full_check=True)
