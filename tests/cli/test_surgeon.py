@@ -217,3 +217,20 @@ def test_ir3_model_outputs_pass_the_checker(cli, tmp_path):
         model = onnx.load(tmp_path / name)
         assert model.ir_version >= 4
         onnx.checker.check_model(model, full_check=True)
+
+
+def test_output_path_checked_before_any_work(cli, tmp_path):
+    import os
+
+    src = str(shared_model("mnist_opt.onnx"))
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    cases = [("adir", "is a folder"), ("afile/x.onnx", "is a file, not a folder")]
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        cases.append(("locked/x.onnx", "cannot write in"))
+    for out, message in cases:
+        r = cli("surgeon", src, "--fold-constants", "-o", out)
+        assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, r
+    assert not (tmp_path / "trtlab-runs").exists()  # refused before a run directory was made

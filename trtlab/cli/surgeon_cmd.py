@@ -178,19 +178,22 @@ def run(args) -> int:
 
 
 def _output_path(args, model_path: Path | None) -> Path | None:
+    """Where the model goes, validated before any work (not a folder, not the input unless --in-place, in a
+    folder that can be written); None: into the run directory."""
     from trtlab.errors import TrtlabError
+    from trtlab.rundir import check_output_path
 
     if args.in_place and model_path is None:
         raise TrtlabError("--in-place", f"{args.model} is a bundled example, not a file", "write it with -o OUT.onnx")
     if args.in_place:
         if args.output and Path(args.output).resolve() != model_path.resolve():
             raise TrtlabError("--in-place", "given together with a different -o", "use one of them")
-        return model_path
+        return check_output_path(model_path, flag="--in-place")
     if args.output:
         out = Path(args.output)
         if out.exists() and model_path and model_path.exists() and out.resolve() == model_path.resolve():
             raise TrtlabError(f"-o {out}", "would overwrite the input model", "choose another path, or pass --in-place")
-        return out
+        return check_output_path(out, inputs=(model_path,), flag="-o")
     return None
 
 
