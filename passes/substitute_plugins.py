@@ -29,4 +29,4 @@ def run(model: onnx.ModelProto, spec="builtin") -> PassResult:
 
 SUBSTITUTE_PLUGINS = Pass(
     name="substitute-plugins", description="replace matched patterns by plugin/standard ops (LayerNorm, GELU, NMS)",
-    run=run, options={"spec": "rules .yaml/.py file, or builtin[:rule,...] (default builtin)"})
+    run=run, options={"spec": "rules .yaml/.py file, or builtin[:rule,...] (default builtin)"}, ort_gaps=True)

@@ -34,7 +34,7 @@ class _StepAction(argparse.Action):
 
 
 def add_arguments(p) -> None:
-    p.add_argument("model", nargs="?", help="path to an .onnx file")
+    p.add_argument("model", nargs="?", help="path to an .onnx file, or example:NAME for a bundled example")
     p.add_argument("-o", "--output", metavar="OUT.onnx", help="where to write the result (default: in the run dir)")
     p.add_argument("--in-place", action="store_true", help="overwrite MODEL (only with this flag)")
     p.add_argument("--list", action="store_true", help="list the passes and exit")
@@ -114,12 +114,21 @@ def _steps(args):
         elif step.name == "extract":
             step.options.setdefault("inputs", args.extract_inputs)
             step.options.setdefault("outputs", args.extract_outputs)
+        elif step.name == "opset":
+            from trtlab.passes.opset import check_target
+
+            check_target(step.options.get("target", 17))  # up front: exit 2 before any work
     if not steps:
         raise TrtlabError("trtlab surgeon", "no passes given",
                           "add pass flags, e.g. --fold-constants --cleanup (see `trtlab surgeon --list`)")
     from trtlab.passes.base import parse_size
 
     parse_size(args.fold_size_threshold)
+    names = list(dict.fromkeys(s.name for s in steps))
+    unknown = [n for n in args.dump_after or [] if n != "all" and n not in names]
+    if unknown:
+        raise TrtlabError(f"--dump-after {' '.join(unknown)}", "not a pass of this run",
+                          f"choose from: {', '.join(names)}, or all")
     return steps
 
 
@@ -142,37 +151,49 @@ def run(args) -> int:
     if args.isolate_unsupported or args.substitute_plugins:
         return _debug_modes(args)
     steps = _steps(args)
-    model_path = Path(args.model)
+    example = args.model.startswith("example:")
+    model_path = None if example else Path(args.model)
     target = _output_path(args, model_path)
+    from trtlab.cli.common import load_model_arg
     from trtlab.model import load_model
 
-    big = model_path.is_file() and model_path.stat().st_size > CHECK_LIMIT
-    loaded = load_model(model_path, check=not big)
-    if big:
-        loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
-                               "(verification by onnxrt is the stronger check: --verify)")
+    if example:
+        loaded = load_model_arg(args.model)
+        stem = args.model.split(":", 1)[1]
+    else:
+        big = model_path.is_file() and model_path.stat().st_size > CHECK_LIMIT
+        loaded = load_model(model_path, check=not big)
+        stem = model_path.stem
+        if big:
+            loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
+                                   "(verification by onnxrt is the stronger check: --verify)")
     from trtlab.cli.common import write_report_if
     from trtlab.rundir import fresh_run_dir
     from trtlab.surgeon_exec import execute
 
-    with fresh_run_dir(args.run_dir, "surgeon", str(model_path)) as run_dir:
-        code = execute(args, loaded, steps, run_dir, target or run_dir / f"{model_path.stem}.surgeon.onnx")
+    with fresh_run_dir(args.run_dir, "surgeon", args.model) as run_dir:
+        code = execute(args, loaded, steps, run_dir, target or run_dir / f"{stem}.surgeon.onnx")
     write_report_if(args.report, run_dir)
     return code
 
 
-def _output_path(args, model_path: Path) -> Path | None:
+def _output_path(args, model_path: Path | None) -> Path | None:
+    """Where the model goes, validated before any work (not a folder, not the input unless --in-place, in a
+    folder that can be written); None: into the run directory."""
     from trtlab.errors import TrtlabError
+    from trtlab.rundir import check_output_path
 
+    if args.in_place and model_path is None:
+        raise TrtlabError("--in-place", f"{args.model} is a bundled example, not a file", "write it with -o OUT.onnx")
     if args.in_place:
         if args.output and Path(args.output).resolve() != model_path.resolve():
             raise TrtlabError("--in-place", "given together with a different -o", "use one of them")
-        return model_path
+        return check_output_path(model_path, flag="--in-place")
     if args.output:
         out = Path(args.output)
-        if out.exists() and model_path.exists() and out.resolve() == model_path.resolve():
+        if out.exists() and model_path and model_path.exists() and out.resolve() == model_path.resolve():
             raise TrtlabError(f"-o {out}", "would overwrite the input model", "choose another path, or pass --in-place")
-        return out
+        return check_output_path(out, inputs=(model_path,), flag="-o")
     return None
 
 

@@ -104,6 +104,16 @@ def convert_precision(model: LoadedModel, opts: BuildOptions, trt: TrtModule) ->
     return LoadedModel(proto=proto, path=model.path, warnings=list(model.warnings), label=model.label), notes
 
 
+def _keep_fp32_warnings(model: LoadedModel, opts: BuildOptions) -> list[str]:
+    """A warning naming the --keep-fp32 entries that match no node name or op type (typos keep nothing)."""
+    if opts.precision not in ("fp16", "bf16") or not opts.keep_fp32:
+        return []
+    from trtlab.passes.to_half import keep_warning, unmatched_keep
+
+    unmatched = unmatched_keep(model.proto, opts.keep_fp32)
+    return [keep_warning(unmatched)] if unmatched else []
+
+
 def _proto_of(result):
     """convert_to_half may return a ModelProto, a (model, ...) tuple or a result object with ``.model``."""
     if isinstance(result, tuple):
@@ -199,6 +209,7 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
     from trtlab.trt.profiles import validate
 
     t0 = time.perf_counter()
+    keep_warnings = _keep_fp32_warnings(model, opts)
     model, notes = convert_precision(model, opts, trt)
     convert_s = time.perf_counter() - t0
     flags = 0
@@ -212,7 +223,7 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
                           f"'{first['node_name']}' ({first['op']}): {first['message']}"
                           + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""),
                           f"run `trtlab check {model.path or 'MODEL'}` for every failing node and what to do", code=1)
-    warnings = validate(opts.profiles, network)
+    warnings = keep_warnings + validate(opts.profiles, network)
     marked = mark_outputs(network, opts.mark, opts.mark_all)
     inputs, outputs = _io(network)
     layers = network_layers(network)
