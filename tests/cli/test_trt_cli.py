@@ -84,3 +84,15 @@ def test_build_mark_all_is_labelled(cli, tmp_path):
     assert r.code == 0, r
     data = json.loads(r.out)
     assert len(data["provenance"]["marked"]) >= 5 and any("fusions disabled" in w for w in data["warnings"])
+
+
+@pytest.mark.parametrize("output, problem", [("x.onnx", "would overwrite the input"), (".", "is a folder"),
+                                             ("x.onnx/e.engine", "is a file, not a folder")])
+def test_build_output_validated_before_building(cli, tmp_path, model_copy, output, problem):
+    model = model_copy("super_resolution.onnx")
+    (tmp_path / "x.onnx").write_bytes(model.read_bytes())
+    before = (tmp_path / "x.onnx").read_bytes()
+    r = cli("build", "x.onnx", "-o", output, "--profile", "input:1x1x224x224")
+    assert r.code == 2 and problem in r.err and r.err.count("\n") == 1, r
+    assert (tmp_path / "x.onnx").read_bytes() == before and not (tmp_path / "x.onnx.json").exists()
+    assert not (tmp_path / "trtlab-runs").exists()
