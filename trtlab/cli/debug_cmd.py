@@ -85,6 +85,10 @@ def run(args) -> int:
     from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.ui import info, print_json
 
+    if args.output:  # before any work: a reduction can take minutes
+        from trtlab.rundir import check_output_path
+
+        check_output_path(args.output, inputs=(args.model, args.replay), flag="-o")
     quiet = getattr(args, "quiet", False) or args.json
     with fresh_run_dir(args.out, "reduce", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
