@@ -286,3 +286,15 @@ def test_output_validated_before_reducing(cli, tmp_path, model_copy, output, pro
     assert res.code == 2 and problem in res.err and len(res.err.strip().splitlines()) == 1, res
     assert model.read_bytes() == before and not any((tmp_path / "adir").iterdir())
     assert not (tmp_path / "trtlab-runs").exists()
+
+
+def test_compare_tolerances_follow_the_target_precision(cli, tmp_path):
+    """FP32 tolerances on an fp16 target reduce to rounding noise (MatMul); the FP16 defaults find the Sub."""
+    model = shared_model("poly_needs_constraints.onnx")
+    r = _reduce(cli, tmp_path / "a", model, "--fails", "compare", "--target", "onnxrt:fp16")
+    assert [k["op"] for k in r["kept"] if not k["constant"]] == ["Sub"], r["kept"]
+    f = r["failure"]
+    assert (f["atol"], f["rtol"]) == (1e-3, 1e-2) and f["tolerances"]["atol"] == "default for FP16"
+    given = _reduce(cli, tmp_path / "b", model, "--fails", "compare", "--target", "onnxrt:fp16", "--atol", "2e-3")
+    assert (given["failure"]["atol"], given["failure"]["rtol"]) == (2e-3, 1e-2)
+    assert given["failure"]["tolerances"] == {"atol": "given", "rtol": "default for FP16"}
