@@ -96,3 +96,19 @@ def test_build_output_validated_before_building(cli, tmp_path, model_copy, outpu
     assert r.code == 2 and problem in r.err and r.err.count("\n") == 1, r
     assert (tmp_path / "x.onnx").read_bytes() == before and not (tmp_path / "x.onnx.json").exists()
     assert not (tmp_path / "trtlab-runs").exists()
+
+
+def test_run_refuses_bad_arguments_and_files_before_looking_for_a_gpu(cli, tmp_path):
+    assert cli("build", str(shared_model("mnist_opt.onnx")), "-o", "m.engine", "-q").code == 0
+    (tmp_path / "garbage.engine").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "text.onnx").write_text("not a model\n")
+    (tmp_path / "onnx.engine").write_bytes(shared_model("mnist_opt.onnx").read_bytes())
+    cases = [(["m.engine", "--iterations", "0"], "--iterations 0"), (["m.engine", "--duration", "-1"], "--duration"),
+             (["m.engine", "--warmup", "inf"], "--warmup"), (["garbage.engine"], "not a TensorRT engine"),
+             (["onnx.engine", "--model", str(shared_model("mnist_opt.onnx"))], "not a TensorRT engine"),
+             (["text.onnx"], "not a readable ONNX model"), (["m.engine", "--save-outputs", "m.engine"], "overwrite"),
+             (["m.engine", "--timing-json", "."], "is a folder")]
+    for args, needle in cases:
+        r = cli("run", *args)
+        assert r.code == 2 and needle in r.err and r.err.count("\n") == 1, (args, r)
+    assert [p.name.split("-")[0] for p in (tmp_path / "trtlab-runs").iterdir()] == ["build"]
