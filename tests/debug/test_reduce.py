@@ -274,3 +274,27 @@ def test_terminal_summary_counts_checks(cli, tmp_path):
               "--fails", "check")
     assert res.code == 0 and "reduced 5 -> 1 node(s): Fake1 (FAKE!)" in res.out
     assert "bisect" in res.out and "of budget" in res.out
+
+
+@pytest.mark.parametrize("output, problem", [("cap.onnx", "would overwrite the input"), ("adir", "is a folder"),
+                                             ("cap.onnx/min.onnx", "is a file, not a folder")])
+def test_output_validated_before_reducing(cli, tmp_path, model_copy, output, problem):
+    model = model_copy("poly_capability.onnx").rename(tmp_path / "cap.onnx")
+    (tmp_path / "adir").mkdir()
+    before = model.read_bytes()
+    res = cli("debug", "reduce", "cap.onnx", "-o", output, "--fails", "check")
+    assert res.code == 2 and problem in res.err and len(res.err.strip().splitlines()) == 1, res
+    assert model.read_bytes() == before and not any((tmp_path / "adir").iterdir())
+    assert not (tmp_path / "trtlab-runs").exists()
+
+
+def test_compare_tolerances_follow_the_target_precision(cli, tmp_path):
+    """FP32 tolerances on an fp16 target reduce to rounding noise (MatMul); the FP16 defaults find the Sub."""
+    model = shared_model("poly_needs_constraints.onnx")
+    r = _reduce(cli, tmp_path / "a", model, "--fails", "compare", "--target", "onnxrt:fp16")
+    assert [k["op"] for k in r["kept"] if not k["constant"]] == ["Sub"], r["kept"]
+    f = r["failure"]
+    assert (f["atol"], f["rtol"]) == (1e-3, 1e-2) and f["tolerances"]["atol"] == "default for FP16"
+    given = _reduce(cli, tmp_path / "b", model, "--fails", "compare", "--target", "onnxrt:fp16", "--atol", "2e-3")
+    assert (given["failure"]["atol"], given["failure"]["rtol"]) == (2e-3, 1e-2)
+    assert given["failure"]["tolerances"] == {"atol": "given", "rtol": "default for FP16"}

@@ -68,6 +68,17 @@ def options_from(args):
                         mark_all=args.mark == "all")
 
 
+def check_outputs(args) -> None:
+    """Refuse -o (and the provenance file beside it) when it is a folder, unwritable or the input model, before
+    any work."""
+    from trtlab.rundir import check_output_path
+    from trtlab.trt.provenance import path_for
+
+    if args.output:
+        check_output_path(args.output, inputs=(args.model,), flag="-o")
+        check_output_path(path_for(args.output), inputs=(args.model,), flag="-o (its provenance file)")
+
+
 def run(args) -> int:
     from trtlab.cli.common import argv_tail, load_model_arg, write_report_if
     from trtlab.rundir import environment, fresh_run_dir, write_results
@@ -75,8 +86,9 @@ def run(args) -> int:
     from trtlab.trt.engine_files import build_to_files
     from trtlab.ui import print_json, progress
 
-    trt = module.load(args.trt_module)
+    check_outputs(args)
     opts = options_from(args)
+    trt = module.load(args.trt_module)
     with fresh_run_dir(args.out, "build", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         engine_path = Path(args.output) if args.output else run_dir / "model.engine"

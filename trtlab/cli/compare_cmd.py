@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from trtlab.cli.common import add_input_args, add_model_arg, add_report_arg
+from trtlab.comparators.tolerances import HELP as TOL_HELP
 
 HELP = "compare a target backend against a reference on the same inputs, output by output or layer by layer"
-
-# Defaults follow the target's precision: FP32 noise is ~1e-6, FP16 storage rounds at ~5e-4 per layer.
-PRECISION_TOLERANCES = {"fp32": (1e-5, 1e-5), "fp16": (1e-3, 1e-2), "bf16": (1e-2, 5e-2)}
 
 
 def add_arguments(p) -> None:
@@ -20,8 +18,7 @@ def add_arguments(p) -> None:
                    "onnxrt:fp16, onnxrt:bf16 or reference)")
     p.add_argument("--layerwise", action="store_true", help="compare every intermediate tensor, not only outputs")
     p.add_argument("--atol", action="append", metavar="[NAME:]TOL",
-                   help="absolute tolerance, global or per tensor (repeatable). Defaults follow the target's precision: "
-                   "atol/rtol 1e-5/1e-5 for FP32, 1e-3/1e-2 for FP16, 1e-2/5e-2 for BF16")
+                   help=f"absolute tolerance, global or per tensor (repeatable); {TOL_HELP}")
     p.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, like --atol")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     p.add_argument("--save-outputs", action="store_true", help="save both sides' outputs as .npz in the run dir")
@@ -30,22 +27,10 @@ def add_arguments(p) -> None:
     add_input_args(p)
 
 
-def _tolerances(args, target_spec):
-    from trtlab.comparators import Tolerances
-
-    tol = Tolerances.parse(args.atol, args.rtol)
-    precision = next((p for p in ("fp16", "bf16") if target_spec.options.get(p)), "fp32")
-    atol, rtol = PRECISION_TOLERANCES[precision]
-    if not any(":" not in a for a in args.atol or []):
-        tol.atol = atol
-    if not any(":" not in r for r in args.rtol or []):
-        tol.rtol = rtol
-    return tol
-
-
 def run(args) -> int:
     from trtlab import backends
     from trtlab.cli.common import argv_tail, load_model_arg, make_samples, write_report_if
+    from trtlab.comparators.tolerances import for_target
     from trtlab.compare import run_compare
     from trtlab.rundir import environment, fresh_run_dir
     from trtlab.ui import print_json
@@ -53,7 +38,7 @@ def run(args) -> int:
     ref_spec, target_spec = backends.parse_spec(args.ref), backends.parse_spec(args.target)
     for spec in (ref_spec, target_spec):
         backends.create(spec)  # unknown options and unavailable backends fail here, before any work
-    tolerances = _tolerances(args, target_spec)
+    tolerances = for_target(target_spec, args.atol, args.rtol)
     with fresh_run_dir(args.out, "compare", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         samples, input_warnings = make_samples(args, model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from trtlab.cli.common import add_input_args, add_model_arg
+from trtlab.comparators.tolerances import HELP as TOL_HELP
 from trtlab.errors import TrtlabError
 
 HELP = "debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph"
@@ -37,8 +38,8 @@ def add_arguments(p) -> None:
                      "of the nodes that failed in the original model")
     how.add_argument("--ref", default="onnxrt", metavar="SPEC", help="compare: reference backend (default onnxrt)")
     how.add_argument("--target", metavar="SPEC", help="compare: target backend, e.g. onnxrt:fp16, reference, trt")
-    how.add_argument("--atol", type=float, default=1e-5, help="compare: absolute tolerance (default 1e-5)")
-    how.add_argument("--rtol", type=float, default=1e-5, help="compare: relative tolerance (default 1e-5)")
+    how.add_argument("--atol", type=float, help=f"compare: absolute tolerance; {TOL_HELP}")
+    how.add_argument("--rtol", type=float, help="compare: relative tolerance, like --atol")
     from trtlab.trt.module import add_module_arg
 
     add_module_arg(r)
@@ -65,9 +66,16 @@ def make_mode(args, samples, workdir):
     if args.fails == "compare":
         if not args.target:
             raise TrtlabError("debug reduce --fails compare", "no --target backend", "e.g. --target onnxrt:fp16")
-        return rc.CompareMode(args.ref, args.target, args.atol, args.rtol, samples), \
-            {"mode": "compare", "ref": args.ref, "target": args.target, "atol": args.atol, "rtol": args.rtol,
-             "samples": len(samples)}
+        from trtlab.backends import parse_spec
+        from trtlab.comparators.tolerances import for_target, precision_of
+
+        target = parse_spec(args.target)
+        tol = for_target(target, args.atol, args.rtol)
+        given = [k for k in ("atol", "rtol") if getattr(args, k) is not None]
+        source = {k: "given" if k in given else f"default for {precision_of(target).upper()}" for k in ("atol", "rtol")}
+        return rc.CompareMode(args.ref, args.target, tol.atol, tol.rtol, samples), \
+            {"mode": "compare", "ref": args.ref, "target": args.target, "atol": tol.atol, "rtol": tol.rtol,
+             "tolerances": source, "samples": len(samples)}
     from trtlab.trt import module
 
     trt = module.load(args.trt_module)
@@ -85,6 +93,10 @@ def run(args) -> int:
     from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.ui import info, print_json
 
+    if args.output:  # before any work: a reduction can take minutes
+        from trtlab.rundir import check_output_path
+
+        check_output_path(args.output, inputs=(args.model, args.replay), flag="-o")
     quiet = getattr(args, "quiet", False) or args.json
     with fresh_run_dir(args.out, "reduce", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
