@@ -24,6 +24,7 @@ from onnx import TensorProto, numpy_helper
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult, main_opset
 
+from trtlab.comparators.tolerances import PRECISION_TOLERANCES
 from trtlab.errors import TrtlabError
 
 HALF = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
@@ -33,7 +34,6 @@ FP16_MAX = 65504.0
 ALWAYS_FP32 = {"EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
                "Bernoulli"}
 BF16_OPSET = 13
-TOLERANCES = {"fp16": (1e-3, 1e-2), "bf16": (1e-2, 5e-2)}
 
 
 def convert_to_half(proto: onnx.ModelProto, precision: str, keep_fp32: Iterable[str] = (),
@@ -299,7 +299,7 @@ def _run(precision):
             keep_fp32 = [k for k in keep_fp32.split(",") if k]
         unmatched = unmatched_keep(model, keep_fp32)
         converted, notes = _convert(model, precision, set(keep_fp32), keep_io_types)
-        return PassResult(converted, notes, modified=True, verify_tolerance=TOLERANCES[precision],
+        return PassResult(converted, notes, modified=True, verify_tolerance=PRECISION_TOLERANCES[precision],
                           warnings=[keep_warning(unmatched)] if unmatched else [])
     return run
 
