@@ -24,6 +24,7 @@ class PassResult:
     skipped: list[str] = field(default_factory=list)  # what was not done, and why
     modified: bool | None = None  # the pass's own claim; the runner measures too
     verify_tolerance: tuple[float, float] | None = None  # (atol, rtol) when the pass changes numerics by design
+    warnings: list[str] = field(default_factory=list)  # the user asked for something that had no effect (typos)
 
 
 @dataclass
@@ -35,6 +36,9 @@ class Pass:
     run: object  # callable(model, **options) -> PassResult
     options: dict[str, str] = field(default_factory=dict)
     numeric: bool = False  # changes numerics by design (verified with precision-aware tolerances)
+    # by design its output may use types or ops onnxruntime (CPU) has no kernel for (bf16, plugins): such an output
+    # is "not verified"; for every other pass, an output onnxruntime cannot run (when it ran the input) is a failure
+    ort_gaps: bool = False
 
     def __call__(self, model: onnx.ModelProto, **options) -> PassResult:
         unknown = [k for k in options if k not in self.options]

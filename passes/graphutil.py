@@ -5,12 +5,28 @@ All of them work on ``onnx`` protos directly (no copies of the weights), so they
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import sys
+from collections.abc import Iterable, Iterator
 
 import onnx
 from onnx import AttributeProto, GraphProto, NodeProto, TensorProto
 
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+
+
+@contextlib.contextmanager
+def graphsurgeon() -> Iterator:
+    """``onnx_graphsurgeon``, quiet: its logger prints to stdout (which must stay valid JSON under --json), so it
+    is limited to errors, without the "colored module" nag, and whatever it still prints goes to stderr.
+    Every use of graphsurgeon in trtlab goes through here."""
+    import onnx_graphsurgeon as gs
+    from onnx_graphsurgeon.logger import G_LOGGER
+
+    G_LOGGER.severity = G_LOGGER.ERROR
+    G_LOGGER.colors = False
+    with contextlib.redirect_stdout(sys.stderr):
+        yield gs
 
 
 def subgraphs(node: NodeProto) -> Iterable[GraphProto]:

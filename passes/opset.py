@@ -15,8 +15,21 @@ from trtlab.errors import TrtlabError
 DEFAULT_TARGET = 17
 
 
+def check_target(target) -> int:
+    """The target opset as an int in the range the installed onnx knows; else TrtlabError (exit 2)."""
+    newest = onnx.defs.onnx_opset_version()
+    try:
+        value = int(target)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or isinstance(target, bool) or not 1 <= value <= newest:
+        raise TrtlabError(f"--opset {target}", f"not an ai.onnx opset the installed onnx {onnx.__version__} knows "
+                          f"(1 to {newest})", f"choose a target between 1 and {newest}, e.g. --opset {DEFAULT_TARGET}")
+    return value
+
+
 def run(model: onnx.ModelProto, target: int | str = DEFAULT_TARGET) -> PassResult:
-    target = int(target)
+    target = check_target(target)
     current = main_opset(model)
     if current == target:
         return PassResult(model, [], [f"not converted: the model already is at opset {target}"], modified=False)

@@ -24,18 +24,23 @@ from onnx import TensorProto, numpy_helper
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult, main_opset
 
+from trtlab.comparators.tolerances import PRECISION_TOLERANCES
+from trtlab.errors import TrtlabError
+
 HALF = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
 HALF_STR = {TensorProto.FLOAT16: "tensor(float16)", TensorProto.BFLOAT16: "tensor(bfloat16)"}
 FLOAT = TensorProto.FLOAT
 FP16_MAX = 65504.0
 ALWAYS_FP32 = {"EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
                "Bernoulli"}
-TOLERANCES = {"fp16": (1e-3, 1e-2), "bf16": (1e-2, 5e-2)}
+BF16_OPSET = 13
 
 
 def convert_to_half(proto: onnx.ModelProto, precision: str, keep_fp32: Iterable[str] = (),
                     keep_io_types: bool = True) -> onnx.ModelProto:
-    """A copy of ``proto`` converted to ``precision`` ("fp16" or "bf16"); see the module docstring."""
+    """A copy of ``proto`` converted to ``precision`` ("fp16" or "bf16"); see the module docstring.
+
+    Raises TrtlabError (exit 2) for bf16 below opset 13, where the model cannot hold bfloat16 tensors."""
     model, _notes = _convert(proto, precision, set(keep_fp32), keep_io_types)
     return model
 
@@ -45,6 +50,12 @@ def _convert(proto, precision, keep, keep_io_types):
 
     if precision not in HALF:
         raise ValueError(f"precision must be fp16 or bf16, not {precision!r}")
+    if precision == "bf16" and main_opset(proto) < BF16_OPSET:
+        raise TrtlabError(f"bf16 conversion of a model with opset {main_opset(proto)}",
+                          f"bfloat16 needs opset {BF16_OPSET} or later (Cast and most ops gained it there)",
+                          f"convert the opset first: `trtlab surgeon MODEL --opset {BF16_OPSET} --to-bf16 -o OUT.onnx` "
+                          f"(or -p opset:target={BF16_OPSET}); to build, `trtlab surgeon MODEL --opset {BF16_OPSET} "
+                          "-o M13.onnx` then `trtlab build M13.onnx --precision bf16`; or use fp16")
     half = HALF[precision]
     model = onnx.ModelProto()
     model.CopyFrom(proto)
@@ -267,22 +278,37 @@ def _allows(schema, index: int, is_input: bool, half: int) -> bool:
     return type_str == HALF_STR[half]
 
 
+def unmatched_keep(model: onnx.ModelProto, keep: Iterable[str]) -> list[str]:
+    """Entries of a keep-list that are neither a node name nor an op type anywhere in ``model`` (typos)."""
+    from trtlab.model import walk_nodes
+
+    seen: set[str] = set()
+    for node, _depth in walk_nodes(model.graph):
+        seen.update((node.name, node.op_type))
+    return [k for k in keep if k not in seen]
+
+
+def keep_warning(unmatched: list[str]) -> str:
+    return (f"--keep-fp32 {' '.join(unmatched)}: matches no node name or op type of the model, so it keeps nothing "
+            "in FP32 (names are case-sensitive; `trtlab inspect MODEL` lists them)")
+
+
 def _run(precision):
     def run(model: onnx.ModelProto, keep_fp32: Iterable[str] = (), keep_io_types: bool = True) -> PassResult:
         if isinstance(keep_fp32, str):
             keep_fp32 = [k for k in keep_fp32.split(",") if k]
-        if precision == "bf16" and main_opset(model) < 13:
-            return PassResult(model, [], [f"not converted: bfloat16 needs opset 13 or later (Cast and most ops "
-                                          f"gained it there), the model has opset {main_opset(model)}; run "
-                                          "--opset 13 before --to-bf16"], modified=False)
+        unmatched = unmatched_keep(model, keep_fp32)
         converted, notes = _convert(model, precision, set(keep_fp32), keep_io_types)
-        return PassResult(converted, notes, modified=True, verify_tolerance=TOLERANCES[precision])
+        return PassResult(converted, notes, modified=True, verify_tolerance=PRECISION_TOLERANCES[precision],
+                          warnings=[keep_warning(unmatched)] if unmatched else [])
     return run
 
 
 _OPTIONS = {"keep_fp32": "node names or op types that stay in FP32 (Casts at their boundary)",
             "keep_io_types": "keep graph inputs/outputs in their original dtype (default on)"}
 TO_FP16 = Pass(name="to-fp16", description="convert weights and activations to FP16, Casts around an FP32 keep-list",
-               run=_run("fp16"), options=_OPTIONS, numeric=True)
+               run=_run("fp16"), options=_OPTIONS, numeric=True,
+               ort_gaps=True)
 TO_BF16 = Pass(name="to-bf16", description="convert weights and activations to BF16, Casts around an FP32 keep-list",
-               run=_run("bf16"), options=_OPTIONS, numeric=True)
+               run=_run("bf16"), options=_OPTIONS, numeric=True,
+               ort_gaps=True)

@@ -71,9 +71,27 @@ def render_html(run_dir) -> str:
     return module.render(res, run_dir)
 
 
+def report_path(run_dir, out=None) -> Path:
+    """Where the report goes, checked before rendering: a writable file path, and inside the run directory only
+    ``report.html`` (anything else there is the run itself: results.json, .npz arrays, models)."""
+    from trtlab.errors import TrtlabError
+    from trtlab.rundir import check_output_path
+
+    run_dir = Path(run_dir)
+    if out is None:
+        return check_output_path(run_dir / REPORT, flag="report")
+    path = check_output_path(out, flag="-o")
+    target, root = path.resolve(), run_dir.resolve()
+    if root in target.parents and target != root / REPORT:
+        raise TrtlabError(f"-o {out}", "is inside the run directory and would overwrite or mix with the run's own "
+                          "files", f"write to {run_dir / REPORT} (the default) or outside the run directory")
+    return path
+
+
 def write_report(run_dir, out=None) -> Path:
     """Render ``run_dir/report.html`` (or ``out``) from the run's saved JSON and npz files; return its path."""
     from trtlab.rundir import atomic_write_text
 
+    path = report_path(run_dir, out)
     text = render_html(run_dir)
-    return atomic_write_text(Path(out) if out else Path(run_dir) / REPORT, text)
+    return atomic_write_text(path, text)

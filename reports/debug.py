@@ -58,6 +58,48 @@ def segment_ranges(segments: list[dict]) -> list[dict]:
     return out
 
 
+def segment_graph(segments: list[dict]) -> str:
+    """Segments in schedule order as boxes (green TensorRT, red fallback) with an arrow for every segment that
+    feeds a later one, labelled with how many boundary tensors it carries."""
+    segs = [s for s in segments if isinstance(s.get("index"), int)]
+    if not segs:
+        return ""
+    producer = {t: s["index"] for s in segs for t in s.get("outputs") or [] if isinstance(t, str)}
+    edges: dict[tuple[int, int], int] = {}
+    for s in segs:
+        for t in s.get("inputs") or []:
+            if isinstance(t, str) and t in producer:
+                key = (producer[t], s["index"])
+                edges[key] = edges.get(key, 0) + 1
+    fig, axes = new_figure(1, 1, width=min(11, 1.6 + 1.4 * len(segs)), height=2.0)
+    ax = axes[0, 0]
+    ax.grid(False)
+    ax.axis("off")
+    pos = {s["index"]: i for i, s in enumerate(segs)}
+    for s in segs:
+        x = pos[s["index"]]
+        ok = bool(s.get("supported", str(s.get("backend", "")).startswith("trt")))
+        ax.add_patch(_box(x, COLORS["alt"] if ok else COLORS["bad"]))
+        ax.text(x, 0, f"seg{s['index']}\n{s.get('backend', '?')}\n{s.get('node_count', '?')} nodes", ha="center",
+                va="center", fontsize=7.5, color="white")
+    for (a, b), n in sorted(edges.items()):
+        xa, xb = pos[a], pos[b]
+        rad = 0.0 if xb - xa == 1 else -0.35
+        ax.annotate("", xy=(xb - 0.32, 0.05 if rad else 0), xytext=(xa + 0.32, 0.05 if rad else 0),
+                    arrowprops={"arrowstyle": "->", "color": COLORS["line"], "connectionstyle": f"arc3,rad={rad}"})
+        ax.text((xa + xb) / 2, 0.55 if rad else 0.1, str(n), ha="center", fontsize=7, color=COLORS["line"])
+    ax.set_xlim(-0.6, len(segs) - 0.4)
+    ax.set_ylim(-0.6, 1.1)
+    fig.tight_layout()
+    return to_svg(fig)
+
+
+def _box(x: float, color: str):
+    from matplotlib.patches import FancyBboxPatch
+
+    return FancyBboxPatch((x - 0.32, -0.35), 0.64, 0.7, boxstyle="round,pad=0.02", color=color)
+
+
 def render(res: dict, run_dir: Path) -> str:
     schema = str(res.get("schema", ""))
     sections = body_sections(res)
@@ -72,6 +114,10 @@ def render(res: dict, run_dir: Path) -> str:
         plot = partition_plot(ranges, max((r["nodes"][1] + 1 for r in ranges), default=0)) if ranges else ""
         caption = "Segments along node index."
         title = "trtlab partition"
+        graph = segment_graph(segments)
+        if graph:
+            sections.insert(1, ("segment-graph", "Graph of segments", figure(
+                graph, "Segments in the order they run; arrows carry boundary tensors (count on the arrow).")))
     if plot:
         sections.insert(1, ("plot", "Overview", figure(plot, caption)))
     sections.append(("environment", "Environment", common.environment(res)))

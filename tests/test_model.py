@@ -112,3 +112,24 @@ def test_model_over_2gb_saves_loads_and_runs(tmp_path):
         backend.load(model.proto)
         y = backend.run({"idx": np.array([rows - 1], dtype=np.int64)})["y"]
     assert float(y[0, 0]) == 4.0
+
+
+def test_written_files_follow_the_umask_and_keep_an_existing_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save_model(_tiny(), tmp_path / "a.onnx")
+        assert (tmp_path / "a.onnx").stat().st_mode & 0o777 == 0o644
+        os.chmod(tmp_path / "a.onnx", 0o600)
+        save_model(_tiny(), tmp_path / "a.onnx")
+        assert (tmp_path / "a.onnx").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_output_path_that_is_a_folder_or_unwritable_is_a_clear_error(tmp_path):
+    (tmp_path / "adir").mkdir()
+    for bad in (tmp_path / "adir", tmp_path / "file.txt" / "x.onnx"):
+        (tmp_path / "file.txt").write_text("x")
+        with pytest.raises(TrtlabError) as e:
+            save_model(_tiny(), bad)
+        assert e.value.code == 2

@@ -84,6 +84,9 @@ def parse_shape_args(items: list[str] | None) -> dict[str, list[int]]:
                               "write one name:shape per input, e.g. --input-shapes input:1x3x224x224")
         text = m.group("shape").strip("[]").replace(" ", "")
         dims = [int(d) for d in re.split(r"[x,]", text) if d] if text else []
+        if 0 in dims:
+            raise TrtlabError(f"--input-shapes {item}", "a dimension of 0 makes an empty tensor",
+                              "give every dimension at least 1")
         shapes[m.group("name")] = dims
     return shapes
 
@@ -226,8 +229,8 @@ def random_feeds(plan: InputPlan, seed: int, sample: int = 0) -> dict[str, np.nd
                               "provide the data with --load-inputs feeds.npz or --data-loader-script")
         lo, hi = plan.ranges.get(spec.name, (0.0, 1.0))
         kind = spec.dtype.kind
-        if kind == "b":
-            feeds[spec.name] = rng.integers(0, 2, size=shape).astype(bool)
+        if kind == "b":  # --val-range cond:[1,1] makes every element True
+            feeds[spec.name] = rng.integers(int(lo > 0), int(hi > 0) + 1, size=shape).astype(bool)
         elif kind in "iu":
             feeds[spec.name] = rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=shape).astype(spec.dtype)
         elif kind == "f":
@@ -272,6 +275,8 @@ def load_npz(path: str | Path, plan: InputPlan) -> list[dict[str, np.ndarray]]:
             data = {k: z[k] for k in z.files}
     except Exception as exc:
         raise TrtlabError(p, f"not a readable .npz file ({type(exc).__name__})", "write it with numpy.savez") from None
+    if not data:
+        raise TrtlabError(p, "holds no arrays", "save one array per model input, e.g. numpy.savez(f, input=x)")
     samples: dict[str, dict[str, np.ndarray]] = {}
     for key, arr in data.items():
         idx, _, name = key.partition("/") if "/" in key and key.split("/", 1)[0].isdigit() else ("0", "", key)
@@ -294,8 +299,9 @@ def loader_samples(spec: str, plan: InputPlan, limit: int = 1000) -> list[dict[s
     if not path_text:
         path_text, func_name = spec, "load_data"
     path = Path(path_text)
-    if not path.exists():
-        raise TrtlabError(f"--data-loader-script {spec}", "script not found", "pass file.py:function")
+    if not path.is_file() or path.suffix != ".py":
+        raise TrtlabError(f"--data-loader-script {spec}", "not a Python file (.py)" if path.exists() else
+                          "script not found", "pass file.py:function")
     module_name = f"trtlab_user_loader_{abs(hash(str(path.resolve())))}"
     loader = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(loader)

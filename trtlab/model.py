@@ -181,18 +181,23 @@ def model_bytes(proto: ModelProto) -> bytes:
     return proto.SerializeToString()
 
 
-def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool | None = None,
-               overwrite_ok: bool = True) -> Path:
+def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool | None = None) -> Path:
     """Write atomically: temp file next to ``out``, re-read to validate, rename over ``out``.
 
     ``external_data`` None means: automatic, on above 2 GB.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from trtlab.rundir import _file_mode, check_output_path
+
+    out = check_output_path(out, flag="output")
     proto.ir_version = sane_ir_version(proto)
     if external_data is None:
         external_data = is_large(proto)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    mode = _file_mode(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise TrtlabError(out, f"cannot write here ({exc.strerror or exc})", "choose another location") from None
     os.close(fd)
     data_name = out.name + ".data"
     tmp_data = None
@@ -209,7 +214,9 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
             raise TrtlabError(out, "written model does not read back identically", "report this as a trtlab bug",
                               code=4)
         if tmp_data and (out.parent / tmp_data).exists():  # no file when every tensor is under the size threshold
+            os.chmod(out.parent / tmp_data, mode)
             os.replace(out.parent / tmp_data, out.parent / data_name)
+        os.chmod(tmp, mode)
         os.replace(tmp, out)
         tmp_data = None
     finally:

@@ -52,8 +52,8 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if precision == "bf16" and opset < 13:
         raise UnavailableError(f"{precision} simulation", f"the model's opset is {opset}; Cast to bfloat16 needs "
-                               "opset 13 or newer", "upgrade it first: trtlab surgeon MODEL -p opset:version=13 -o "
-                               "OUT.onnx, or compare with :fp16")
+                               "opset 13 or newer", "upgrade it first: trtlab surgeon MODEL --opset 13 -o OUT.onnx, "
+                               "or compare with :fp16")
     out = onnx.ModelProto()
     out.CopyFrom(model)
     types = known_types(out)
@@ -63,6 +63,11 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
         _round_node_outputs(graph, half, types, keep, stats)
     _round_graph_inputs(out.graph, half, types)
     notes = [f"{precision}: {stats['rounded']} tensors rounded to {precision} storage"]
+    names = {n.name for g in walk_graphs(out.graph) for n in g.node} | {n.op_type for g in walk_graphs(out.graph)
+                                                                        for n in g.node}
+    unmatched = sorted(keep - names)
+    if unmatched:
+        notes.append(f"{precision}: keep-list entries match no node name or op type: {', '.join(unmatched)}")
     if stats["kept"]:
         notes.append(f"{precision}: {stats['kept']} tensors kept in FP32 (keep-list)")
     if stats["unknown"]:

@@ -6,12 +6,14 @@ A run directory holds ``results.json`` (metadata and metrics, never arrays), ``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +34,33 @@ def new_run_dir(kind: str, model_name: str, root: Path | None = None) -> Path:
         path = base.with_name(f"{base.name}-{n}")
     path.mkdir(parents=True)
     return path
+
+
+@contextlib.contextmanager
+def fresh_run_dir(out: str | None, kind: str, model_arg: str):
+    """The run directory for a command: ``out`` or a new one; removed again if the command fails half-way
+    (only when this command created it)."""
+    from trtlab.errors import TrtlabError
+
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise TrtlabError(f"--out {out}", "is a file; a run directory is a folder", "give a folder name")
+    fresh = out is None or not Path(out).exists()
+    try:
+        run_dir = Path(out) if out else new_run_dir(kind, Path(model_arg.replace("example:", "")).stem)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrtlabError(out or DEFAULT_ROOT, f"cannot create the run directory ({exc.strerror or exc})",
+                          "choose a folder you can write to with --out") from None
+    try:
+        yield run_dir
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def write_results(run_dir: Path, result) -> Path:
+    return atomic_write_json(Path(run_dir) / RESULTS, result)
 
 
 def _safe(text: str) -> str:
@@ -64,13 +93,49 @@ def to_float(value: Any) -> float | None:
     return float(value)
 
 
-def _atomic(path: Path, write) -> Path:
+def check_output_path(path: str | Path, *, inputs: tuple = (), flag: str = "-o") -> Path:
+    """Validate an output file path before any work: not a folder, not one of the inputs, in a folder that can
+    be created and written. Raises TrtlabError (exit 2)."""
+    from trtlab.errors import TrtlabError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise TrtlabError(f"{flag} {path}", "is a folder", "give a file name, e.g. out.onnx")
+    for src in inputs:
+        if src is not None and Path(src).exists() and path.exists() and path.resolve() == Path(src).resolve():
+            raise TrtlabError(f"{flag} {path}", "would overwrite the input", "write to another file")
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next((p for p in [parent, *parent.parents] if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise TrtlabError(f"{flag} {path}", f"'{existing}' is a file, not a folder", "choose another location")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TrtlabError(f"{flag} {path}", f"cannot write in '{existing}'", "choose a folder you can write to")
+    return path
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a plain ``open(path, 'w')`` would give: the existing file's, else 0o666 less the umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _atomic(path: Path, write) -> Path:
+    from trtlab.errors import TrtlabError
+
+    path = Path(path)
+    check_output_path(path, flag="output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise TrtlabError(path, f"cannot write here ({exc.strerror or exc})", "choose another location") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

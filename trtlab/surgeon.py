@@ -89,15 +89,16 @@ def _normalize_in_place(model: onnx.ModelProto) -> None:
 def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, str | None]:
     """graphsurgeon cleanup + toposort, model-level fields kept; for models over GS_NORMALIZE_LIMIT (and when gs
     refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted)."""
-    import onnx_graphsurgeon as gs
+    from trtlab.passes.graphutil import graphsurgeon
 
     if size > GS_NORMALIZE_LIMIT:
         _normalize_in_place(model)
         return model, None
     try:
-        graph = gs.import_onnx(model)
-        graph.cleanup(remove_unused_graph_inputs=False).toposort()
-        out = gs.export_onnx(graph, do_type_check=False)
+        with graphsurgeon() as gs:
+            graph = gs.import_onnx(model)
+            graph.cleanup(remove_unused_graph_inputs=False).toposort()
+            out = gs.export_onnx(graph, do_type_check=False)
     except Exception as exc:
         _normalize_in_place(model)
         return model, f"graphsurgeon could not normalise the graph ({type(exc).__name__}: {str(exc)[:150]}); " \
@@ -112,6 +113,19 @@ def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, s
         del out.functions[:]
         out.functions.extend(model.functions)
     return out, None
+
+
+def fit_ir_version(model: onnx.ModelProto) -> str | None:
+    """IR versions below 4 require every initializer to be listed as a graph input too; passes that add
+    initializers or drop inputs (extract, to-half, fold-constants) break that, and onnx.checker rejects the model.
+    Raise ir_version to 4 then (a format change only: same opsets, same semantics)."""
+    if model.ir_version >= 4:
+        return None
+    inputs = {vi.name for vi in model.graph.input}
+    if all(t.name in inputs for t in model.graph.initializer):
+        return None
+    old, model.ir_version = model.ir_version, 4
+    return f"ir_version {old} -> 4: the model has initializers that are not graph inputs, which IR < 4 forbids"
 
 
 def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, tolerance: tuple | None = None,
@@ -155,11 +169,15 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
             break
         rec.seconds = time.perf_counter() - start
         rec.notes, rec.skipped = list(out.notes), list(out.skipped)
+        result.warnings.extend(f"{step.name}: {w}" for w in out.warnings)
         t0 = time.perf_counter()
         after, warning = normalize(out.model, before["bytes"])
         rec.normalize_seconds = time.perf_counter() - t0
         if warning:
             rec.notes.append(warning)
+        bumped = fit_ir_version(after)
+        if bumped:
+            rec.notes.append(bumped)
         after_m = measure(after)
         rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
         rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]
@@ -168,7 +186,7 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
         if verifier is not None:
             t0 = time.perf_counter()
             tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
-            check = verifier.check(keep_before, after, tol, step.name)
+            check = verifier.check(keep_before, after, tol, step.name, ort_gaps=p.ort_gaps)
             rec.verify_seconds = time.perf_counter() - t0
             rec.verified, rec.max_abs_error = check.verified, check.max_abs_error
             if check.note:

@@ -26,7 +26,7 @@ def _verifier(args, loaded, steps, result):
     from trtlab.cli.common import make_samples
 
     try:
-        samples, warnings = make_samples(args, loaded)
+        samples, warnings = make_samples(_with_overrides(args, loaded, steps), loaded)
         verifier = Verifier(samples[0])
         verifier.baseline(loaded.proto)
     except TrtlabError as exc:
@@ -40,13 +40,43 @@ def _verifier(args, loaded, steps, result):
     return verifier
 
 
+def _with_overrides(args, loaded, steps):
+    """``args`` with the shapes of every override-input-shapes step (on the model's own inputs) as input shapes,
+    so verification runs every pass, the override included, at the overridden shapes. Overrides win over
+    --input-shapes (the rewritten model accepts nothing else); unknown names and fixed-dim changes are left to
+    the pass, which refuses them (exit 2)."""
+    import argparse
+
+    from trtlab.inputs import parse_shape_args
+    from trtlab.passes.override_shapes import check_shapes, shape_items
+
+    overrides: dict[str, list[int]] = {}
+    for step in steps:
+        if step.name != "override-input-shapes":
+            continue
+        for name, dims in shape_items(step.options.get("shapes")).items():
+            try:
+                check_shapes(loaded.proto, {name: dims})
+            except TrtlabError:
+                continue
+            overrides[name] = dims
+    if not overrides:
+        return args
+    shapes = parse_shape_args(args.input_shapes)
+    shapes.update(overrides)
+    new = argparse.Namespace(**vars(args))
+    new.input_shapes = [f"{n}:[{','.join(str(d) for d in dims)}]" for n, dims in shapes.items()]
+    return new
+
+
 def execute(args, loaded, steps, run_dir: Path, target: Path) -> int:
     from trtlab.model import save_model
     from trtlab.rundir import RESULTS, atomic_write_json, environment
     from trtlab.surgeon import SurgeonResult, run_pipeline
     from trtlab.ui import progress
 
-    result = SurgeonResult(argv=["trtlab", *sys.argv[1:]], model=str(loaded.path), warnings=list(loaded.warnings))
+    result = SurgeonResult(argv=["trtlab", *sys.argv[1:]], model=str(loaded.path or loaded.label),
+                            warnings=list(loaded.warnings))
     verifier = _verifier(args, loaded, steps, result)
     tolerance = None
     if args.atol is not None or args.rtol is not None:

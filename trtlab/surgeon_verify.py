@@ -61,7 +61,10 @@ class Verifier:
         self._cache = self._run(model, [], self.feeds)
 
     def check(self, before: onnx.ModelProto, after: onnx.ModelProto, tolerance: tuple[float, float],
-              pass_name: str) -> Check:
+              pass_name: str, ort_gaps: bool = False) -> Check:
+        """Compare ``after`` with ``before``. When ``after`` does not run in onnxruntime although ``before`` did,
+        the pass failed, unless ``ort_gaps`` (it may produce types/ops onnxruntime lacks by design: not verified).
+        """
         from trtlab.comparators import compare_arrays
 
         after_inputs = [vi.name for vi in after.graph.input if vi.name not in {t.name for t in after.graph.initializer}]
@@ -70,12 +73,21 @@ class Verifier:
         if all(n in self._cache for n in wanted):
             ref = self._cache
         else:
-            ref = self._run(before, wanted, self.feeds)
+            try:
+                ref = self._run(before, wanted, self.feeds)
+            except TrtlabError as exc:
+                self._cache = {}
+                return Check(None, note="not verified: onnxruntime (CPU) cannot run the model before this pass "
+                             f"either: {exc.problem}")
         feeds = dict(self.feeds)
         feeds.update({n: ref[n] for n in after_inputs if n in ref and n not in self.feeds})
         try:
             got = self._run(after, [], feeds)
         except UnavailableError as exc:
+            if not ort_gaps:
+                return Check(False, failure=f"pass {pass_name} made the model unrunnable by onnxruntime, which ran "
+                             f"the model before it: {exc.problem}")
+            self._cache = {}
             return Check(None, note=f"not verified: onnxruntime (CPU) cannot run the rewritten model: {exc.problem}")
         except TrtlabError as exc:
             return Check(False, failure=f"pass {pass_name} made the model unloadable or unrunnable by onnxruntime: "

@@ -145,4 +145,50 @@ def test_integer_outputs_compare_exactly(cli, tmp_path):
 
 def test_bf16_on_an_old_opset_says_how_to_upgrade(cli):
     r = cli("compare", str(shared_model("mnist_opt.onnx")), "--target", "onnxrt:bf16")
-    assert r.code == 3 and "opset:version=13" in r.err
+    assert r.code == 3 and "--opset 13" in r.err
+
+
+def test_if_model_with_the_valid_branch_chosen_by_val_range(cli, tmp_path):
+    """poly_if_conditionally_invalid: only cond=True is valid; --val-range pins a bool input."""
+    model = str(shared_model("poly_if_conditionally_invalid.onnx"))
+    ok = cli("compare", model, "--target", "onnxrt:fp16", "--val-range", "cond:[1,1]", "--layerwise", "--no-report",
+             "--out", str(tmp_path / "ok"))
+    assert ok.code == 0, ok
+    bad = cli("compare", model, "--target", "onnxrt:fp16", "--val-range", "cond:[0,0]", "--no-report")
+    assert bad.code == 2 and "inference failed" in bad.err and "--val-range" in bad.err
+
+
+def test_loader_and_npz_edge_cases_are_exit_2(cli, tmp_path):
+    model = str(shared_model("mnist_opt.onnx"))
+    (tmp_path / "dl.txt").write_text("x")
+    np.savez(tmp_path / "empty.npz")
+    for args, needle in ((["--data-loader-script", f"{tmp_path / 'dl.txt'}:f"], "not a Python file"),
+                         (["--data-loader-script", f"{tmp_path}:f"], "not a Python file"),
+                         (["--load-inputs", str(tmp_path / "empty.npz")], "holds no arrays"),
+                         (["--input-shapes", "Input3:0x1x28x28"], "dimension of 0"),
+                         (["--target", "onnxrt:fp16,bf16"], "both given")):
+        r = cli("compare", model, "--target", "onnxrt:fp16", *args)
+        assert r.code == 2 and needle in r.err, r
+
+
+def test_onnxruntime_logs_stay_out_of_error_lines(cli):
+    r = cli("compare", str(shared_model("poly_if_conditionally_invalid.onnx")), "--target", "onnxrt:fp16",
+            "--val-range", "cond:[0,0]")
+    assert r.code == 2 and r.err.count("\n") == 1 and "\x1b[" not in r.err
+
+
+def test_output_dir_errors(cli, tmp_path):
+    model = str(shared_model("mnist_opt.onnx"))
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--out", model)
+    assert r.code == 2 and "is a file" in r.err
+    (tmp_path / "adir").mkdir()
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--save-inputs", str(tmp_path / "adir"))
+    assert r.code == 2 and "is a folder" in r.err
+
+
+def test_example_json_and_bad_output(cli, tmp_path):
+    r = cli("example", "--list", "--json")
+    assert r.code == 0 and "tinycnn" in json.loads(r.out)["examples"]
+    (tmp_path / "adir").mkdir()
+    r = cli("example", "tinycnn", "-o", str(tmp_path / "adir"))
+    assert r.code == 2 and "is a folder" in r.err

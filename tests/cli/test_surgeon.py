@@ -123,3 +123,114 @@ def test_extract_bad_boundary_exit_2(cli, tmp_path):
     r = cli("surgeon", str(src), "--extract-outputs", out_name, "--extract-inputs", model.graph.output[1].name,
             "-o", "x.onnx")
     assert r.code == 2 and not (tmp_path / "x.onnx").exists(), r
+
+
+def test_override_input_shapes_verifies_at_the_overridden_shapes(cli, tmp_path):
+    # the README example with a batch other than 1: verification feeds follow the override
+    r = cli("surgeon", str(shared_model("super_resolution.onnx")), "--override-input-shapes", "input:4x1x224x224",
+            "--fold-constants", "-o", "o.onnx", "--json")
+    assert r.code == 0, r
+    assert [p["verified"] for p in _results(r.out)["passes"]] == [True, True]
+    dims = [d.dim_value for d in onnx.load(tmp_path / "o.onnx").graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [4, 1, 224, 224]
+    r = cli("surgeon", str(shared_model("poly_dynamic_identity.onnx")), "--override-input-shapes", "X:1x2x5x5",
+            "-o", "p.onnx", "--json")
+    assert r.code == 0 and _results(r.out)["passes"][0]["verified"] is True, r
+    # a fixed dim is refused up front: exit 2, one line, nothing written
+    r = cli("surgeon", str(shared_model("mnist_opt.onnx")), "--override-input-shapes", "Input3:2x1x28x28",
+            "-o", "m.onnx")
+    assert r.code == 2 and "dim 0 is fixed at 1" in r.err and "Traceback" not in r.err, r
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bf16_below_opset_13_exits_2_in_surgeon_and_build(cli, tmp_path):
+    r = cli("surgeon", str(shared_model("yunet_face_120x160.onnx")), "--to-bf16", "-o", "y.onnx")
+    assert r.code == 2 and "bfloat16 needs opset 13" in r.err and "--opset 13" in r.err, r
+    assert len(r.err.strip().splitlines()) == 1 and not (tmp_path / "y.onnx").exists()
+    # build used to write a plain FP32 engine whose provenance said bf16
+    r = cli("build", str(shared_model("mnist_opt.onnx")), "--precision", "bf16", "-o", "m.engine")
+    assert r.code == 2 and "bfloat16 needs opset 13" in r.err, r
+    assert not list(tmp_path.glob("m.engine*"))
+
+
+def test_json_stdout_stays_json_when_graphsurgeon_logs(tmp_path):
+    # a subprocess: graphsurgeon's logger printed "[W] ..." lines to stdout, before the JSON
+    from tests.conftest import run_subprocess
+
+    r = run_subprocess(["trtlab", "surgeon", str(shared_model("mnist_opt.onnx")), "--opset", "13", "--to-bf16",
+                        "-o", "m.onnx", "--json"], cwd=tmp_path)
+    assert r.code == 0, r
+    data = _results(r.out)
+    assert data["passed"] is True and "[W]" not in r.out
+    assert not any("could not normalise" in n for p in data["passes"] for n in p["notes"])  # graphsurgeon did run
+
+
+def test_opset_target_checked_up_front_and_unrunnable_result_is_a_failure(cli, tmp_path):
+    src = str(shared_model("mnist_opt.onnx"))
+    for target in ("99", "0", "abc"):
+        r = cli("surgeon", src, "--opset", target, "-o", "x.onnx")
+        assert r.code == 2 and "1 to " in r.err and "Assertion" not in r.err, r
+        assert len(r.err.strip().splitlines()) == 1
+    # onnxruntime ran the input model but has no kernel for Relu(1): the pass failed, nothing written
+    r = cli("surgeon", src, "--opset", "1", "-o", "x1.onnx", "--json")
+    assert r.code == 1, r
+    data = _results(r.out)
+    assert data["passed"] is False and "unrunnable by onnxruntime" in data["failure"]
+    assert not (tmp_path / "x1.onnx").exists()
+
+
+def test_accepts_bundled_examples(cli, tmp_path):
+    r = cli("surgeon", "example:tinycnn", "--fold-constants", "-o", "x.onnx", "--json")
+    assert r.code == 0, r
+    data = _results(r.out)
+    assert data["model"] == "example:tinycnn" and data["passes"][0]["verified"] is True
+    assert onnx.load(tmp_path / "x.onnx").graph.node
+    r = cli("surgeon", "example:tinycnn", "--fold-constants", "--in-place")
+    assert r.code == 2 and "bundled example" in r.err, r
+
+
+def test_typos_in_keep_fp32_warn_and_in_dump_after_are_errors(cli, tmp_path):
+    src = str(shared_model("mnist_opt.onnx"))
+    r = cli("surgeon", src, "--to-fp16", "--keep-fp32", "NoSuch", "Relu", "-o", "h.onnx", "--json")
+    assert r.code == 0, r
+    warnings = _results(r.out)["warnings"]
+    assert any("--keep-fp32 NoSuch:" in w and "matches no node" in w for w in warnings), warnings
+    assert not any("Relu" in w for w in warnings)
+    r = cli("build", src, "--precision", "fp16", "--keep-fp32", "NoSuchThing", "-o", "m.engine")
+    assert r.code in (0, 3), r  # 3: no TensorRT module here
+    if r.code == 0:
+        assert "--keep-fp32 NoSuchThing" in r.err + r.out
+    r = cli("surgeon", src, "--fold-constants", "--dump-after", "nosuch", "-o", "d.onnx")
+    assert r.code == 2 and "--dump-after nosuch" in r.err and "fold-constants" in r.err, r
+    assert not (tmp_path / "d.onnx").exists()
+
+
+def test_ir3_model_outputs_pass_the_checker(cli, tmp_path):
+    # mnist_opt is IR 3 (initializers must be graph inputs): extract and to-fp16 left initializers outside
+    src = str(shared_model("mnist_opt.onnx"))
+    r = cli("surgeon", src, "--extract-inputs", "Pooling66_Output_0", "--extract-outputs", "ReLU114_Output_0",
+            "-o", "ex.onnx")
+    assert r.code == 0, r
+    r = cli("surgeon", src, "--to-fp16", "-o", "h.onnx")
+    assert r.code == 0, r
+    for name in ("ex.onnx", "h.onnx"):
+        model = onnx.load(tmp_path / name)
+        assert model.ir_version >= 4
+        onnx.checker.check_model(model, full_check=True)
+
+
+def test_output_path_checked_before_any_work(cli, tmp_path):
+    import os
+
+    src = str(shared_model("mnist_opt.onnx"))
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    cases = [("adir", "is a folder"), ("afile/x.onnx", "is a file, not a folder")]
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        cases.append(("locked/x.onnx", "cannot write in"))
+    for out, message in cases:
+        r = cli("surgeon", src, "--fold-constants", "-o", out)
+        assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, r
+    assert not (tmp_path / "trtlab-runs").exists()  # refused before a run directory was made

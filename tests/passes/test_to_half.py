@@ -85,11 +85,16 @@ def test_fp16_clips_weights_beyond_range():
     assert result.verify_tolerance == (1e-3, 1e-2)
 
 
-def test_bf16_refuses_old_opsets_with_a_reason():
+def test_bf16_below_opset_13_is_an_error_not_a_silent_copy():
     from trtlab.passes.registry import PASSES
 
+    from trtlab.errors import TrtlabError
+
     m = make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1])], [tensor("y", [1])], opset=11)
-    assert "opset 13" in PASSES["to-bf16"](m).skipped[0]
+    for convert in (lambda: PASSES["to-bf16"](m), lambda: convert_to_half(m, "bf16")):
+        with pytest.raises(TrtlabError) as exc:
+            convert()
+        assert exc.value.code == 2 and "opset 13" in exc.value.problem and "--opset 13" in exc.value.hint
 
 
 @pytest.mark.parametrize("name", ["mnist_opt.onnx", "super_resolution.onnx", "poly_loop.onnx"])

@@ -132,3 +132,18 @@ def test_introduced_vs_inherited_when_recorded(tiny_run, tmp_path):
     html = render_html(copy)
     assert '<section id="attribution">' in html and 'id="attribution"' in html
     assert "introduced by the layer itself" in html
+
+
+def test_output_inside_the_run_is_refused_before_rendering(tiny_run, tmp_path, cli):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "report.html").unlink()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    for out, cwd in [(str(run / "results.json"), tmp_path), ("results.json", run), (str(run / "inputs.npz"), tmp_path),
+                     (str(run / "model.onnx"), tmp_path), (str(run / "new.json"), tmp_path),
+                     (str(run / "sub" / "r.html"), tmp_path), (str(run / "results.json" / "r.html"), tmp_path)]:
+        r = cli("report", str(run), "-o", out, cwd=cwd)
+        assert r.code == 2 and r.err.count("\n") == 1 and "Traceback" not in r.err, (out, r)
+        assert {p.name: p.read_bytes() for p in run.iterdir()} == before, out
+    r = cli("report", str(run), "-o", str(run / "report.html"))
+    assert r.code == 0 and (run / "report.html").exists(), r

@@ -31,6 +31,21 @@ def executes(trt):
     return trt
 
 
+@pytest.fixture(scope="session")
+def cuda_device():
+    """Skip unless cuda-python can see an NVIDIA GPU (no TensorRT needed)."""
+    try:
+        from cuda.bindings import runtime  # noqa: F401
+    except ImportError:
+        pytest.skip("cuda-python (cuda.bindings) is not installed")
+    from trtlab.trt.cuda import device_info
+
+    info = device_info()
+    if not info.gpus:
+        pytest.skip(f"no CUDA GPU: {info.error}")
+    return info
+
+
 def loaded(proto):
     from trtlab.model import LoadedModel
 

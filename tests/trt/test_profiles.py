@@ -50,3 +50,17 @@ def test_profile_for_unknown_input_or_wrong_static_dim(trt):
         validate(parse_profiles(["x:1x4:2x4:4x4"]), network)
     with pytest.raises(TrtlabError, match="profile 1"):
         validate(parse_profiles(["x:1x3:2x3:4x3", ""]), network)
+
+
+def test_wrong_number_of_shapes_and_zero_dims_are_named(trt):
+    _b, network, *_ = _network(trt)
+    for spec, count in (("x:1x3:4x3", 2), ("x:1x3:2x3:4x3:8x3", 4)):
+        with pytest.raises(TrtlabError) as exc:
+            validate(parse_profiles([spec]), network)
+        text = str(exc.value)
+        assert f"input 'x' has {count} shapes" in text and "1 (INPUT:SHAPE" in text and "3 (INPUT:MIN:OPT:MAX)" in text
+        assert "no input" not in text and "x:1x3:4x3:8x3" in text and exc.value.code == 2
+    for spec in ("x:0x3", "x:0x3:1x3:4x3", "x:0x3:0x3:0x3"):
+        with pytest.raises(TrtlabError, match="zero-size dim") as exc:
+            validate(parse_profiles([spec]), network)
+        assert exc.value.code == 2

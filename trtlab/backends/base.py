@@ -30,6 +30,8 @@ class Backend:
         if unknown:
             raise TrtlabError(f"backend '{spec}'", f"unknown option(s) {', '.join(unknown)}",
                               f"{spec.name} options: {', '.join(self.known_options) or '(none)'}")
+        if self.options.get("fp16") and self.options.get("bf16"):
+            raise TrtlabError(f"backend '{spec}'", "fp16 and bf16 both given", "choose one precision")
         self.timing = Timing()
         self.info: dict = {"backend": spec.name, "spec": str(spec), "options": dict(self.options)}
         self.exposed: list[str] = []  # tensors this backend returns (graph outputs + marked layers)

@@ -45,7 +45,7 @@ def classify_ort_error(subject: str, exc: Exception) -> TrtlabError:
 
 
 class OnnxrtBackend(Backend):
-    known_options = ("cpu", "cuda", "fp16", "bf16", "opt", "threads", "keep")
+    known_options = ("cpu", "cuda", "fp16", "bf16", "opt", "threads", "keep", "tf32")
 
     def _providers(self, ort) -> list[str]:
         if self.options.get("cuda"):
@@ -54,7 +54,14 @@ class OnnxrtBackend(Backend):
                                        f"(providers: {', '.join(ort.get_available_providers())})",
                                        "install onnxruntime-gpu on a machine with an NVIDIA GPU "
                                        "(pip install 'trtlab[gpu]'), or use onnxrt (CPU)")
-            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            tf32 = self.options.get("tf32", True)
+            # ORT's CUDA provider computes FP32 convolutions and matmuls in TF32 by default (10-bit mantissa);
+            # tf32=0 asks for true FP32, the right reference for accuracy work.
+            cuda_opts = {"use_tf32": "0" if str(tf32) in ("0", "false", "off") else "1"}
+            self.info["tf32"] = cuda_opts["use_tf32"] == "1"
+            return [("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"]
+        if "tf32" in self.options:
+            raise TrtlabError(f"backend '{self.spec}'", "tf32 applies to the CUDA provider only", "use onnxrt:cuda,tf32=0")
         return ["CPUExecutionProvider"]
 
     def _session_options(self, ort):
@@ -82,6 +89,7 @@ class OnnxrtBackend(Backend):
     def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # errors come back as exceptions; no coloured log lines on stderr
         work = onnx.ModelProto()
         work.CopyFrom(model)
         if self.precision != "fp32":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trtlab.cli.common import add_model_arg
+from trtlab.cli.common import add_model_arg, add_report_arg
 
 HELP = "build a TensorRT engine from an ONNX model (writes ENGINE and ENGINE.json provenance)"
 
@@ -45,6 +45,7 @@ def add_arguments(p) -> None:
     g.add_argument("--triton-repo", metavar="DIR", help="also lay out DIR/<name>/1/model.plan and config.pbtxt")
     g.add_argument("--triton-name", metavar="NAME", help="model name in the Triton repository (default: model stem)")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
+    add_report_arg(p, default=False)
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of a summary")
 
 
@@ -67,16 +68,27 @@ def options_from(args):
                         mark_all=args.mark == "all")
 
 
+def check_outputs(args) -> None:
+    """Refuse -o (and the provenance file beside it) when it is a folder, unwritable or the input model, before
+    any work."""
+    from trtlab.rundir import check_output_path
+    from trtlab.trt.provenance import path_for
+
+    if args.output:
+        check_output_path(args.output, inputs=(args.model,), flag="-o")
+        check_output_path(path_for(args.output), inputs=(args.model,), flag="-o (its provenance file)")
+
+
 def run(args) -> int:
-    from trtlab.cli.common import load_model_arg
-    from trtlab.rundir import environment
+    from trtlab.cli.common import argv_tail, load_model_arg, write_report_if
+    from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.trt import module
     from trtlab.trt.engine_files import build_to_files
-    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
     from trtlab.ui import print_json, progress
 
-    trt = module.load(args.trt_module)
+    check_outputs(args)
     opts = options_from(args)
+    trt = module.load(args.trt_module)
     with fresh_run_dir(args.out, "build", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         engine_path = Path(args.output) if args.output else run_dir / "model.engine"
@@ -85,6 +97,7 @@ def run(args) -> int:
         result.argv = ["trtlab", "build", *argv_tail("build")]
         result.environment = environment()
         write_results(run_dir, result)
+    write_report_if(args.report, run_dir)
     if args.json:
         print_json(result)
     else:

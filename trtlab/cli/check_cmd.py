@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trtlab.cli.common import add_model_arg
+from trtlab.cli.common import add_model_arg, add_report_arg
 
 HELP = "parse a model with TensorRT's ONNX parser and explain every node it refuses (exit 0 parseable, 1 not)"
 
@@ -15,15 +15,15 @@ def add_arguments(p) -> None:
     add_model_arg(p)
     add_module_arg(p)
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
+    add_report_arg(p, default=False)
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
 
 
 def run(args) -> int:
-    from trtlab.cli.common import load_model_arg
-    from trtlab.rundir import environment
+    from trtlab.cli.common import argv_tail, load_model_arg, write_report_if
+    from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.trt import module
     from trtlab.trt.check import run_check
-    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
     from trtlab.ui import print_json
 
     trt = module.load(args.trt_module)
@@ -33,6 +33,7 @@ def run(args) -> int:
         result.argv = ["trtlab", "check", *argv_tail("check")]
         result.environment = environment()
         write_results(run_dir, result)
+    write_report_if(args.report, run_dir)
     if args.json:
         print_json(result)
     else:

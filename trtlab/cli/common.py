@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from trtlab.errors import TrtlabError
@@ -26,6 +27,32 @@ def load_model_arg(text: str, run_dir: Path | None = None):
     return load_model(text)
 
 
+def argv_tail(command: str) -> list[str]:
+    """The arguments after ``trtlab COMMAND`` (for results.json ``argv``)."""
+    argv = sys.argv[1:]
+    return argv[1:] if argv and argv[0] == command else argv
+
+
+def add_report_arg(p: argparse.ArgumentParser, default: bool) -> None:
+    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=default,
+                   help=f"write report.html into the run directory (default {'on' if default else 'off'})")
+
+
+def write_report_if(enabled: bool, run_dir: Path) -> Path | None:
+    """Render report.html; a failure to draw it is a warning, never the command's failure."""
+    if not enabled:
+        return None
+    from trtlab.ui import warn
+
+    try:
+        from trtlab.reports import write_report
+
+        return write_report(run_dir)
+    except Exception as exc:
+        warn(f"report.html not written: {type(exc).__name__}: {exc}")
+        return None
+
+
 def add_input_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("inputs")
     g.add_argument("--input-shapes", nargs="+", metavar="NAME:SHAPE",
@@ -44,8 +71,15 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
 
 def make_samples(args, model) -> tuple[list[dict], list[str]]:
     """Feeds for every sample, and the warnings produced on the way."""
-    from trtlab.inputs import (loader_samples, load_npz, parse_range_args, parse_shape_args, plan_inputs,
-                               random_feeds, save_npz)
+    from trtlab.inputs import (
+        load_npz,
+        loader_samples,
+        parse_range_args,
+        parse_shape_args,
+        plan_inputs,
+        random_feeds,
+        save_npz,
+    )
 
     ranges, default_range = parse_range_args(args.val_range)
     plan = plan_inputs(model.proto.graph, parse_shape_args(args.input_shapes), ranges, default_range)

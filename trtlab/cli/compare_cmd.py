@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-import shutil
 from pathlib import Path
 
-from trtlab.cli.common import add_input_args, add_model_arg
+from trtlab.cli.common import add_input_args, add_model_arg, add_report_arg
+from trtlab.comparators.tolerances import HELP as TOL_HELP
 
 HELP = "compare a target backend against a reference on the same inputs, output by output or layer by layer"
-
-# Defaults follow the target's precision: FP32 noise is ~1e-6, FP16 storage rounds at ~5e-4 per layer.
-PRECISION_TOLERANCES = {"fp32": (1e-5, 1e-5), "fp16": (1e-3, 1e-2), "bf16": (1e-2, 5e-2)}
 
 
 def add_arguments(p) -> None:
@@ -22,65 +18,39 @@ def add_arguments(p) -> None:
                    "onnxrt:fp16, onnxrt:bf16 or reference)")
     p.add_argument("--layerwise", action="store_true", help="compare every intermediate tensor, not only outputs")
     p.add_argument("--atol", action="append", metavar="[NAME:]TOL",
-                   help="absolute tolerance, global or per tensor (repeatable). Defaults follow the target's precision: "
-                   "atol/rtol 1e-5/1e-5 for FP32, 1e-3/1e-2 for FP16, 1e-2/5e-2 for BF16")
+                   help=f"absolute tolerance, global or per tensor (repeatable); {TOL_HELP}")
     p.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, like --atol")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     p.add_argument("--save-outputs", action="store_true", help="save both sides' outputs as .npz in the run dir")
-    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
-                   help="write report.html into the run dir (default on)")
+    add_report_arg(p, default=True)
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
     add_input_args(p)
 
 
-def _tolerances(args, target_spec):
-    from trtlab.comparators import Tolerances
-
-    tol = Tolerances.parse(args.atol, args.rtol)
-    precision = next((p for p in ("fp16", "bf16") if target_spec.options.get(p)), "fp32")
-    atol, rtol = PRECISION_TOLERANCES[precision]
-    if not any(":" not in a for a in args.atol or []):
-        tol.atol = atol
-    if not any(":" not in r for r in args.rtol or []):
-        tol.rtol = rtol
-    return tol
-
-
 def run(args) -> int:
     from trtlab import backends
-    from trtlab.cli.common import load_model_arg, make_samples
+    from trtlab.cli.common import argv_tail, load_model_arg, make_samples, write_report_if
+    from trtlab.comparators.tolerances import for_target
     from trtlab.compare import run_compare
-    from trtlab.rundir import environment, new_run_dir
+    from trtlab.rundir import environment, fresh_run_dir
     from trtlab.ui import print_json
 
     ref_spec, target_spec = backends.parse_spec(args.ref), backends.parse_spec(args.target)
     for spec in (ref_spec, target_spec):
         backends.create(spec)  # unknown options and unavailable backends fail here, before any work
-    tolerances = _tolerances(args, target_spec)
-    fresh = args.out is None or not Path(args.out).exists()
-    run_dir = Path(args.out) if args.out else new_run_dir("compare", Path(args.model).stem.replace("example:", ""))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    tolerances = for_target(target_spec, args.atol, args.rtol)
+    with fresh_run_dir(args.out, "compare", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         samples, input_warnings = make_samples(args, model)
         result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
                                    run_dir if args.save_outputs else None, quiet=args.quiet or args.json)
         result.warnings.extend(input_warnings)
         result.environment = environment()
-        result.argv = ["trtlab", "compare", *_argv_tail()]
+        result.argv = ["trtlab", "compare", *argv_tail("compare")]
         _write_run(run_dir, result, hist, samples)
-    except BaseException:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    if args.report:
-        _write_report(run_dir, args.json)
+    write_report_if(args.report, run_dir)
     if args.json:
-        import json
-
-        from trtlab.rundir import RESULTS
-
-        print_json(json.loads((run_dir / RESULTS).read_text()))
+        print_json(result)
     else:
         from trtlab.cli.compare_view import print_result
 
@@ -88,16 +58,9 @@ def run(args) -> int:
     return 0 if result.passed else 1
 
 
-def _argv_tail() -> list[str]:
-    import sys
-
-    argv = sys.argv[1:]
-    return argv[1:] if argv and argv[0] == "compare" else argv
-
-
 def _write_run(run_dir: Path, result, hist: dict, samples: list[dict]) -> None:
     from trtlab.inputs import save_npz
-    from trtlab.rundir import RESULTS, atomic_savez, atomic_write_json
+    from trtlab.rundir import atomic_savez, write_results
 
     save_npz(run_dir / "inputs.npz", samples)
     result.files["inputs"] = "inputs.npz"
@@ -107,19 +70,4 @@ def _write_run(run_dir: Path, result, hist: dict, samples: list[dict]) -> None:
     for side in ("ref", "target"):
         if (run_dir / f"{side}_outputs.npz").exists():
             result.files[f"{side}_outputs"] = f"{side}_outputs.npz"
-    atomic_write_json(run_dir / RESULTS, result)
-
-
-def _write_report(run_dir: Path, quiet: bool) -> None:
-    from trtlab.ui import warn
-
-    try:
-        from trtlab.reports import write_report
-    except ImportError:
-        return
-    try:
-        write_report(run_dir)
-    except NotImplementedError:
-        return
-    except Exception as exc:  # the comparison stands even if the report cannot be drawn
-        warn(f"report.html not written: {type(exc).__name__}: {exc}")
+    write_results(run_dir, result)

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "build": "trtlab.cli.build_cmd",
     "run": "trtlab.cli.run_cmd",
     "report": "trtlab.cli.report_cmd",
+    "debug": "trtlab.cli.debug_cmd",
 }
 
 

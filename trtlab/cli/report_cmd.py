@@ -16,12 +16,13 @@ def run(args) -> int:
     from pathlib import Path
 
     from trtlab.errors import TrtlabError
-    from trtlab.reports import write_report
+    from trtlab.reports import report_path, write_report
     from trtlab.rundir import RESULTS
     from trtlab.ui import out, print_json
 
     if args.output and Path(args.output).is_dir():
         raise TrtlabError(args.output, "is a folder", "pass a file name for -o, e.g. -o report.html")
+    report_path(args.run_dir, args.output)  # refused before any rendering: never over the run's own files
     path = write_report(args.run_dir, args.output)
     schema = json.loads((Path(args.run_dir) / RESULTS).read_text()).get("schema")
     size = path.stat().st_size

@@ -12,8 +12,10 @@ HELP = "run a TensorRT engine (or an ONNX model, built first) on inputs and repo
 def add_arguments(p) -> None:
     from trtlab.trt.module import add_module_arg
 
-    p.add_argument("target", metavar="ENGINE_OR_MODEL", help="an .engine/.plan file (with its .json provenance) or "
-                   "an .onnx model (built in memory first)")
+    p.add_argument("target", metavar="ENGINE_OR_MODEL", nargs="?", help="an .engine/.plan file (with its .json "
+                   "provenance) or an .onnx model (built in memory first)")
+    p.add_argument("--hybrid", metavar="DIR", help="run a partition folder (surgeon --isolate-unsupported -o DIR): "
+                   "TensorRT segments on TensorRT (on onnxrt where TensorRT cannot execute), the rest on onnxrt")
     p.add_argument("--model", metavar="MODEL.onnx", help="the ONNX model that describes the engine's inputs "
                    "(default: the path recorded in the engine's provenance)")
     add_module_arg(p)
@@ -30,51 +32,98 @@ def add_arguments(p) -> None:
     add_input_args(p)
 
 
-def _engine_and_model(args, trt):
+def check_args(args) -> None:
+    """Timing settings and output paths, before any file is read or the GPU is looked for."""
+    import math
+
+    from trtlab.errors import TrtlabError
+    from trtlab.rundir import check_output_path
+
+    if args.iterations < 1:
+        raise TrtlabError(f"--iterations {args.iterations}", "must be at least 1", "e.g. --iterations 10")
+    for flag, value, unit in (("--duration", args.duration, "s"), ("--warmup", args.warmup, "ms")):
+        if not (math.isfinite(value) and value >= 0):
+            raise TrtlabError(f"{flag} {value:g}", "must be a finite number >= 0", f"e.g. {flag} 0 ({unit})")
+    for flag, path in (("--save-outputs", args.save_outputs), ("--timing-json", args.timing_json)):
+        if path:
+            check_output_path(path, inputs=(args.target, args.model), flag=flag)
+
+
+def check_engine_bytes(target: Path, data: bytes) -> None:
+    """Refuse what is plainly not a serialized engine (empty, text, an ONNX model); engines of TensorRT and
+    TensorRT for RTX start with a ``?trt`` tag (ftrt, vtrt)."""
+    from trtlab.errors import TrtlabError
+
+    if not data:
+        raise TrtlabError(target, "file is empty", "rebuild the engine with `trtlab build`")
+    if len(data) < 8 or data[1:4] != b"trt":
+        raise TrtlabError(target, "not a TensorRT engine (no engine header)",
+                          "pass an .engine file written by `trtlab build`, or an ONNX model named .onnx (built first)")
+
+
+def load_target(args):
+    """(engine bytes or None, ONNX model, provenance or None): everything that needs no TensorRT and no GPU."""
     from trtlab.errors import TrtlabError
     from trtlab.model import load_model
+    from trtlab.trt import provenance
+
+    target = Path(args.target)
+    if target.suffix == ".onnx":
+        return None, load_model(target), None
+    data = target.read_bytes()
+    check_engine_bytes(target, data)
+    prov = provenance.read(target)
+    if prov is not None and prov["engine"].get("sha256") not in (None, provenance.sha256_bytes(data)):
+        raise TrtlabError(target, "the engine does not match its provenance file (sha256 differs)",
+                          "rebuild with `trtlab build`, or remove the stale .engine.json")
+    model_path = args.model or (prov or {}).get("onnx", {}).get("path")
+    if not model_path or not Path(model_path).exists():
+        raise TrtlabError(target, "no ONNX model describes this engine's inputs", "pass --model MODEL.onnx")
+    return data, load_model(model_path), prov
+
+
+def _engine(args, trt, data, model, prov):
     from trtlab.trt import provenance
     from trtlab.trt.build import BuildOptions, build_engine
     from trtlab.trt.cuda import device_info
     from trtlab.trt.profiles import parse_profiles
 
-    target = Path(args.target)
-    if not target.is_file():
-        raise TrtlabError(target, "file not found", "pass an .engine file written by `trtlab build`, or an .onnx model")
-    if target.suffix == ".onnx":
-        model = load_model(target)
+    if data is None:
         built = build_engine(trt, model, BuildOptions(precision=args.precision, profiles=parse_profiles(args.profile)))
-        return built.engine, model, built.notes
-    data = target.read_bytes()
-    prov = provenance.read(target)
+        return built.engine, built.notes
     gpus = device_info().gpus
-    warnings = provenance.verify(prov, data, trt, gpus[0] if gpus else None)
-    model_path = args.model or (prov or {}).get("onnx", {}).get("path")
-    if not model_path or not Path(model_path).exists():
-        raise TrtlabError(target, "no ONNX model describes this engine's inputs", "pass --model MODEL.onnx")
-    return data, load_model(model_path), warnings
+    return data, provenance.verify(prov, data, trt, gpus[0] if gpus else None)
 
 
 def run(args) -> int:
     from trtlab.backends.trt import CPU_HINT, can_execute
-    from trtlab.cli.common import make_samples
+    from trtlab.cli.common import argv_tail, make_samples
     from trtlab.errors import TrtlabError, UnavailableError
-    from trtlab.rundir import atomic_savez, atomic_write_json, environment
+    from trtlab.rundir import atomic_savez, atomic_write_json, environment, fresh_run_dir, write_results
     from trtlab.trt import module
-    from trtlab.trt.results import argv_tail, fresh_run_dir, write_results
     from trtlab.trt.runner import TrtRunner
     from trtlab.trt.timing import benchmark
     from trtlab.ui import print_json
 
-    if not Path(args.target).is_file():
-        raise TrtlabError(args.target, "file not found", "pass an .engine file or an .onnx model")
+    check_args(args)
+    if args.hybrid:
+        from trtlab.partition_run import run_hybrid
+
+        return run_hybrid(args)
+    if not args.target or not Path(args.target).is_file():
+        raise TrtlabError(args.target or "trtlab run", "file not found", "pass an .engine file or an .onnx model")
+    if args.profile:
+        from trtlab.trt.profiles import parse_profiles
+
+        parse_profiles(args.profile)
+    data, model, prov = load_target(args)  # bad files are exit 2 on any machine, before the GPU is looked for
+    samples, input_warnings = make_samples(args, model)
     trt = module.load(args.trt_module)
     ok, why = can_execute(trt.name)
     if not ok:
         raise UnavailableError("trtlab run", why, "`trtlab doctor --for run` lists what is missing; " + CPU_HINT)
     with fresh_run_dir(args.out, "run", args.target) as run_dir:
-        engine, model, warnings = _engine_and_model(args, trt)
-        samples, input_warnings = make_samples(args, model)
+        engine, warnings = _engine(args, trt, data, model, prov)
         with TrtRunner(trt, engine) as runner:
             outputs = runner.infer(samples[0])
             report = benchmark(runner, samples[0], warmup_s=args.warmup / 1e3, iterations=args.iterations,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
-from trtlab.cli.common import add_input_args
+from trtlab.cli.common import add_input_args, add_report_arg
 
 HELP = "rewrite a model with passes (fold constants, cleanup, FP16, ...), checking after each pass that outputs hold"
 
@@ -35,7 +34,7 @@ class _StepAction(argparse.Action):
 
 
 def add_arguments(p) -> None:
-    p.add_argument("model", nargs="?", help="path to an .onnx file")
+    p.add_argument("model", nargs="?", help="path to an .onnx file, or example:NAME for a bundled example")
     p.add_argument("-o", "--output", metavar="OUT.onnx", help="where to write the result (default: in the run dir)")
     p.add_argument("--in-place", action="store_true", help="overwrite MODEL (only with this flag)")
     p.add_argument("--list", action="store_true", help="list the passes and exit")
@@ -61,6 +60,17 @@ def add_arguments(p) -> None:
     o.add_argument("--half-io", action="store_true", help="to-fp16/to-bf16: convert graph inputs/outputs too")
     o.add_argument("--extract-inputs", metavar="A,B", help="extract: boundary inputs (tensor names)")
     o.add_argument("--extract-outputs", metavar="C,D", help="extract: outputs (tensor names); implies --extract")
+    d = p.add_argument_group("debugging failed conversions (each runs on its own, not with other passes)")
+    d.add_argument("--isolate-unsupported", action="store_true",
+                   help="split into TensorRT and fallback segments; -o DIR gets one .onnx per segment + partition.json")
+    d.add_argument("--min-segment-size", type=int, default=3, metavar="N",
+                   help="--isolate-unsupported: TensorRT segments with fewer nodes go to the fallback (default 3)")
+    d.add_argument("--static-support", action="store_true",
+                   help="--isolate-unsupported: predict support from trtlab's static table even if a parser exists")
+    d.add_argument("--substitute-plugins", metavar="SPEC",
+                   help="replace patterns by plugin/standard ops: a rules .yaml/.py file, or builtin[:rule,...]")
+    d.add_argument("--dry-run", action="store_true",
+                   help="--substitute-plugins: list matches and near misses (with reasons), write no model")
     v = p.add_argument_group("verification")
     v.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                    help="run the model before and after each pass with onnxrt and stop at the first pass that changes "
@@ -73,6 +83,7 @@ def add_arguments(p) -> None:
     w.add_argument("--dump-after", nargs="+", metavar="NAME|all", help="also write the model after these passes")
     w.add_argument("--run-dir", metavar="DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     w.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
+    add_report_arg(w, default=False)
     add_input_args(p)
 
 
@@ -103,12 +114,21 @@ def _steps(args):
         elif step.name == "extract":
             step.options.setdefault("inputs", args.extract_inputs)
             step.options.setdefault("outputs", args.extract_outputs)
+        elif step.name == "opset":
+            from trtlab.passes.opset import check_target
+
+            check_target(step.options.get("target", 17))  # up front: exit 2 before any work
     if not steps:
         raise TrtlabError("trtlab surgeon", "no passes given",
                           "add pass flags, e.g. --fold-constants --cleanup (see `trtlab surgeon --list`)")
     from trtlab.passes.base import parse_size
 
     parse_size(args.fold_size_threshold)
+    names = list(dict.fromkeys(s.name for s in steps))
+    unknown = [n for n in args.dump_after or [] if n != "all" and n not in names]
+    if unknown:
+        raise TrtlabError(f"--dump-after {' '.join(unknown)}", "not a pass of this run",
+                          f"choose from: {', '.join(names)}, or all")
     return steps
 
 
@@ -128,41 +148,68 @@ def run(args) -> int:
         return _list_passes()
     if not args.model:
         raise TrtlabError("trtlab surgeon", "no model given", "trtlab surgeon MODEL.onnx --fold-constants -o OUT.onnx")
+    if args.isolate_unsupported or args.substitute_plugins:
+        return _debug_modes(args)
     steps = _steps(args)
-    model_path = Path(args.model)
+    example = args.model.startswith("example:")
+    model_path = None if example else Path(args.model)
     target = _output_path(args, model_path)
+    from trtlab.cli.common import load_model_arg
     from trtlab.model import load_model
-    from trtlab.rundir import new_run_dir
 
-    big = model_path.is_file() and model_path.stat().st_size > CHECK_LIMIT
-    loaded = load_model(model_path, check=not big)
-    if big:
-        loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
-                               "(verification by onnxrt is the stronger check: --verify)")
-    fresh = args.run_dir is None or not Path(args.run_dir).exists()
-    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir("surgeon", model_path.stem)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        from trtlab.surgeon_exec import execute
+    if example:
+        loaded = load_model_arg(args.model)
+        stem = args.model.split(":", 1)[1]
+    else:
+        big = model_path.is_file() and model_path.stat().st_size > CHECK_LIMIT
+        loaded = load_model(model_path, check=not big)
+        stem = model_path.stem
+        if big:
+            loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
+                                   "(verification by onnxrt is the stronger check: --verify)")
+    from trtlab.cli.common import write_report_if
+    from trtlab.rundir import fresh_run_dir
+    from trtlab.surgeon_exec import execute
 
-        code = execute(args, loaded, steps, run_dir, target or run_dir / f"{model_path.stem}.surgeon.onnx")
-    except BaseException:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    with fresh_run_dir(args.run_dir, "surgeon", args.model) as run_dir:
+        code = execute(args, loaded, steps, run_dir, target or run_dir / f"{stem}.surgeon.onnx")
+    write_report_if(args.report, run_dir)
     return code
 
 
-def _output_path(args, model_path: Path) -> Path | None:
+def _output_path(args, model_path: Path | None) -> Path | None:
+    """Where the model goes, validated before any work (not a folder, not the input unless --in-place, in a
+    folder that can be written); None: into the run directory."""
     from trtlab.errors import TrtlabError
+    from trtlab.rundir import check_output_path
 
+    if args.in_place and model_path is None:
+        raise TrtlabError("--in-place", f"{args.model} is a bundled example, not a file", "write it with -o OUT.onnx")
     if args.in_place:
         if args.output and Path(args.output).resolve() != model_path.resolve():
             raise TrtlabError("--in-place", "given together with a different -o", "use one of them")
-        return model_path
+        return check_output_path(model_path, flag="--in-place")
     if args.output:
         out = Path(args.output)
-        if out.exists() and model_path.exists() and out.resolve() == model_path.resolve():
+        if out.exists() and model_path and model_path.exists() and out.resolve() == model_path.resolve():
             raise TrtlabError(f"-o {out}", "would overwrite the input model", "choose another path, or pass --in-place")
-        return out
+        return check_output_path(out, inputs=(model_path,), flag="-o")
     return None
+
+
+def _debug_modes(args) -> int:
+    from trtlab.errors import TrtlabError
+
+    if args.isolate_unsupported and args.substitute_plugins or getattr(args, "steps", None):
+        raise TrtlabError("trtlab surgeon", "--isolate-unsupported and --substitute-plugins run on their own",
+                          "run other passes first (-o mid.onnx), then isolate or substitute on mid.onnx; or use "
+                          "-p isolate-unsupported:out_dir=DIR / -p substitute-plugins:spec=FILE in a pipeline")
+    if not Path(args.model).is_file():
+        raise TrtlabError(args.model, "file not found", "pass an .onnx model")
+    if args.isolate_unsupported:
+        from trtlab.partition_run import run_isolate
+
+        return run_isolate(args)
+    from trtlab.plugins.run import run_substitute
+
+    return run_substitute(args)

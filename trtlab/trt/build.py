@@ -73,8 +73,10 @@ def parse_size(text: str) -> int:
     return int(value * _UNITS[unit])
 
 
-def convert_precision(model: LoadedModel, opts: BuildOptions, trt: TrtModule) -> tuple[LoadedModel, list[str]]:
-    """FP16/BF16 as graph edits through the surgeon's to-half pass; INT8 refused."""
+def convert_precision(model: LoadedModel, opts: BuildOptions,
+                      trt: TrtModule) -> tuple[LoadedModel, list[str], list[str]]:
+    """FP16/BF16 as graph edits through the surgeon's to-half pass; INT8 refused. Returns the model, notes and the
+    pass's warnings (e.g. a --keep-fp32 entry that matches nothing)."""
     if opts.precision == "int8":
         raise UnavailableError(
             "--precision int8", f"implicit INT8 (calibration) is not supported by trtlab with {trt.name} {trt.version}"
@@ -85,7 +87,7 @@ def convert_precision(model: LoadedModel, opts: BuildOptions, trt: TrtModule) ->
         if opts.keep_fp32:
             raise TrtlabError("--keep-fp32", "only means something with --precision fp16 or bf16",
                               "add --precision fp16")
-        return model, []
+        return model, [], []
     try:
         from trtlab.passes.to_half import convert_to_half
     except ImportError as exc:
@@ -96,12 +98,40 @@ def convert_precision(model: LoadedModel, opts: BuildOptions, trt: TrtModule) ->
 
     work = ModelProto()
     work.CopyFrom(model.proto)
-    converted = convert_to_half(work, opts.precision, keep_fp32=list(opts.keep_fp32), keep_io_types=True)
+    converted, warnings = _run_pass(convert_to_half, work, opts)
     proto = _proto_of(converted)
     notes = [f"precision {opts.precision}: weights and activations converted by graph edits (to-half pass), "
              f"graph inputs/outputs kept in their original types" + (f", kept in FP32: {', '.join(opts.keep_fp32)}"
                                                                      if opts.keep_fp32 else "")]
-    return LoadedModel(proto=proto, path=model.path, warnings=list(model.warnings), label=model.label), notes
+    return LoadedModel(proto=proto, path=model.path, warnings=list(model.warnings), label=model.label), notes, warnings
+
+
+def _run_pass(convert_to_half, work, opts: BuildOptions):
+    """Run the to-half pass, keeping what it warns about (Python warnings or a result's ``warnings``); a
+    ValueError from it (a --keep-fp32 entry it refuses) is a usage error."""
+    import warnings as pywarnings
+
+    with pywarnings.catch_warnings(record=True) as caught:
+        pywarnings.simplefilter("always")
+        try:
+            converted = convert_to_half(work, opts.precision, keep_fp32=list(opts.keep_fp32), keep_io_types=True)
+        except ValueError as exc:
+            flags = f"--precision {opts.precision}" + (f" --keep-fp32 {' '.join(opts.keep_fp32)}" if opts.keep_fp32
+                                                       else "")
+            raise TrtlabError(flags, str(exc).rstrip("."), "check the node names and op types (`trtlab inspect "
+                              "MODEL` lists them)") from None
+    found = [str(w.message) for w in caught] + [str(w) for w in getattr(converted, "warnings", None) or []]
+    return converted, list(dict.fromkeys(found))
+
+
+def _keep_fp32_warnings(model: LoadedModel, opts: BuildOptions) -> list[str]:
+    """A warning naming the --keep-fp32 entries that match no node name or op type (typos keep nothing)."""
+    if opts.precision not in ("fp16", "bf16") or not opts.keep_fp32:
+        return []
+    from trtlab.passes.to_half import keep_warning, unmatched_keep
+
+    unmatched = unmatched_keep(model.proto, opts.keep_fp32)
+    return [keep_warning(unmatched)] if unmatched else []
 
 
 def _proto_of(result):
@@ -199,7 +229,8 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
     from trtlab.trt.profiles import validate
 
     t0 = time.perf_counter()
-    model, notes = convert_precision(model, opts, trt)
+    keep_warnings = _keep_fp32_warnings(model, opts)
+    model, notes, pass_warnings = convert_precision(model, opts, trt)
     convert_s = time.perf_counter() - t0
     flags = 0
     if opts.strongly_typed:
@@ -212,7 +243,7 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
                           f"'{first['node_name']}' ({first['op']}): {first['message']}"
                           + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""),
                           f"run `trtlab check {model.path or 'MODEL'}` for every failing node and what to do", code=1)
-    warnings = validate(opts.profiles, network)
+    warnings = list(dict.fromkeys(keep_warnings + pass_warnings)) + validate(opts.profiles, network)
     marked = mark_outputs(network, opts.mark, opts.mark_all)
     inputs, outputs = _io(network)
     layers = network_layers(network)

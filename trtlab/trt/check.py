@@ -61,7 +61,7 @@ PLUGIN = ("substitute a plugin: load a plugin library that implements {domain}::
 ISOLATE = "isolate the op so it runs outside TensorRT (`trtlab surgeon --isolate-unsupported -o DIR`)"
 
 
-def _hint(node: NodeReport, message: str, imported: set[str]) -> str:
+def node_hint(node: NodeReport, message: str, imported: set[str]) -> str:
     text, op, domain = message.lower(), node.op, node.domain
     if domain not in STANDARD_DOMAINS and domain not in imported:
         return (f"the model imports no opset for domain '{domain}': fix the export (add an opset_import for it); "
@@ -187,7 +187,7 @@ def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
             node.where = f"{node.where} | {chain}" if node.where else chain
             if err["op"] and err["op"] != node.op:  # hint about the inner op that failed, not its container
                 subject = NodeReport(node.index, inner or node.name, err["op"], "", False)
-        node.hint = node.hint or _hint(subject, err["message"], imported)
+        node.hint = node.hint or node_hint(subject, err["message"], imported)
     warnings = list(model.warnings)
     failing = {n.index for n in nodes if not n.supported}
     if ok:

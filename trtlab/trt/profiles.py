@@ -22,6 +22,7 @@ _DIMS = re.compile(r"^\d+(x\d+)*$|^$")
 @dataclass
 class Profile:
     shapes: dict[str, tuple[list[int], list[int], list[int]]] = field(default_factory=dict)  # name -> min, opt, max
+    items: dict[str, str] = field(default_factory=dict, repr=False)  # name -> the INPUT:... text it came from
 
     def to_json(self) -> dict:
         return {name: {"min": mn, "opt": opt, "max": mx} for name, (mn, opt, mx) in self.shapes.items()}
@@ -63,7 +64,7 @@ def parse_profiles(specs: list[str] | None) -> list[Profile]:
             if name in profile.shapes:
                 raise TrtlabError(f"--profile {spec}", f"input '{name}' appears twice in one profile",
                                   "start another profile with another --profile")
-            profile.shapes[name] = shapes
+            profile.shapes[name], profile.items[name] = shapes, item
         profiles.append(profile)
     return profiles
 
@@ -92,8 +93,7 @@ def validate(profiles: list[Profile], network) -> list[str]:
     for k, profile in enumerate(profiles):
         for name in profile.shapes:
             if name not in names:
-                raise TrtlabError(f"--profile {name}", f"the model has no input '{name}'",
-                                  f"inputs: {', '.join(sorted(names))}")
+                raise _unknown_input(name, profile.items.get(name, name), {n: s for n, s, _t in inputs})
         for name, shape in dynamic:
             if name not in profile.shapes:
                 raise TrtlabError(f"input '{name}'", f"dynamic dims {_fmt_dims(shape)} have no shapes in profile {k}",
@@ -105,6 +105,9 @@ def validate(profiles: list[Profile], network) -> list[str]:
                 if len(dims) != len(shape) or any(s >= 0 and s != d for s, d in zip(shape, dims)):
                     raise TrtlabError(f"--profile {name}", f"{label} shape {_fmt(dims)} does not fit the input's "
                                       f"dims {_fmt_dims(shape)}", f"keep the static dims, e.g. {name}:{suggest(shape)}")
+                if 0 in dims and not _t:  # a shape tensor's profile holds values, where 0 is fine
+                    raise TrtlabError(f"--profile {name}", f"{label} shape {_fmt(dims)} has a zero-size dim",
+                                      f"every dim needs at least 1, e.g. {name}:{suggest(shape)}")
             if not any(d < 0 for d in shape):
                 warnings.append(f"profile {k}: input '{name}' is static ({_fmt(shape)}); its shapes change nothing")
     if dynamic and not profiles:
@@ -114,6 +117,18 @@ def validate(profiles: list[Profile], network) -> list[str]:
         raise TrtlabError(f"input '{name}'", f"has dynamic dims {_fmt_dims(shape)} and no optimization profile{others}",
                           f"--profile {','.join(f'{n}:{suggest(s)}' for n, s in dynamic)}")
     return warnings
+
+
+def _unknown_input(name: str, item: str, shapes: dict[str, list[int]]) -> TrtlabError:
+    """No such input; when ``item`` is a real input followed by shapes, the spec had the wrong number of shapes
+    (``input:1x3:4x3`` parses as an input named "input:1x3" with one shape)."""
+    for real in sorted(shapes, key=len, reverse=True):
+        rest = item[len(real) + 1:].split(":") if item.startswith(real + ":") else []
+        if rest and all(p.strip() and _DIMS.match(p.strip()) for p in rest):
+            return TrtlabError(f"--profile {item}", f"input '{real}' has {len(rest)} shapes; a profile needs 1 "
+                               "(INPUT:SHAPE, min = opt = max) or 3 (INPUT:MIN:OPT:MAX)",
+                               f"e.g. {real}:{suggest(shapes[real])}")
+    return TrtlabError(f"--profile {item}", f"the model has no input '{name}'", f"inputs: {', '.join(sorted(shapes))}")
 
 
 def _fmt_dims(shape: list[int]) -> str:

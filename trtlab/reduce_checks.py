@@ -1,0 +1,228 @@
+"""Failure modes of ``trtlab debug reduce``: does a candidate model still fail the way the original does?
+
+Each mode is a small class with ``original(plan)`` (run once on the whole model; raises when there is nothing to
+reduce) and ``__call__(candidate) -> Verdict``. Literal registry: ``MODES``.
+
+- ``check``: TensorRT's ONNX parser refuses the model. The candidate reproduces when the parser refuses one of the
+  nodes it refused in the original (``any_failure`` accepts any refusal), so a cut that breaks something else
+  is not mistaken for the bug.
+- ``build``: the model parses but the builder fails; a parser refusal of the candidate is a different failure.
+- ``compare``: outputs of a reference and a target backend differ beyond atol/rtol on any of several samples.
+  A candidate's inputs are the reference model's intermediate values on the original samples.
+- ``command``: a shell command with ``{model}``; fails when it exits with ``fail_code`` (default: non-zero)
+  and, if ``fail_regex`` is given, the regex matches its stdout or stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from trtlab.errors import EXIT_USAGE, TrtlabError
+from trtlab.model import LoadedModel
+from trtlab.reduce_graph import Candidate, Plan
+
+NOTHING = "nothing to reduce: the check passes on the original model"
+
+
+@dataclass
+class Verdict:
+    reproduces: bool
+    detail: str
+    failing: list[str] = field(default_factory=list)
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ParseMode:
+    name = "check"
+
+    def __init__(self, trt, any_failure: bool = False):
+        self.trt, self.any_failure = trt, any_failure
+        self.signature: set[int] = set()
+
+    def _parse(self, proto, origin: list[int]) -> tuple[bool, set[int], str]:
+        from trtlab.trt.check import parse_network, parser_errors
+
+        _b, _n, parser, logger, ok, _s = parse_network(self.trt, LoadedModel(proto=proto, path=None))
+        errors = parser_errors(parser)
+        nodes = {origin[e["node"]] for e in errors if 0 <= e["node"] < len(origin)}
+        first = errors[0] if errors else {"node_name": "", "op": "", "message": "; ".join(logger.errors())}
+        detail = "parses" if ok else _one_line(f"{first['node_name']} ({first['op']}): {first['message']}")
+        return ok, nodes, detail
+
+    def original(self, plan: Plan) -> Verdict:
+        ok, nodes, detail = self._parse(plan.model, list(range(len(plan.model.graph.node))))
+        if ok:
+            raise TrtlabError("debug reduce --fails check", f"{NOTHING} ({self.trt.name} {self.trt.version} parses "
+                              "it)", "nothing to do; for builder failures use --fails build, for accuracy "
+                              "--fails compare", code=EXIT_USAGE)
+        self.signature = nodes
+        return Verdict(True, detail, _names(plan, nodes))
+
+    def __call__(self, cand: Candidate) -> Verdict:
+        ok, nodes, detail = self._parse(cand.proto, cand.origin)
+        same = self.any_failure or not self.signature or bool(nodes & self.signature)
+        if not ok and not same:
+            detail = "a different failure: " + detail
+        return Verdict(not ok and same, detail, sorted(str(n) for n in nodes))
+
+
+class BuildMode(ParseMode):
+    name = "build"
+
+    def _build(self, proto) -> tuple[str, str]:
+        from trtlab.trt.build import BuildOptions, build_engine
+
+        try:
+            build_engine(self.trt, LoadedModel(proto=proto, path=None, label="candidate"), BuildOptions())
+        except TrtlabError as exc:
+            kind = "parse" if "parser refused" in exc.problem else ("build" if exc.code == 1 else "other")
+            return kind, _one_line(exc.problem)
+        return "ok", "builds"
+
+    def original(self, plan: Plan) -> Verdict:
+        kind, detail = self._build(plan.model)
+        if kind == "ok":
+            raise TrtlabError("debug reduce --fails build", f"{NOTHING} (the engine builds)", "nothing to do",
+                              code=EXIT_USAGE)
+        if kind != "build":
+            raise TrtlabError("debug reduce --fails build", f"the original model fails before the builder runs: "
+                              f"{detail}", "use --fails check for parser refusals", code=EXIT_USAGE)
+        return Verdict(True, detail)
+
+    def __call__(self, cand: Candidate) -> Verdict:
+        kind, detail = self._build(cand.proto)
+        same = kind == "build" or (self.any_failure and kind != "ok")
+        return Verdict(same, detail if kind in ("ok", "build") else f"a different failure: {detail}")
+
+
+class CompareMode:
+    name = "compare"
+
+    def __init__(self, ref: str, target: str, atol: float, rtol: float, samples: list[dict]):
+        from trtlab.backends import parse_spec
+
+        self.ref, self.target = parse_spec(ref), parse_spec(target)
+        self.atol, self.rtol, self.samples = atol, rtol, samples
+        self.values: list[dict] = []
+
+    def _compare(self, proto, feeds_list) -> Verdict:
+        from trtlab.backends import create
+        from trtlab.comparators import compare_arrays
+
+        worst = None
+        with create(self.ref) as ref, create(self.target) as tgt:
+            ref.load(proto)
+            tgt.load(proto)
+            for s, feeds in enumerate(feeds_list):
+                r, t = ref.run(feeds), tgt.run(feeds)
+                for name in r:
+                    if name not in t:
+                        continue
+                    m = compare_arrays(name, r[name], t[name], self.atol, self.rtol)
+                    if not m.passed and (worst is None or (m.max_abs or 0) > (worst[1].max_abs or 0)):
+                        worst = (s, m)
+        if worst is None:
+            return Verdict(False, f"outputs match within atol {self.atol:g}, rtol {self.rtol:g} "
+                           f"on {len(feeds_list)} sample(s)")
+        s, m = worst
+        return Verdict(True, _one_line(f"'{m.name}' mismatches on sample {s}: max abs {m.max_abs:.3g}, "
+                                       f"{m.mismatches} of {m.size} elements ({m.reason or 'over tolerance'})"),
+                       [m.name])
+
+    def original(self, plan: Plan) -> Verdict:
+        from trtlab.reduce_graph import observe
+
+        names = [o for i in plan.order for o in plan.model.graph.node[i].output if o]
+        self.values = observe(plan.model, self.samples, names, str(self.ref))
+        for vals, feeds in zip(self.values, self.samples):
+            vals.update(feeds)
+        plan.add_observed(self.values[0])
+        verdict = self._compare(plan.model, self.samples)
+        if not verdict.reproduces:
+            raise TrtlabError(f"debug reduce --fails compare --ref {self.ref} --target {self.target}",
+                              f"{NOTHING} ({verdict.detail})", "lower --atol/--rtol, or add --samples",
+                              code=EXIT_USAGE)
+        return verdict
+
+    def __call__(self, cand: Candidate) -> Verdict:
+        missing = [n for n in cand.inputs if n not in self.values[0]]
+        if missing:
+            return Verdict(False, f"no reference value for input(s) {', '.join(missing[:3])}")
+        feeds = [{n: vals[n] for n in cand.inputs} for vals in self.values]
+        return self._compare(cand.proto, feeds)
+
+
+class CommandMode:
+    name = "command"
+
+    def __init__(self, command: str, fail_code: int | None, fail_regex: str | None, workdir, timeout=None):
+        if "{model}" not in command:
+            raise TrtlabError(f"--check {command!r}", "the command does not mention {model}",
+                              "write where the candidate model goes, e.g. --check \"trtexec --onnx={model}\"")
+        try:
+            self.regex = re.compile(fail_regex) if fail_regex else None
+        except re.error as exc:
+            raise TrtlabError(f"--fail-regex {fail_regex!r}", f"not a regular expression ({exc})",
+                              "escape special characters, e.g. 'Plugin not found'") from None
+        self.command, self.fail_code, self.timeout = command, fail_code, timeout
+        self.workdir = str(workdir)
+
+    def _run(self, proto) -> Verdict:
+        from trtlab.model import save_model
+
+        fd, path = tempfile.mkstemp(prefix="candidate-", suffix=".onnx", dir=self.workdir)
+        os.close(fd)
+        try:
+            save_model(proto, path)
+            cmd = self.command.replace("{model}", shlex.quote(path))
+            try:
+                proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=self.timeout, check=False,
+                                      errors="replace")
+            except subprocess.TimeoutExpired:
+                return Verdict(False, f"timed out after {self.timeout} s (counted as passing)")
+        finally:
+            os.unlink(path)
+        return self._verdict(proc.returncode, proc.stdout, proc.stderr)
+
+    def _verdict(self, rc: int, stdout: str, stderr: str) -> Verdict:
+        code_ok = rc == self.fail_code if self.fail_code is not None else (rc != 0 or self.regex is not None)
+        match = self.regex.search(stdout) or self.regex.search(stderr) if self.regex else None
+        fails = code_ok and (self.regex is None or match is not None)
+        last = (stderr.strip() or stdout.strip()).splitlines()[-1:] or [""]
+        detail = f"exit {rc}" + (f", matched {match.group(0)!r}" if match else "") + (f": {last[0]}" if rc else "")
+        return Verdict(fails, _one_line(detail))
+
+    def original(self, plan: Plan) -> Verdict:
+        start = time.perf_counter()
+        verdict = self._run(plan.model)
+        if verdict.detail.startswith(("exit 126", "exit 127")):
+            raise TrtlabError(f"--check {self.command!r}", f"the check command cannot run ({verdict.detail})",
+                              "test it by hand on the model first; quote it as one argument")
+        if not verdict.reproduces:
+            want = f"exit code {self.fail_code}" if self.fail_code is not None else "a non-zero exit code"
+            raise TrtlabError(f"--check {self.command!r}", f"{NOTHING} ({verdict.detail}; a failure is {want}"
+                              + (f" with output matching {self.regex.pattern!r}" if self.regex else "") + ")",
+                              "check the command by hand; adjust --fail-code/--fail-regex", code=EXIT_USAGE)
+        self.first_s = time.perf_counter() - start
+        return verdict
+
+    def __call__(self, cand: Candidate) -> Verdict:
+        return self._run(cand.proto)
+
+
+def _names(plan: Plan, nodes) -> list[str]:
+    graph = plan.model.graph
+    return [graph.node[i].name or f"{graph.node[i].op_type}_{i}" for i in sorted(nodes)]
+
+
+MODES = {"check": ParseMode, "build": BuildMode, "compare": CompareMode, "command": CommandMode}
