@@ -2,9 +2,9 @@
 
 ``share_weights(proto)`` moves every initializer of 64 KiB or more out of the proto into a read-only numpy array
 and leaves a placeholder: an EXTERNAL initializer whose location is ``trtlab-shared:<token>``. The proto becomes
-small (cheap to copy and serialize), and the onnxrt backend hands the arrays to ONNX Runtime with
-``SessionOptions.add_external_initializers``, which uses them without a copy. A layer-wise comparison of a
-440 MB model then holds its weights once, not once per proto copy, serialization and session.
+small (cheap to copy and serialize), and the onnxrt backend feeds the arrays to ONNX Runtime as graph inputs,
+which it binds without a copy. A layer-wise comparison of a 440 MB model then holds its weights once, not once
+per proto copy, serialization and session.
 
 Code that needs the full proto (the reference evaluator, writing a file, a TensorRT parser) calls
 ``materialize(proto)`` for a self-contained copy.
