@@ -22,6 +22,7 @@ from onnx import TensorProto, numpy_helper
 
 from trtlab.errors import UnavailableError
 from trtlab.model import infer_shapes, walk_graphs
+from trtlab.weights import replace_arrays, shared_arrays
 
 HALF = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
 FLOATS = (TensorProto.FLOAT, TensorProto.DOUBLE)
@@ -62,6 +63,9 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
         _round_initializers(graph, precision)
         _round_node_outputs(graph, half, types, keep, stats)
     _round_graph_inputs(out.graph, half, types)
+    shared = {name: arr for name, arr in shared_arrays(out).items() if arr.dtype.kind == "f"}
+    if shared:  # weights held apart (trtlab.weights): round copies of them, held apart the same way
+        replace_arrays(out, {n: _round_array(a, precision) for n, a in shared.items()})
     notes = [f"{precision}: {stats['rounded']} tensors rounded to {precision} storage"]
     names = {n.name for g in walk_graphs(out.graph) for n in g.node} | {n.op_type for g in walk_graphs(out.graph)
                                                                         for n in g.node}
@@ -91,7 +95,7 @@ def _round_array(arr: np.ndarray, precision: str) -> np.ndarray:
 
 def _round_initializers(graph: onnx.GraphProto, precision: str) -> None:
     for i, init in enumerate(graph.initializer):
-        if init.data_type in FLOATS:
+        if init.data_type in FLOATS and init.data_location != TensorProto.EXTERNAL:
             arr = numpy_helper.to_array(init)
             graph.initializer[i].CopyFrom(numpy_helper.from_array(_round_array(arr, precision), init.name))
 

@@ -12,6 +12,7 @@ import tempfile
 import numpy as np
 import onnx
 
+from trtlab import weights
 from trtlab.backends.base import Backend
 from trtlab.errors import TrtlabError, UnavailableError
 from trtlab.model import is_large, model_bytes, save_model
@@ -91,7 +92,7 @@ class OnnxrtBackend(Backend):
 
         ort.set_default_logger_severity(3)  # errors come back as exceptions; no coloured log lines on stderr
         work = onnx.ModelProto()
-        work.CopyFrom(model)
+        work.CopyFrom(model)  # cheap when trtlab.weights holds the large initializers apart
         if self.precision != "fp32":
             from trtlab.precision import round_to_half
 
@@ -99,8 +100,12 @@ class OnnxrtBackend(Backend):
             work, notes = round_to_half(work, self.precision, keep)
             self.notes.extend(notes)
         self.exposed = mark_outputs(work, outputs or [])
+        self._own_tokens = weights.tokens(work) - weights.tokens(model)  # rounded copies made for this backend
         providers = self._providers(ort)
         so = self._session_options(ort)
+        self._weight_feeds = weights.as_graph_inputs(work)
+        if self._weight_feeds:
+            self.info["shared_weights_bytes"] = int(sum(a.nbytes for a in self._weight_feeds.values()))
         try:
             if is_large(work):
                 self._tmp = tempfile.TemporaryDirectory(prefix="trtlab-ort-")
@@ -122,7 +127,8 @@ class OnnxrtBackend(Backend):
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            values = self.session.run(self.output_names, feeds)
+            values = self.session.run(self.output_names, {**feeds, **self._weight_feeds} if self._weight_feeds
+                                      else feeds)
         except Exception as exc:
             text = " ".join(str(exc).split())
             raise TrtlabError(f"onnxrt ({self.spec})", f"inference failed: {text[:400]}",
@@ -131,6 +137,9 @@ class OnnxrtBackend(Backend):
 
     def close(self) -> None:
         self.session = None
+        self._weight_feeds = {}
+        for token in getattr(self, "_own_tokens", ()):
+            weights.release(token)
         tmp = getattr(self, "_tmp", None)
         if tmp is not None:
             tmp.cleanup()

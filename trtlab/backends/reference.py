@@ -21,6 +21,9 @@ class ReferenceBackend(Backend):
     def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
         from onnx.reference import ReferenceEvaluator
 
+        from trtlab.weights import materialize
+
+        model = materialize(model)  # the evaluator needs the weights inside the proto
         nodes = len(model.graph.node)
         weights = sum(len(t.raw_data) for t in model.graph.initializer)
         if not self.options.get("force") and (nodes > MAX_NODES or weights > MAX_WEIGHT_BYTES):

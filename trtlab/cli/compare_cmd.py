@@ -10,6 +10,10 @@ from trtlab.comparators.tolerances import HELP as TOL_HELP
 HELP = "compare a target backend against a reference on the same inputs, output by output or layer by layer"
 
 
+# Backends that accept a model whose large initializers are held apart by trtlab.weights.
+SHARES_WEIGHTS = {"onnxrt", "reference"}
+
+
 def add_arguments(p) -> None:
     add_model_arg(p)
     p.add_argument("--ref", default="onnxrt", metavar="SPEC", help="reference backend (default onnxrt)")
@@ -28,7 +32,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trtlab import backends
+    from trtlab import backends, weights
     from trtlab.cli.common import argv_tail, load_model_arg, make_samples, write_report_if
     from trtlab.comparators.tolerances import for_target
     from trtlab.compare import run_compare
@@ -42,8 +46,15 @@ def run(args) -> int:
     with fresh_run_dir(args.out, "compare", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         samples, input_warnings = make_samples(args, model)
-        result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
-                                   run_dir if args.save_outputs else None, quiet=args.quiet or args.json)
+        # Both sides read the same weights: hold them once and let every ORT session use them in place.
+        token = None
+        if {ref_spec.name, target_spec.name} <= SHARES_WEIGHTS:
+            model.proto, token = weights.share_weights(model.proto)
+        try:
+            result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
+                                       run_dir if args.save_outputs else None, quiet=args.quiet or args.json)
+        finally:
+            weights.release(token)
         result.warnings.extend(input_warnings)
         result.environment = environment()
         result.argv = ["trtlab", "compare", *argv_tail("compare")]
