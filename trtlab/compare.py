@@ -6,7 +6,6 @@ arrays dropped, so peak memory is one sample's tensors per backend, not all of t
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 from trtlab import backends
 from trtlab.backends import BackendSpec
 from trtlab.comparators import TensorMetrics, Tolerances, compare_arrays, merge_samples
-from trtlab.model import LoadedModel, walk_nodes
+from trtlab.model import LoadedModel, model_sha256, walk_nodes
 from trtlab.ui import progress
 
 SCHEMA = "trtlab.compare/1"
@@ -66,25 +65,10 @@ class CompareResult:
 
 
 def model_summary(model: LoadedModel) -> dict:
-    return {"path": str(model.path) if model.path else None, "name": model.name, "sha256": _digest(model.proto),
+    return {"path": str(model.path) if model.path else None, "name": model.name, "sha256": model_sha256(model),
             "nodes": len(model.proto.graph.node),
             "opsets": {o.domain or "ai.onnx": o.version for o in model.proto.opset_import},
             "producer": f"{model.proto.producer_name} {model.proto.producer_version}".strip()}
-
-
-def _digest(proto) -> str | None:
-    """sha256 of the deterministic serialization; None above 2 GB. One serialization, not two: with upb,
-    ``ByteSize()`` costs as much as ``SerializeToString()`` (about 2 s for a 440 MB model)."""
-    weights = sum(len(t.raw_data) for t in proto.graph.initializer)  # a cheap lower bound of the size
-    if weights >= 2**31:
-        return None
-    from google.protobuf.message import EncodeError
-
-    try:
-        data = proto.SerializeToString(deterministic=True)
-    except (EncodeError, ValueError):  # over protobuf's 2 GB limit
-        return None
-    return hashlib.sha256(data).hexdigest() if len(data) < 2**31 else None
 
 
 class _Accumulator:
@@ -124,8 +108,9 @@ def _histogram(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendSpec, samples: list[dict],
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
-                quiet: bool = False) -> tuple[CompareResult, dict[str, np.ndarray]]:
-    """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir)."""
+                quiet: bool = False, warmup: int = 1) -> tuple[CompareResult, dict[str, np.ndarray]]:
+    """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
+    ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm."""
     warnings = list(model.warnings)
     layers, nested = topo_tensors(model) if layerwise else ([], 0)
     if layerwise and nested:
@@ -133,7 +118,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
                         "main-graph tensors")
     layer_names = [layer.tensor for layer in layers]
     output_names = [o.name for o in model.proto.graph.output]
-    summary = model_summary(model)  # before any backend loads: its serialization then adds to the least memory
+    summary = model_summary(model)
     acc = _Accumulator(tolerances)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
@@ -142,6 +127,10 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         bar.update(task, advance=1, description=f"loading {target_spec}")
         target.load(model.proto, layer_names)
         bar.advance(task)
+        if warmup:
+            bar.update(task, description="warming up")
+            ref.warmup(samples[0], warmup)
+            target.warmup(samples[0], warmup)
         for i, feeds in enumerate(samples):
             bar.update(task, description=f"sample {i + 1}/{len(samples)}: running {ref_spec}")
             ref_out = ref.run(feeds)
@@ -167,7 +156,8 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
 def _timing(backend) -> dict:
     lat = backend.timing.latency_ms
     return {"setup_s": round(backend.timing.setup_s, 4), "latency_ms": [round(x, 4) for x in lat],
-            "median_ms": float(np.median(lat)) if lat else None}
+            "median_ms": float(np.median(lat)) if lat else None,
+            "warmup_ms": [round(x, 4) for x in backend.timing.warmup_ms]}
 
 
 def _unmatched(ref_exposed: list[str], tgt_exposed: list[str], outputs: list[str], layers: list[str]) -> list[dict]:

@@ -175,6 +175,25 @@ def is_large(proto: ModelProto) -> bool:
     return approx_size(proto) > TWO_GB - 2**24
 
 
+def model_sha256(model: LoadedModel) -> str | None:
+    """The model's identity in results and provenance: sha256 of its .onnx file (what ``sha256sum`` prints);
+    for a model built in memory, of its deterministic serialization (None above 2 GB)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    if model.path and Path(model.path).is_file():
+        with open(model.path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    if is_large(model.proto):
+        return None
+    from trtlab.weights import materialize
+
+    digest.update(materialize(model.proto).SerializeToString(deterministic=True))
+    return digest.hexdigest()
+
+
 def model_bytes(proto: ModelProto) -> bytes:
     """Serialize for an in-memory consumer (onnxruntime, a TensorRT parser) with a sane IR version."""
     proto.ir_version = sane_ir_version(proto)

@@ -192,3 +192,15 @@ def test_example_json_and_bad_output(cli, tmp_path):
     (tmp_path / "adir").mkdir()
     r = cli("example", "tinycnn", "-o", str(tmp_path / "adir"))
     assert r.code == 2 and "is a folder" in r.err
+
+
+def test_results_name_the_model_file_by_its_sha256_and_latencies_are_warm(cli, tmp_path):
+    import hashlib
+
+    path = shared_model("fastestdet.onnx")  # weights over 64 KiB: compare holds them apart (trtlab.weights)
+    r = cli("compare", str(path), "--target", "onnxrt:fp16", "--out", str(tmp_path / "r"), "--no-report",
+            "--samples", "2", "--json")
+    res = json.loads(r.out)
+    assert res["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    for side in ("ref", "target"):
+        assert len(res["timing"][side]["warmup_ms"]) == 1 and len(res["timing"][side]["latency_ms"]) == 2

@@ -15,7 +15,8 @@ from trtlab.errors import TrtlabError
 @dataclass
 class Timing:
     setup_s: float = 0.0  # session creation / engine build
-    latency_ms: list[float] = field(default_factory=list)  # one per inference call
+    latency_ms: list[float] = field(default_factory=list)  # one per timed inference call
+    warmup_ms: list[float] = field(default_factory=list)  # untimed first calls (allocation, kernel selection)
 
 
 class Backend:
@@ -56,6 +57,13 @@ class Backend:
         result = self._run(feeds)
         self.timing.latency_ms.append((time.perf_counter() - start) * 1e3)
         return result
+
+    def warmup(self, feeds: dict[str, np.ndarray], runs: int = 1) -> None:
+        """Run ``runs`` times without counting them in ``latency_ms`` (first calls pay for allocations)."""
+        for _ in range(runs):
+            start = time.perf_counter()
+            self._run(feeds)
+            self.timing.warmup_ms.append((time.perf_counter() - start) * 1e3)
 
     def close(self) -> None:
         pass

@@ -25,6 +25,8 @@ def add_arguments(p) -> None:
                    help=f"absolute tolerance, global or per tensor (repeatable); {TOL_HELP}")
     p.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, like --atol")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
+    p.add_argument("--warmup", type=int, default=1, metavar="N",
+                   help="untimed runs of the first sample on each backend before the timed ones (default 1)")
     p.add_argument("--save-outputs", action="store_true", help="save both sides' outputs as .npz in the run dir")
     add_report_arg(p, default=True)
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
@@ -52,7 +54,8 @@ def run(args) -> int:
             model.proto, token = weights.share_weights(model.proto)
         try:
             result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
-                                       run_dir if args.save_outputs else None, quiet=args.quiet or args.json)
+                                       run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
+                                       warmup=max(args.warmup, 0))
         finally:
             weights.release(token)
         result.warnings.extend(input_warnings)

@@ -52,7 +52,8 @@ def print_result(result, run_dir: Path) -> None:
         out.print(f"[dim]{len(result.unmatched)} tensors exposed by one side only (see results.json 'unmatched')[/]")
     for side, name in (("ref", ref["spec"]), ("target", tgt["spec"])):
         tm = result.timing[side]
+        warm = f" after {len(tm['warmup_ms'])} warm-up run(s)" if tm.get("warmup_ms") else " (cold)"
         out.print(f"[dim]{name}: setup {tm['setup_s']:.3f} s, inference median {fmt_num(tm['median_ms'])} ms "
-                  f"over {len(tm['latency_ms'])} run(s)[/]")
+                  f"over {len(tm['latency_ms'])} run(s){warm}[/]")
     out.print(f"run directory: {run_dir}" + (f"  report: {run_dir / 'report.html'}"
                                             if (run_dir / "report.html").exists() else ""))

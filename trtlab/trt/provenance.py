@@ -26,22 +26,14 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def onnx_sha256(model) -> str | None:
-    if model.path and Path(model.path).is_file():
-        h = hashlib.sha256()
-        with open(model.path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    return None
-
-
 def make(trt, model, built, opts, engine_path: Path, gpu: dict | None, layers: dict) -> dict:
+    from trtlab.model import model_sha256
+
     return {
         "schema": SCHEMA,
         "module": trt.summary(),
         "engine": {"file": Path(engine_path).name, "bytes": len(built.engine), "sha256": sha256_bytes(built.engine)},
-        "onnx": {"path": str(model.path) if model.path else None, "sha256": onnx_sha256(model),
+        "onnx": {"path": str(model.path) if model.path else None, "sha256": model_sha256(model),
                  "name": model.name},
         "built_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "build_s": round(built.build_s, 4),
