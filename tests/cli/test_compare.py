@@ -204,3 +204,9 @@ def test_results_name_the_model_file_by_its_sha256_and_latencies_are_warm(cli, t
     assert res["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     for side in ("ref", "target"):
         assert len(res["timing"][side]["warmup_ms"]) == 1 and len(res["timing"][side]["latency_ms"]) == 2
+
+
+def test_tolerance_for_an_unknown_tensor_is_warned(cli, tmp_path):
+    r = cli("compare", str(shared_model("mnist_opt.onnx")), "--target", "onnxrt:fp16", "--atol", "nosuch:1",
+            "--out", str(tmp_path / "r"), "--no-report")
+    assert "nosuch" in r.err and "not compared" in r.err

@@ -58,7 +58,7 @@ def run(args) -> int:
                                        warmup=max(args.warmup, 0))
         finally:
             weights.release(token)
-        result.warnings.extend(input_warnings)
+        result.warnings.extend(input_warnings + _unknown_tolerance_names(tolerances, result))
         result.environment = environment()
         result.argv = ["trtlab", "compare", *argv_tail("compare")]
         _write_run(run_dir, result, hist, samples)
@@ -70,6 +70,16 @@ def run(args) -> int:
 
         print_result(result, run_dir)
     return 0 if result.passed else 1
+
+
+def _unknown_tolerance_names(tolerances, result) -> list[str]:
+    """Per-tensor --atol/--rtol that name no compared tensor: almost always a typo."""
+    compared = {m.name for m in result.outputs + (result.layers or [])}
+    unknown = sorted((set(tolerances.per_atol) | set(tolerances.per_rtol)) - compared)
+    if not unknown:
+        return []
+    return [f"--atol/--rtol name tensors that were not compared: {', '.join(unknown)} (outputs are: "
+            f"{', '.join(m.name for m in result.outputs)})"]
 
 
 def _write_run(run_dir: Path, result, hist: dict, samples: list[dict]) -> None:
