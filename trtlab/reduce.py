@@ -54,6 +54,8 @@ class ReduceResult:
     original: str
     final: str
     history: list[dict]
+    inputs_file: str | None = None  # --fails compare: the reproducer's boundary feeds (MIN.inputs.npz)
+    reproduce: str | None = None  # the command that shows the reproducer failing on its own
     timing: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     environment: dict = field(default_factory=dict)
@@ -214,6 +216,25 @@ def learn_types(plan: Plan, samples: list[dict], freeze: bool = False) -> list[s
     return notes
 
 
+def inputs_path_for(out) -> Path:
+    """Where the reproducer's feeds go: ``nc_min.onnx`` -> ``nc_min.inputs.npz`` beside it."""
+    out = Path(out)
+    return out.with_name((out.stem if out.suffix == ".onnx" else out.name) + ".inputs.npz")
+
+
+def save_feeds(mode, final: Candidate, out: Path) -> tuple[str | None, str | None]:
+    """Modes whose candidates run on fed values (compare) save them beside the reproducer: without them it
+    passes when checked on its own. Returns (npz path, the command that reproduces) or (None, None)."""
+    feeds = mode.feeds(final) if hasattr(mode, "feeds") else None
+    if not feeds:
+        return None, None
+    from trtlab.inputs import save_npz
+
+    path = inputs_path_for(out)
+    save_npz(path, feeds)
+    return str(path), mode.reproduce(out, path)
+
+
 def run_reduce(model, mode, run_dir: Path, out: Path, samples: list[dict], *, replay=None, say=None,
                failure: dict | None = None) -> ReduceResult:
     """Reduce ``model`` under ``mode`` (a ``reduce_checks`` mode); write ``out`` and the run directory's log."""
@@ -251,6 +272,7 @@ def run_reduce(model, mode, run_dir: Path, out: Path, samples: list[dict], *, re
     final_detail = next((h["detail"] for h in reversed(reducer.history) if h["candidate"] == ranges_text(keep)
                          and h["reproduces"]), original.detail)
     save_model(final.proto, out)
+    inputs_file, reproduce = save_feeds(mode, final, Path(out))
     graph = model.proto.graph
     kept = [{"index": i, "name": graph.node[i].name, "op": graph.node[i].op_type,
              "domain": graph.node[i].domain or "ai.onnx", "constant": i in plan.const_set} for i in final.origin]
@@ -262,7 +284,7 @@ def run_reduce(model, mode, run_dir: Path, out: Path, samples: list[dict], *, re
         output=str(out), reproduced=known is None or known[0], nodes_before=len(graph.node),
         nodes_after=len(final.origin), work_nodes_before=plan.size, work_nodes_after=len(keep), kept=kept,
         inputs=final.inputs, outputs=final.outputs, checks=counts, original=original.detail, final=final_detail,
-        history=reducer.history,
+        history=reducer.history, inputs_file=inputs_file, reproduce=reproduce,
         timing={"total_s": round(time.perf_counter() - t0, 4), "original_and_types_s": round(t_bisect - t0, 4),
                 "bisect_s": round(t_linear - t_bisect, 4), "linear_s": round(t_end - t_linear, 4)},
         warnings=warnings)

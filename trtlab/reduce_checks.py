@@ -8,7 +8,8 @@ reduce) and ``__call__(candidate) -> Verdict``. Literal registry: ``MODES``.
   is not mistaken for the bug.
 - ``build``: the model parses but the builder fails; a parser refusal of the candidate is a different failure.
 - ``compare``: outputs of a reference and a target backend differ beyond atol/rtol on any of several samples.
-  A candidate's inputs are the reference model's intermediate values on the original samples.
+  A candidate's inputs are the reference model's intermediate values on the original samples; the reproducer's
+  are saved beside it (``MIN.inputs.npz``) so ``trtlab compare MIN.onnx --load-inputs MIN.inputs.npz`` fails too.
 - ``command``: a shell command with ``{model}``; fails when it exits with ``fail_code`` (default: non-zero)
   and, if ``fail_regex`` is given, the regex matches its stdout or stderr.
 """
@@ -154,12 +155,24 @@ class CompareMode:
                               code=EXIT_USAGE)
         return verdict
 
+    def feeds(self, cand: Candidate) -> list[dict] | None:
+        """The candidate's inputs on every sample (reference intermediates), or None when one is unknown."""
+        if any(n not in self.values[0] for n in cand.inputs):
+            return None
+        return [{n: vals[n] for n in cand.inputs} for vals in self.values]
+
     def __call__(self, cand: Candidate) -> Verdict:
-        missing = [n for n in cand.inputs if n not in self.values[0]]
-        if missing:
+        feeds = self.feeds(cand)
+        if feeds is None:
+            missing = [n for n in cand.inputs if n not in self.values[0]]
             return Verdict(False, f"no reference value for input(s) {', '.join(missing[:3])}")
-        feeds = [{n: vals[n] for n in cand.inputs} for vals in self.values]
         return self._compare(cand.proto, feeds)
+
+    def reproduce(self, model_path, inputs_path) -> str:
+        """The command that shows the reproducer failing on its own, with the boundary feeds it failed on."""
+        args = ["trtlab", "compare", str(model_path), "--ref", str(self.ref), "--target", str(self.target),
+                "--load-inputs", str(inputs_path), "--atol", f"{self.atol:g}", "--rtol", f"{self.rtol:g}"]
+        return " ".join(shlex.quote(a) for a in args)
 
 
 class CommandMode:

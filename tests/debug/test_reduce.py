@@ -213,6 +213,24 @@ def test_compare_mode_several_samples(cli, tmp_path):
     assert "mismatches" in r["final"]
 
 
+def test_compare_reproducer_fails_on_its_own_with_saved_inputs(cli, tmp_path):
+    """QA: the reduced model passed `trtlab compare` alone (its inputs were reference intermediates, never saved).
+    The printed command, with the saved feeds, must fail (exit 1)."""
+    import shlex
+
+    res = cli("debug", "reduce", str(shared_model("poly_needs_constraints.onnx")), "--fails", "compare",
+              "--target", "onnxrt:fp16", "--samples", "3", "-o", "nc_min.onnx", "--out", str(tmp_path / "run"))
+    assert res.code == 0, res
+    line = next(x for x in res.out.splitlines() if x.startswith("reproduce: "))
+    argv = shlex.split(line.removeprefix("reproduce: "))
+    assert argv[:3] == ["trtlab", "compare", "nc_min.onnx"] and "--load-inputs" in argv
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["inputs_file"] == "nc_min.inputs.npz" and saved["reproduce"] == line.removeprefix("reproduce: ")
+    with np.load(tmp_path / "nc_min.inputs.npz") as z:
+        assert sorted(z.files) == [f"{s}/{n}" for s in range(3) for n in saved["inputs"]]
+    assert cli(*argv[1:], "--out", str(tmp_path / "cmp")).code == 1
+
+
 def test_command_mode_on_shared_model(cli, tmp_path):
     script = tmp_path / "has_mul.py"
     script.write_text("import sys, onnx\nm = onnx.load(sys.argv[1])\nonnx.checker.check_model(m)\n"

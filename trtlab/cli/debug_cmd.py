@@ -97,6 +97,11 @@ def run(args) -> int:
         from trtlab.rundir import check_output_path
 
         check_output_path(args.output, inputs=(args.model, args.replay), flag="-o")
+        if args.fails == "compare":
+            from trtlab.reduce import inputs_path_for
+
+            check_output_path(inputs_path_for(args.output), inputs=(args.model, args.replay),
+                              flag="-o (the reproducer's inputs beside it)")
     quiet = getattr(args, "quiet", False) or args.json
     with fresh_run_dir(args.out, "reduce", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
@@ -136,4 +141,8 @@ def print_summary(result, run_dir) -> None:
     out.print(f"checks: {c['total']} (original {c['original']}, bisect {c['bisect']} of budget "
               f"{c['bisect_budget']}, linear {c['linear']}" + (f", {c['replayed']} replayed" if c["replayed"] else "")
               + f") in {result.timing['total_s']:.2f} s", markup=False)
-    out.print(f"wrote {result.output}\nrun: {run_dir}", markup=False)
+    out.print(f"wrote {result.output}", markup=False)
+    if result.inputs_file:
+        out.print(f"wrote {result.inputs_file} (the reproducer's inputs on {result.failure.get('samples', '?')} "
+                  f"sample(s): reference values at the cut)\nreproduce: {result.reproduce}", markup=False)
+    out.print(f"run: {run_dir}", markup=False)
