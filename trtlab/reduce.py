@@ -192,12 +192,19 @@ def learn_types(plan: Plan, samples: list[dict], freeze: bool = False) -> list[s
     if not missing and not freeze:
         return []
     notes = []
-    part, dropped = runnable_part(plan.model)
-    if dropped:
-        notes.append(f"types: onnxruntime ran the model without {len(dropped)} node(s) it has no schema for "
-                     f"({', '.join(dropped[:3])}{', ...' if len(dropped) > 3 else ''})")
+    everything = [o for n in plan.model.graph.node for o in n.output if o]
+    try:  # onnxruntime runs com.microsoft ops and more that onnx.defs has no schema for: the whole model first
+        values = observe(plan.model, samples[:1], everything)[0]
+    except Exception:  # noqa: BLE001 (it refused the model: fall back to the nodes with a schema)
+        values = None
     try:
-        values = observe(part, samples[:1], [o for n in part.graph.node for o in n.output if o])[0]
+        if values is None:
+            part, dropped = runnable_part(plan.model)
+            if dropped:
+                notes.append(f"types: onnxruntime refused the whole model; it ran it without {len(dropped)} "
+                             f"node(s) that have no ONNX schema ({', '.join(dropped[:3])}"
+                             f"{', ...' if len(dropped) > 3 else ''})")
+            values = observe(part, samples[:1], [o for n in part.graph.node for o in n.output if o])[0]
         values.update(samples[0])
     except Exception as exc:  # noqa: BLE001 (TrtlabError or any onnxruntime error): carry on with what inference gave
         text = exc.format() if isinstance(exc, TrtlabError) else " ".join(str(exc).split())[:200]

@@ -7,8 +7,9 @@
   set becomes a typed graph input (initializers stay initializers), every tensor the rest of the original graph
   reads from the set (or a graph output) becomes a graph output. Empty optional inputs ("") are skipped, and
   If/Loop/Scan nodes are atomic: the outer-scope names their bodies read are boundary inputs too.
-- Types come from shape inference, then from the model's stored value_info, then from running what
-  onnxruntime can run of the model (``observe``), so boundaries stay typed even after a failed inference.
+- Types come from shape inference, then from the model's stored value_info, then from running the model in
+  onnxruntime (``observe``; only if it refuses the whole model, what it can run of it: ``runnable_part``), so
+  boundaries stay typed even after a failed inference, com.microsoft ops included.
 """
 
 from __future__ import annotations

@@ -231,6 +231,34 @@ def test_compare_reproducer_fails_on_its_own_with_saved_inputs(cli, tmp_path):
     assert cli(*argv[1:], "--out", str(tmp_path / "cmp")).code == 1
 
 
+def test_types_learned_past_a_com_microsoft_op():
+    """QA: a com.microsoft op (no onnx.defs schema, but onnxruntime runs it) left every tensor downstream untyped.
+    The whole model runs in onnxruntime first, so none stays untyped."""
+    from trtlab.reduce import learn_types
+    from trtlab.reduce_graph import Plan
+
+    n, plant = 300, 150
+    nodes, prev = [], "x"
+    for i in range(n):
+        if i == plant:
+            nodes.append(h.make_node("FusedMatMul", [prev, "w"], [f"t{i}"], name="fused", domain="com.microsoft",
+                                     alpha=1.0))
+        else:
+            nodes.append(h.make_node(("Relu", "Sigmoid", "Neg", "Abs")[i % 4], [prev], [f"t{i}"], name=f"n{i}"))
+        prev = f"t{i}"
+    graph = h.make_graph(nodes, "ms", [h.make_tensor_value_info("x", T.FLOAT, [4, 4])],
+                         [h.make_tensor_value_info(prev, T.FLOAT, None)],
+                         [h.make_tensor("w", T.FLOAT, [4, 4], np.eye(4, dtype=np.float32).ravel())])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 10
+    plan = Plan.of(model)
+    assert len(plan.untyped()) >= n - plant - 1  # shape inference stops at the FusedMatMul
+    notes = learn_types(plan, [{"x": np.ones((4, 4), np.float32)}])
+    assert plan.untyped() == [], notes
+    assert not any("schema" in note for note in notes), notes
+    assert plan.facts[f"t{n - 1}"] == (T.FLOAT, [4, 4])
+
+
 def test_command_mode_on_shared_model(cli, tmp_path):
     script = tmp_path / "has_mul.py"
     script.write_text("import sys, onnx\nm = onnx.load(sys.argv[1])\nonnx.checker.check_model(m)\n"
