@@ -39,6 +39,21 @@ def test_check_unparseable_names_nodes(cli):
     assert "Fake1" in r.out and "FAKER!" in r.out and "not parseable" in r.out
 
 
+def test_check_keeps_what_the_parser_prints_off_stderr(tmp_path):
+    """QA: tensorrt_rtx prints 'Unsupported ONNX data type: STRING (8)' straight to fd 2 (twice: parse and the
+    capability query). A real process, since only fd 2 shows it: stderr holds trtlab's lines only, and the text
+    is kept in results.json."""
+    from tests.conftest import run_subprocess
+
+    r = run_subprocess(["trtlab", "check", str(shared_model("ortx_bert_tokenizer.onnx")), "--out", "run"], tmp_path)
+    assert r.code == 1, r
+    lines = [line for line in r.err.splitlines() if line.strip()]
+    assert lines and all(line.startswith("warning: ") for line in lines), r.err
+    assert sum("STRING (8)" in line for line in lines) == 1
+    data = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert data["parser_output"] == ["Unsupported ONNX data type: STRING (8)"]
+
+
 def test_check_bad_input_is_exit_2(cli, tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"\x00garbage")
     r = cli("check", "junk.onnx")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from trtlab.model import LoadedModel, is_large, model_bytes
-from trtlab.trt.module import CapturingLogger, TrtModule
+from trtlab.trt.module import CapturingLogger, TrtModule, native_stderr
 
 SCHEMA = "trtlab.check/1"
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -42,6 +42,7 @@ class CheckResult:
     nodes: list[NodeReport]
     partitions: list[dict]
     errors: list[dict] = field(default_factory=list)  # parser errors not tied to a node (index -1)
+    parser_output: list[str] = field(default_factory=list)  # what the parser printed to fd 2 itself, once each
     timing: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -111,7 +112,8 @@ def parse_network(trt: TrtModule, model: LoadedModel, flags: int = 0):
     parser = trt.mod.OnnxParser(network, logger)
     data, path = _serialized(model)
     start = time.perf_counter()
-    ok = parser.parse_from_file(path) if data is None else parser.parse(data, path or None)
+    with native_stderr(logger):  # what the parser prints itself lands in logger.native(), not the terminal
+        ok = parser.parse_from_file(path) if data is None else parser.parse(data, path or None)
     return builder, network, parser, logger, bool(ok), time.perf_counter() - start
 
 
@@ -128,20 +130,24 @@ def parser_errors(parser) -> list[dict]:
     return errors
 
 
-def capability(trt: TrtModule, model: LoadedModel, builder) -> tuple[list[tuple[list[int], bool]], str | None]:
-    """Node ranges from the parser's capability query, or ([], reason) when the module has none."""
+def capability(trt: TrtModule, model: LoadedModel, builder,
+               logger=None) -> tuple[list[tuple[list[int], bool]], str | None]:
+    """Node ranges from the parser's capability query, or ([], reason) when the module has none. What the parser
+    prints to fd 2 meanwhile goes to ``logger`` (a CapturingLogger) when given, else it is dropped."""
     data, path = _serialized(model)
     if data is None:
         return [], "capability query skipped: model over 2 GB"
-    logger = CapturingLogger.create(trt)
+    logger = logger or CapturingLogger.create(trt)
     network = builder.create_network(0)
     parser = trt.mod.OnnxParser(network, logger)
     if hasattr(parser, "supports_model_v2"):
-        parser.supports_model_v2(data, path)
+        with native_stderr(logger):
+            parser.supports_model_v2(data, path)
         return [(list(parser.get_subgraph_nodes(i)), bool(parser.is_subgraph_supported(i)))
                 for i in range(parser.num_subgraphs)], None
     if hasattr(parser, "supports_model"):
-        _ok, subgraphs = parser.supports_model(data, path)
+        with native_stderr(logger):
+            _ok, subgraphs = parser.supports_model(data, path)
         return [(list(nodes), bool(sup)) for nodes, sup in subgraphs], None
     return [], f"{trt.name} {trt.version} has no capability query (supports_model_v2)"
 
@@ -193,15 +199,17 @@ def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
     if ok:
         partitions = [{"nodes": [0, len(nodes) - 1], "supported": True, "source": "parser"}] if nodes else []
     else:
-        subgraphs, note = capability(trt, model, builder)
+        subgraphs, note = capability(trt, model, builder, logger)
         if note:
             warnings.append(note)
         partitions = partitions_from(subgraphs, failing, len(nodes))
         if not failing and not model_errors:
             model_errors.append({"message": "; ".join(logger.errors()) or "the parser failed without naming a node",
                                  "hint": FOLD})
+    printed = logger.native()
+    warnings += [f"{trt.name} printed (outside its logger): {line}" for line in printed]
     return CheckResult(
         schema=SCHEMA, command="check", argv=[], model=model_summary(model), module=trt.summary(), parseable=ok,
-        passed=ok, nodes=nodes, partitions=partitions, errors=model_errors,
+        passed=ok, nodes=nodes, partitions=partitions, errors=model_errors, parser_output=printed,
         timing={"parse_s": round(parse_s, 6), "check_s": round(time.perf_counter() - start, 6)},
         warnings=warnings)

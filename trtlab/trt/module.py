@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from trtlab.errors import TrtlabError, UnavailableError
@@ -114,4 +116,58 @@ class CapturingLogger:
             def warnings(self) -> list[str]:
                 return [m for s, m in self.messages if s == "warning"]
 
+            def native(self) -> list[str]:
+                """Lines the library printed straight to fd 2 (not through this logger), once each."""
+                return list(dict.fromkeys(m for s, m in self.messages if s == "stderr"))
+
         return _Logger()
+
+
+def _flush_c_stdio() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except Exception:  # noqa: BLE001, S110 (no libc to flush: std::cerr and stderr are unbuffered anyway)
+        pass
+
+
+@contextmanager
+def native_stderr(logger=None):
+    """Capture what native code writes to file descriptor 2 while the block runs (the tensorrt_rtx ONNX parser
+    prints e.g. ``Unsupported ONNX data type: STRING (8)`` there, not through the logger). The lines are yielded
+    as a list (filled on exit) and kept in ``logger.messages`` as ("stderr", line). Python's own writes to
+    sys.stderr (progress bars, warnings) still reach the terminal meanwhile."""
+    import tempfile
+
+    lines: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield lines
+        return
+    py_err = sys.stderr
+    try:
+        swap = py_err.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # pytest's capture and other replacements: leave them be
+        swap = False
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        if swap:
+            sys.stderr = open(saved, "w", closefd=False, encoding=getattr(py_err, "encoding", None) or "utf-8",
+                              errors="replace")  # noqa: SIM115 (closed below)
+        try:
+            yield lines
+        finally:
+            _flush_c_stdio()
+            if swap:
+                sys.stderr.close()
+                sys.stderr = py_err
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode("utf-8", errors="replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
+            if logger is not None:
+                logger.messages.extend(("stderr", line) for line in lines)
