@@ -1,5 +1,5 @@
 """Reports for ``trtlab.check/1`` (parser support: unsupported nodes, partitions) and ``trtlab.build/1`` (options,
-profiles, engine layers, build timing)."""
+profiles, engine layers, build timing; for a failed build, ``passed`` false, why: the refused nodes and hints)."""
 
 from __future__ import annotations
 
@@ -106,13 +106,42 @@ def _dims(value) -> str:
     return "x".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value if value is not None else "-")
 
 
+def failure_section(res: dict) -> str:
+    """A failed build (``passed`` false): the error, and for a parser refusal the refused nodes as in check."""
+    failure = res.get("failure") if isinstance(res.get("failure"), dict) else {}
+    nodes = [n for n in res.get("nodes") or [] if isinstance(n, dict)]
+    errors = [e for e in res.get("errors") or [] if isinstance(e, dict)]
+    html = kv([("stage", failure.get("stage")), ("error", failure.get("error")), ("hint", failure.get("hint"))])
+    if nodes:
+        html += "<h3>Unsupported nodes</h3>" + table(
+            ["index", "node", "op", "domain", "parser message", "hint"],
+            [[n.get("index", "-"), n.get("name"), n.get("op"), n.get("domain") or "ai.onnx", n.get("error") or "",
+              n.get("hint") or ""] for n in nodes], numeric={0}, table_id="unsupported")
+    if errors:
+        html += "<h3>Model-level parser errors</h3>" + table(
+            ["parser message", "hint"], [[e.get("message"), e.get("hint") or ""] for e in errors], sortable=False)
+    messages = [m for m in failure.get("messages") or [] if isinstance(m, str)]
+    if messages:
+        html += "<h3>TensorRT log</h3>" + common.warnings_list(list(dict.fromkeys(messages)))
+    return html
+
+
 def render_build(res: dict, run_dir: Path) -> str:
-    layers = [layer for layer in res.get("layers") or [] if isinstance(layer, dict)]
+    layers = res.get("layers") or []
+    layers = layers.get("items") or [] if isinstance(layers, dict) else layers  # results.json: {source, count, items}
+    layers = [layer for layer in layers if isinstance(layer, dict)]
     timing = res.get("timing") or {}
     built = res.get("engine")
-    banner = (f'<div class="verdict {"ok" if built else "bad"}"><b>{"BUILT" if built else "NOT BUILT"}</b>'
-              f"<span>{esc(built or '')} &middot; {esc(_module(res))} &middot; {len(layers)} engine layers"
-              "</span></div>")
+    built = built.get("path") if isinstance(built, dict) else built
+    failed = res.get("passed") is False or not built
+    if failed:
+        stage = (res.get("failure") or {}).get("stage") if isinstance(res.get("failure"), dict) else None
+        detail = f"{len(res['nodes'])} unsupported node(s)" if isinstance(res.get("nodes"), list) and res["nodes"] \
+            else f"the {stage or 'build'} step failed"
+    else:
+        detail = f"{built} · {len(layers)} engine layers"
+    banner = (f'<div class="verdict {"bad" if failed else "ok"}"><b>{"NOT BUILT" if failed else "BUILT"}</b>'
+              f"<span>{esc(detail)} &middot; {esc(_module(res))}</span></div>")
     options = res.get("options") or {}
     prof = profile_rows(res.get("profiles") or [])
     prof_html = table(["profile", "input", "min", "opt", "max"], prof, numeric={0}, table_id="profiles") if prof \
@@ -127,13 +156,16 @@ def render_build(res: dict, run_dir: Path) -> str:
     timing_pairs = [(k.replace("_", " "), seconds(v) if k.endswith("_s") else num(fnum(v)) if fnum(v) is not None
                      else common._flat(v)) for k, v in timing.items()]
     sections = [("run", "Run", common.command_line(res) + kv([("model", res.get("model")), ("engine", built),
-                                                             ("TensorRT module", _module(res))])),
-                ("options", "Build options", kv([(k, common._flat(v)) for k, v in options.items()])),
-                ("profiles", "Optimization profiles", prof_html), ("layers", "Engine layers", layer_html),
-                ("timing", "Timing", kv(timing_pairs)),
-                ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()])),
-                ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
-                ("environment", "Environment", common.environment(res))]
+                                                             ("TensorRT module", _module(res))]))]
+    if failed and (res.get("failure") or res.get("nodes")):
+        sections.append(("failure", "Why it did not build", failure_section(res)))
+    sections += [
+        ("options", "Build options", kv([(k, common._flat(v)) for k, v in options.items()])),
+        ("profiles", "Optimization profiles", prof_html), ("layers", "Engine layers", layer_html),
+        ("timing", "Timing", kv(timing_pairs)),
+        ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()])),
+        ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
+        ("environment", "Environment", common.environment(res))]
     return page(f"trtlab build: {Path(str(res.get('model') or run_dir.name)).name}", esc(_module(res)), banner,
                 sections, common.footer(res, run_dir))
 

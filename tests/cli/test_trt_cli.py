@@ -84,6 +84,31 @@ def test_build_refusals_are_one_line(cli):
     assert r.code == 3 and "INT8" in r.err and r.err.count("\n") == 1
 
 
+def test_failed_build_keeps_a_run_dir_with_the_refused_nodes(cli, tmp_path):
+    """QA: a parser refusal left nothing in --out, so `trtlab report` had nothing to show. Now: results.json
+    (passed false, the refused nodes with the parser's message and a hint), report.html, no engine; still exit 1
+    with one line."""
+    import onnx
+
+    from tests.trt.conftest import conv_integer_model
+
+    onnx.save(conv_integer_model(), tmp_path / "convint.onnx")
+    r = cli("build", "convint.onnx", "-o", "ci.engine", "--out", "r_build", "--report")
+    assert r.code == 1 and r.err.startswith("error: ") and r.err.count("\n") == 1, r
+    assert "conv_int" in r.err and "r_build/results.json" in r.err
+    assert not (tmp_path / "ci.engine").exists() and not (tmp_path / "ci.engine.json").exists()
+    data = json.loads((tmp_path / "r_build" / "results.json").read_text())
+    assert data["schema"] == "trtlab.build/1" and data["passed"] is False and data["engine"] is None
+    assert data["failure"]["stage"] == "parse" and "ConvInteger" in data["failure"]["error"]
+    [node] = data["nodes"]
+    assert node["name"] == "conv_int" and not node["supported"] and "checkConvInteger" in node["error"]
+    assert "QDQ" in node["hint"]
+    html = (tmp_path / "r_build" / "report.html").read_text()
+    assert "NOT BUILT" in html and "1 unsupported node(s)" in html and "QDQ" in html
+    again = cli("report", "r_build")
+    assert again.code == 0, again
+
+
 def test_run_missing_file_then_unavailable(cli):
     assert cli("run", "nope.engine").code == 2
     from trtlab.backends.trt import can_execute

@@ -83,25 +83,33 @@ def run(args) -> int:
     from trtlab.cli.common import argv_tail, load_model_arg, write_report_if
     from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.trt import module
-    from trtlab.trt.engine_files import build_to_files
+    from trtlab.trt.build import BuildFailure
+    from trtlab.trt.engine_files import build_to_files, failed_result
     from trtlab.ui import print_json, progress
 
     check_outputs(args)
     opts = options_from(args)
     trt = module.load(args.trt_module)
+    failure = None
     with fresh_run_dir(args.out, "build", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         engine_path = Path(args.output) if args.output else run_dir / "model.engine"
-        with progress(args.quiet or args.json) as bar:
-            result = build_to_files(trt, model, opts, engine_path, bar, args.triton_repo, args.triton_name)
+        try:
+            with progress(args.quiet or args.json) as bar:
+                result = build_to_files(trt, model, opts, engine_path, bar, args.triton_repo, args.triton_name)
+        except BuildFailure as exc:  # parser or builder refused: keep the run (results.json, report), no engine
+            failure, result = exc, failed_result(trt, model, opts, exc)
         result.argv = ["trtlab", "build", *argv_tail("build")]
         result.environment = environment()
         write_results(run_dir, result)
-    write_report_if(args.report, run_dir)
+    report = write_report_if(args.report, run_dir)
     if args.json:
         print_json(result)
-    else:
+    elif failure is None:
         print_build(result, run_dir)
+    if failure is not None:  # still the one-line error and exit 1, naming where the details went
+        failure.note = f"details in {run_dir / 'results.json'}" + (f" and {report}" if report else "")
+        raise failure
     return 0
 
 

@@ -63,6 +63,17 @@ class Built:
     warnings: list[str]
 
 
+class BuildFailure(TrtlabError):
+    """The parser refused the model (``stage`` "parse": ``nodes``/``errors`` as in ``trtlab check``) or the
+    builder returned no engine (``stage`` "build": ``messages`` are its errors). Exit code 1."""
+
+    def __init__(self, subject, problem: str, hint: str, *, stage: str, nodes=(), errors=(), messages=(),
+                 notes=()):
+        super().__init__(subject, problem, hint, code=1)
+        self.stage, self.nodes, self.errors = stage, list(nodes), list(errors)
+        self.messages, self.notes = list(messages), list(notes)
+
+
 def parse_size(text: str) -> int:
     t = text.strip().upper().rstrip("B").replace("I", "")
     unit = t[-1] if t and t[-1] in _UNITS else ""
@@ -237,12 +248,18 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
         flags |= 1 << int(_flag_net(trt))
     builder, network, parser, logger, ok, parse_s = parse_network(trt, model, flags)
     if not ok:
+        from trtlab.trt.check import explain
+
         errs = parser_errors(parser)
-        first = errs[0] if errs else {"node_name": "?", "op": "?", "message": "; ".join(logger.errors())}
-        raise TrtlabError(model.path or model.name, f"TensorRT's ONNX parser refused the model: node "
-                          f"'{first['node_name']}' ({first['op']}): {first['message']}"
-                          + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""),
-                          f"run `trtlab check {model.path or 'MODEL'}` for every failing node and what to do", code=1)
+        messages = logger.errors()
+        first = errs[0] if errs else {"node_name": "?", "op": "?", "message": "; ".join(messages)}
+        nodes, _parts, model_errors, check_notes = explain(trt, model, builder, parser, logger, ok)
+        raise BuildFailure(model.path or model.name, f"TensorRT's ONNX parser refused the model: node "
+                           f"'{first['node_name']}' ({first['op']}): {first['message']}"
+                           + (f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""),
+                           f"run `trtlab check {model.path or 'MODEL'}` for every failing node and what to do",
+                           stage="parse", nodes=[n for n in nodes if not n.supported], errors=model_errors,
+                           messages=messages, notes=check_notes)
     warnings = list(dict.fromkeys(keep_warnings + pass_warnings)) + validate(opts.profiles, network)
     marked = mark_outputs(network, opts.mark, opts.mark_all)
     inputs, outputs = _io(network)
@@ -259,7 +276,8 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
         hint = ("raise the memory pool limit (--workspace 2G) or lower the profiles' max shapes"
                 if "OutOfMemory" in why else "the builder's message names the layer; `trtlab check` the model, "
                 "fold constants (`trtlab surgeon --fold-constants`) or fix the shapes it names")
-        raise TrtlabError(model.path or model.name, f"engine build failed: {why}", hint, code=1)
+        raise BuildFailure(model.path or model.name, f"engine build failed: {why}", hint, stage="build",
+                           messages=logger.errors(), notes=[f"{trt.name} printed: {x}" for x in logger.native()])
     save_timing_cache(config, opts.timing_cache)
     warnings += [w for w in logger.warnings() if "Thread context" not in w]
     return Built(bytes(engine), inputs, outputs, layers, marked, parse_s, build_s, convert_s, notes, warnings)

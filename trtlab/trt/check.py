@@ -169,11 +169,10 @@ def partitions_from(subgraphs: list[tuple[list[int], bool]], failing: set[int], 
     return parts
 
 
-def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
-    from trtlab.compare import model_summary
-
-    start = time.perf_counter()
-    builder, _network, parser, logger, ok, parse_s = parse_network(trt, model)
+def explain(trt: TrtModule, model: LoadedModel, builder, parser, logger,
+            ok: bool) -> tuple[list[NodeReport], list[dict], list[dict], list[str]]:
+    """What a finished parse says, node by node: (nodes, partitions, model-level errors, notes). Used by ``check``
+    and by a failed ``build``."""
     errors = parser_errors(parser)
     graph = model.proto.graph
     imported = {o.domain for o in model.proto.opset_import}
@@ -194,22 +193,30 @@ def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
             if err["op"] and err["op"] != node.op:  # hint about the inner op that failed, not its container
                 subject = NodeReport(node.index, inner or node.name, err["op"], "", False)
         node.hint = node.hint or node_hint(subject, err["message"], imported)
-    warnings = list(model.warnings)
+    notes, parse_errors = [], logger.errors()  # before the capability query logs into the same logger
     failing = {n.index for n in nodes if not n.supported}
     if ok:
         partitions = [{"nodes": [0, len(nodes) - 1], "supported": True, "source": "parser"}] if nodes else []
     else:
         subgraphs, note = capability(trt, model, builder, logger)
         if note:
-            warnings.append(note)
+            notes.append(note)
         partitions = partitions_from(subgraphs, failing, len(nodes))
         if not failing and not model_errors:
-            model_errors.append({"message": "; ".join(logger.errors()) or "the parser failed without naming a node",
+            model_errors.append({"message": "; ".join(parse_errors) or "the parser failed without naming a node",
                                  "hint": FOLD})
-    printed = logger.native()
-    warnings += [f"{trt.name} printed (outside its logger): {line}" for line in printed]
+    notes += [f"{trt.name} printed (outside its logger): {line}" for line in logger.native()]
+    return nodes, partitions, model_errors, notes
+
+
+def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
+    from trtlab.compare import model_summary
+
+    start = time.perf_counter()
+    builder, _network, parser, logger, ok, parse_s = parse_network(trt, model)
+    nodes, partitions, model_errors, notes = explain(trt, model, builder, parser, logger, ok)
     return CheckResult(
         schema=SCHEMA, command="check", argv=[], model=model_summary(model), module=trt.summary(), parseable=ok,
-        passed=ok, nodes=nodes, partitions=partitions, errors=model_errors, parser_output=printed,
+        passed=ok, nodes=nodes, partitions=partitions, errors=model_errors, parser_output=logger.native(),
         timing={"parse_s": round(parse_s, 6), "check_s": round(time.perf_counter() - start, 6)},
-        warnings=warnings)
+        warnings=list(model.warnings) + notes)

@@ -27,6 +27,9 @@ class BuildResult:
     timing: dict
     passed: bool
     triton: str | None = None
+    failure: dict | None = None  # passed false: {"stage": "parse"|"build", "error", "hint", "messages"}
+    nodes: list = field(default_factory=list)  # parse failure: the refused nodes, as in trtlab check
+    errors: list[dict] = field(default_factory=list)  # parse failure: parser errors tied to no node
     notes: list[str] = field(default_factory=list)
     environment: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -95,3 +98,14 @@ def build_to_files(trt: TrtModule, model, opts: BuildOptions, engine_path: Path,
         timing={"convert_s": round(built.convert_s, 6), "parse_s": round(built.parse_s, 6),
                 "build_s": round(built.build_s, 6), "total_s": round(time.perf_counter() - start, 6)},
         passed=True, triton=str(triton_dir) if triton_dir else None, notes=built.notes, warnings=warnings)
+
+
+def failed_result(trt: TrtModule, model, opts: BuildOptions, exc) -> BuildResult:
+    """results.json for a build that did not produce an engine (a ``BuildFailure``): no engine, no provenance."""
+    from trtlab.compare import model_summary
+
+    return BuildResult(
+        schema=SCHEMA, command="build", argv=[], model=model_summary(model), module=trt.summary(), engine=None,
+        provenance={}, options=opts.to_json(), profiles=[p.to_json() for p in opts.profiles], layers={}, timing={},
+        passed=False, failure={"stage": exc.stage, "error": exc.problem, "hint": exc.hint, "messages": exc.messages},
+        nodes=exc.nodes, errors=exc.errors, warnings=list(model.warnings) + exc.notes)
