@@ -155,8 +155,8 @@ def native_stderr(logger=None):
     with tempfile.TemporaryFile() as tmp:
         os.dup2(tmp.fileno(), 2)
         if swap:
-            sys.stderr = open(saved, "w", closefd=False, encoding=getattr(py_err, "encoding", None) or "utf-8",
-                              errors="replace")  # noqa: SIM115 (closed below)
+            encoding = getattr(py_err, "encoding", None) or "utf-8"
+            sys.stderr = open(saved, "w", closefd=False, encoding=encoding, errors="replace")  # noqa: SIM115 (closed below)
         try:
             yield lines
         finally:
