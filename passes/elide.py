@@ -167,8 +167,8 @@ def elide_model(model: onnx.ModelProto) -> int:
 def run(model: onnx.ModelProto) -> PassResult:
     n = elide_model(model)
     removed = simplify_graph(model.graph) if n else 0
-    return PassResult(model, [f"{n} no-op Cast/arithmetic node(s) or Unsqueeze pair(s) rewritten, {removed} node(s) "
-                              "removed"], modified=bool(n))
+    note = f"{n} no-op Cast/arithmetic node(s) or Unsqueeze pair(s) rewritten, {removed} node(s) removed"
+    return PassResult(model, [note], modified=bool(n))
 
 
 ELIDE = Pass(name="elide", description="remove same-type Casts and arithmetic with identity constants (x*1, x+0, "

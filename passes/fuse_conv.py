@@ -76,7 +76,7 @@ def _bn_scale_shift(bn: NodeProto, consts: dict, channels: int, opset: int) -> t
 
 
 def _fuse_one(conv: NodeProto, nxt: NodeProto, w: np.ndarray, b, consts: dict, opset: int):
-    """New (W, b) for ``conv`` absorbing ``nxt``, or None when a condition fails."""
+    """New (W, b) for ``conv`` absorbing ``nxt`` (W None: unchanged), or None when a condition fails."""
     out = conv.output[0]
     m = w.shape[0]
     b64 = np.zeros(m) if b is None else b.astype(np.float64)
@@ -100,7 +100,7 @@ def _fuse_one(conv: NodeProto, nxt: NodeProto, w: np.ndarray, b, consts: dict, o
             return None
         if nxt.op_type == "Mul":
             return w * v.reshape((m,) + (1,) * (w.ndim - 1)), b64 * v
-        return w.astype(np.float64), b64 + v
+        return None, b64 + v
     return None
 
 
@@ -121,14 +121,14 @@ def fuse_graph(graph: GraphProto, ir_version: int, opset: int, taken: set[str]) 
             if got is None:
                 break
             w, b = got
-            if not (np.isfinite(w).all() and np.isfinite(b).all()):
+            if not np.isfinite(b).all() or (w is not None and not np.isfinite(w).all()):
                 break
-            w, b = w.astype(params[0].dtype), b.astype(params[0].dtype)
             stem = nxt.output[0]
-            w_name = rw.add_constant(graph, w, f"{stem}_fused_weight", taken)
+            if w is not None:
+                w = w.astype(params[0].dtype)
+                conv.input[1] = rw.add_constant(graph, w, f"{stem}_fused_weight", taken)
+            b = b.astype(params[0].dtype)
             b_name = rw.add_constant(graph, b, f"{stem}_fused_bias", taken)
-            consts[w_name], consts[b_name] = graph.initializer[-2], graph.initializer[-1]
-            conv.input[1] = w_name
             if len(conv.input) > 2:
                 conv.input[2] = b_name
             else:
@@ -136,7 +136,7 @@ def fuse_graph(graph: GraphProto, ir_version: int, opset: int, taken: set[str]) 
             conv.output[0] = stem  # the fused op's output name (maybe a graph output) stays
             dropped.add(id(nxt))
             fused += 1
-            params = (w, b)
+            params = (params[0] if w is None else w, b)
     rw.drop(graph, dropped, nodes)
     for node in graph.node:
         for sub in gu.subgraphs(node):

@@ -26,7 +26,7 @@ def array(t: TensorProto) -> np.ndarray | None:
         return None
     try:
         return numpy_helper.to_array(t)
-    except Exception:
+    except (ValueError, TypeError, KeyError):  # types numpy cannot hold, malformed payloads
         return None
 
 

@@ -66,7 +66,7 @@ def test_scalar_mul_and_add_fold():
 @pytest.mark.parametrize("case", ["second_reader", "graph_output", "bn_param_input", "training", "overridable",
                                   "fp16", "not_per_channel", "rank_grows", "inf", "conv_transpose"])
 def test_conv_fusion_refused(case):
-    kwargs, inits, extra, inputs = {}, [], [], []
+    kwargs, inits, extra = {}, [], []
     if case == "second_reader":
         extra = [helper.make_node("Relu", ["c"], ["r"])]
         kwargs["outputs"] = [tensor("y", None), tensor("r", None)]
