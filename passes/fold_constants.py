@@ -9,8 +9,12 @@ Rewrites, repeated until nothing changes (a fixed point):
   constant -> initializers of its outputs, computed by ONNX Runtime (nodes inside bodies fold against the
   constants of the enclosing graphs, and stay in their body);
 - identical nodes (same op, attributes and inputs) -> one node (``cse``, on by default);
-- Identity nodes, identity Transposes and Transpose pairs -> removed or merged (``simplify``, on by default;
-  see ``passes/simplify.py``).
+- Identity nodes, identity Transposes and Transpose pairs -> removed or merged, and same-type Casts,
+  arithmetic with identity constants (``x*1``, ``x+0``, ...) and Unsqueeze pairs -> removed or merged
+  (``simplify``, on by default; see ``passes/simplify.py`` and ``passes/elide.py``);
+- Conv followed by BatchNormalization or per-channel Mul/Add -> one Conv with new weights, and zero Pads -> the
+  Conv's ``pads`` (``fuse``, on by default; ``fuse=0`` turns it off; see ``passes/fuse_conv.py`` and
+  ``passes/fuse_pad.py``). Folding into weights rounds differently in the last bits: verified at 1e-5.
 
 What is not folded, and why, is reported: random ops, custom domains, sequence values, tensors bigger than
 ``size_threshold`` (default 1 GiB), and any node ONNX Runtime cannot evaluate (the rest still folds).
@@ -45,11 +49,12 @@ class _State:
 
 
 def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: bool = True,
-        cse: bool = True, simplify: bool = True, max_iterations: int = MAX_ITERATIONS) -> PassResult:
+        cse: bool = True, simplify: bool = True, fuse: bool = True, max_iterations: int = MAX_ITERATIONS
+        ) -> PassResult:
     state = _State(model, parse_size(size_threshold))
     constants = constants_to_initializers(model.graph)
     notes = [f"{constants} Constant node(s) turned into initializers"] if constants else []
-    merged = 0
+    merged = fused = 0
     if cse:
         from trtlab.passes.dedup import dedup_initializers
 
@@ -66,10 +71,16 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
             n = eliminate_common_subexpressions(model.graph)
             merged += n
             changed += n
+        if fuse:
+            n = _fuse(model)
+            fused += n
+            changed += n
         if simplify:
+            from trtlab.passes.elide import elide_model
             from trtlab.passes.simplify import simplify_graph
 
-            n = simplify_graph(model.graph)
+            n = elide_model(model)
+            n += simplify_graph(model.graph)
             merged += n
             changed += n
         gu.prune(model.graph)
@@ -81,10 +92,20 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
                  f"onnxruntime), {iteration} iteration(s)")
     if merged:
         notes.append(f"{merged} duplicate or no-op node(s) removed")
+    if fused:
+        notes.append(f"{fused} node(s) fused into a Conv (BatchNormalization, per-channel Mul/Add, zero Pad)")
     if cse and merged_inits:
         notes.append(f"{merged_inits} duplicate initializer(s) merged")
-    modified = bool(constants or state.folded or merged or (cse and merged_inits))
+    modified = bool(constants or state.folded or merged or fused or (cse and merged_inits))
     return PassResult(model, notes, state.skipped, modified=modified)
+
+
+def _fuse(model: onnx.ModelProto) -> int:
+    from trtlab.passes.fuse_conv import fuse_model as fuse_conv
+    from trtlab.passes.fuse_pad import fuse_model as fuse_pad
+
+    n = fuse_pad(model)
+    return n + fuse_conv(model)
 
 
 # --- Constant nodes ----------------------------------------------------------------------------------------
@@ -377,6 +398,9 @@ FOLD_CONSTANTS = Pass(
     options={"size_threshold": "largest folded tensor (e.g. 1G, 16M); bigger ones stay computed (default 1G)",
              "fold_shapes": "fold Shape/Size of tensors with known static shapes (default on)",
              "cse": "merge identical nodes (default on)",
-             "simplify": "remove Identity nodes and merge Transpose pairs (default on)",
+             "simplify": "remove Identity nodes, same-type Casts, x*1/x+0-style arithmetic; merge Transpose and "
+                         "Unsqueeze pairs (default on)",
+             "fuse": "fold BatchNormalization and per-channel Mul/Add into the Conv before them, and zero Pads "
+                     "into the Conv after them (default on)",
              "max_iterations": f"stop after this many rounds (default {MAX_ITERATIONS})"},
 )
