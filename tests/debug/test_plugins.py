@@ -309,3 +309,29 @@ def test_builtin_rules_on_real_torch_exports(cli, tmp_path, name):
     assert res["parse"]["parseable"] and all(n["parsed"] for n in res["parse"]["new_nodes"])
     assert res["verify"]["passed"] is True and res["verify"]["max_abs_error"] <= 1e-5
     assert res["verify"]["outputs_compared"] == ["y"]
+
+
+BAD_RELU = '{"name": "r", "pattern": {"inputs": ["x"], "nodes": [{"id": "a", "op": "Relu", "inputs": ["x"]}], ' \
+           '"outputs": ["a"]}, "replacement": {"op": "Tanh", "inputs": ["x"]}'
+
+
+@pytest.mark.parametrize("name,text,expect", [
+    ("bad.py", "RULES = [" + BAD_RELU + ', "check": lambda m: 1 / 0}]',
+     "bad.py rule 0 (r) | check() raised ZeroDivisionError: division by zero"),
+    ("bad.py", "RULES = [" + BAD_RELU + ', "attributes": lambda m: {"k": m.values["nope"]}}]',
+     "bad.py rule 0 (r) | attributes() raised KeyError: 'nope'"),
+    ("bad.py", "RULES = [" + BAD_RELU + ', "build": lambda m, ctx: [None]}]',
+     "bad.py rule 0 (r) | build() must return a non-empty list of NodeProto"),
+    ("bad.yaml", "rules:\n  - {name: r, pattern: {inputs: [x], nodes: [{id: a, op: Relu, inputs: [x]}], outputs: [a]},"
+     " replacement: {op: Tanh, inputs: [x], attributes: {k: {value_of: nope}}}}",
+     "bad.yaml rule 0 (r) | attribute 'k': value_of 'nope' is not a constant named in the pattern"),
+])
+def test_spec_own_mistakes_are_usage_errors(cli, tmp_path, name, text, expect):
+    """A rule's own callables that raise, and a value_of naming no constant, are one clear line (exit 2), not an
+    internal error; nothing is written."""
+    spec = tmp_path / name
+    spec.write_text(text)
+    out = tmp_path / "o.onnx"
+    r = cli("surgeon", str(shared_model("mnist_opt.onnx")), "--substitute-plugins", name, "-o", str(out))
+    assert r.code == 2 and expect in r.err and "internal error" not in r.err, r
+    assert not out.exists()

@@ -211,12 +211,16 @@ class HybridBackend(Backend):
             args = [env.get(i, out.get(i)) if i else None for i in node.input]
             try:
                 values = self.refs[node.op_type](*args, **attrs)
+                if isinstance(values, np.ndarray):
+                    values = (values,)
+                values = [np.asarray(v) for v in values]
+            except TrtlabError:
+                raise
             except Exception as exc:
                 raise TrtlabError(f"plugin {node.op_type} ({node.name})", f"the reference implementation raised "
-                                  f"{type(exc).__name__}: {exc}", "check its inputs and attributes") from None
-            if isinstance(values, np.ndarray):
-                values = (values,)
-            out.update({name: np.asarray(v) for name, v in zip(node.output, values) if name})
+                                  f"{type(exc).__name__}: {exc}", "check its inputs and attributes, and that it "
+                                  "returns a tuple of arrays, one per output") from None
+            out.update({name: v for name, v in zip(node.output, values) if name})
             env.update(out)
         return out
 
