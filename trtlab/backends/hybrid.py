@@ -103,11 +103,34 @@ class HybridBackend(Backend):
         produced = {o for n in proto.graph.node for o in n.output}
         return be.load(proto, [n for n in wanted if n in produced])
 
+    def _check_identity(self, info: dict) -> None:
+        """The partition must come from the model being compared: the sha256 of its .onnx file."""
+        given = getattr(self, "model_sha256", None)
+        stored = (info.get("model") or {}).get("sha256")
+        if given is None:
+            return  # the caller does not know the model's identity (run --hybrid DIR)
+        if stored is None:
+            from trtlab.ui import warn
+
+            why = ("written by -p isolate-unsupported inside a pipeline" if "sha256" in (info.get("model") or {})
+                   else "written by an older trtlab")
+            msg = (f"{self.target}/partition.json records no model sha256 ({why}): cannot check that it was "
+                   "partitioned from this model")
+            self.notes.append(msg)
+            warn(msg)
+            return
+        if stored == given:
+            return
+        raise TrtlabError(f"hybrid:{self.target}", f"partition {self.target} was made from another model (sha256 differs: "
+                          f"{stored[:12]}… in partition.json, {given[:12]}… given)",
+                          f"re-run trtlab surgeon MODEL --isolate-unsupported -o {self.target}")
+
     def _load_partition(self, wanted: list[str]) -> None:
         from trtlab.partition_dir import read_dir
 
         self.mode = "partition"
         info, models = read_dir(self.target)
+        self._check_identity(info)
         self.graph_outputs = [t["name"] for t in info.get("outputs", [])]
         trt_ok, why = self._trt_runs_here()
         n_trt = sum(1 for s in info["segments"] if s["backend"] == "trt")
