@@ -335,3 +335,40 @@ def test_spec_own_mistakes_are_usage_errors(cli, tmp_path, name, text, expect):
     r = cli("surgeon", str(shared_model("mnist_opt.onnx")), "--substitute-plugins", name, "-o", str(out))
     assert r.code == 2 and expect in r.err and "internal error" not in r.err, r
     assert not out.exists()
+
+
+def _gelu_swish_model():
+    """x -> erf-GELU -> swish (Sigmoid, Mul) -> y: one builtin match and one for the docs' Python rule."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    c = [h.make_tensor(n, T.FLOAT, [], [v]) for n, v in (("r2", 1.4142135623730951), ("one", 1.0), ("half", 0.5))]
+    nodes = [h.make_node("Div", ["x", "r2"], ["d"], name="div"), h.make_node("Erf", ["d"], ["e"], name="erf"),
+             h.make_node("Add", ["e", "one"], ["a"], name="add"), h.make_node("Mul", ["x", "a"], ["m"], name="mulx"),
+             h.make_node("Mul", ["m", "half"], ["g"], name="half"), h.make_node("Sigmoid", ["g"], ["s"], name="sig"),
+             h.make_node("Mul", ["g", "s"], ["y"], name="swish")]
+    g = h.make_graph(nodes, "gs", [h.make_tensor_value_info("x", T.FLOAT, [2, 8])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [2, 8])], c)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_docs_plugin_commands_run_as_written(cli, tmp_path):
+    """docs/plugins.md's commands, with its Python spec as rules.py, run as written; comparing without spec= names
+    the plugin that has no reference and the fix, instead of onnxruntime's 'register onnxruntime-extensions'."""
+    import re
+    import shlex
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    commands = [line.split("  #")[0] for line in re.search(r"```bash\n(.*?)```", text, re.S).group(1).splitlines()]
+    (tmp_path / "rules.py").write_text(re.search(r"```python\n(.*?)```", text, re.S).group(1))
+    _save(_gelu_swish_model(), tmp_path / "model.onnx")
+    for command in commands:
+        r = cli(*shlex.split(command)[1:])
+        assert r.code == 0, (command, r)
+    res = json.loads(next((tmp_path / "trtlab-runs").glob("compare-*/results.json")).read_text())
+    assert res["passed"] and {"g", "y"} <= {m["name"] for m in res["layers"]}
+    r = cli("compare", "model.onnx", "--target", "hybrid:model.plugins.onnx", "--layerwise", "--no-report")
+    assert r.code == 2 and "plugin op(s) Swish_TRT have no reference implementation" in r.err, r
+    assert "--target hybrid:model.plugins.onnx,spec=RULES.py" in r.err and "onnxruntime-extensions" not in r.err

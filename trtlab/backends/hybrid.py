@@ -177,9 +177,12 @@ class HybridBackend(Backend):
         standard = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
         labels = ["plugin" if n.domain not in standard and n.op_type in self.refs else "onnxrt" for n in graph.node]
         unknown = sorted({n.op_type for n in graph.node if n.domain not in standard and n.op_type not in self.refs})
-        if unknown:
-            self.notes.append(f"no reference implementation for {', '.join(unknown)}: left to onnxrt (which will "
-                              "fail unless it has a kernel); give one in a Python spec (spec=RULES.py)")
+        if unknown:  # onnxrt has no kernel for them either: say so before it fails with its own message
+            given = f" ({self.options['spec']} has none)" if self.options.get("spec") else ""
+            raise TrtlabError(f"hybrid:{self.target}", f"plugin op(s) {', '.join(unknown)} have no reference "
+                              f"implementation to run on the CPU{given}",
+                              f"give one in a Python spec (a rule's 'reference') and pass it: --target "
+                              f"hybrid:{self.target},spec=RULES.py (docs/plugins.md)")
         segs = [Segment(k, lab, ids) for k, (lab, ids) in enumerate(group(graph, labels))]
         boundaries(graph, segs)
         self._protos = {}
