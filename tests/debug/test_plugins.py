@@ -372,3 +372,15 @@ def test_docs_plugin_commands_run_as_written(cli, tmp_path):
     r = cli("compare", "model.onnx", "--target", "hybrid:model.plugins.onnx", "--layerwise", "--no-report")
     assert r.code == 2 and "plugin op(s) Swish_TRT have no reference implementation" in r.err, r
     assert "--target hybrid:model.plugins.onnx,spec=RULES.py" in r.err and "onnxruntime-extensions" not in r.err
+
+
+def test_verify_worst_lists_each_tensor_once(cli, tmp_path):
+    """Graph outputs are both layers and outputs of the layer-wise comparison: 'worst' names each tensor once."""
+    spec = tmp_path / "rules.py"
+    spec.write_text(PY_SWISH)
+    _save(_gelu_swish_model(), tmp_path / "m.onnx")
+    r = cli("surgeon", "m.onnx", "--substitute-plugins", "rules.py", "-o", "o.onnx", "--run-dir", "run")
+    assert r.code == 0, r
+    v = _run(tmp_path)["verify"]
+    names = [w["tensor"] for w in v["worst"]]
+    assert v["passed"] is True and len(names) == len(set(names)) == min(5, v["tensors_compared"])
