@@ -55,10 +55,37 @@ def test_generic_renderer_for_later_commands(tmp_path):
     assert renderer_for("trtlab.run/1", "x") == "trtlab.reports.generic"
     assert renderer_for("trtlab.run/7", "x") == "trtlab.reports.generic"  # unknown kinds: any version, generically
     html = render_html(make_run(tmp_path, ALL["generic"]))
-    assert "trtlab run" in html and "p99_ms" in html and 'id="t-s-iterations"' in html
+    assert "trtlab run" in html and "p99 ms" in html and 'id="t-s-iterations"' in html
 
 
 def test_text_is_escaped(tmp_path):
     res = dict(ALL["check"], model="<script>alert(1)</script>.onnx")
     html = render_html(make_run(tmp_path, res))
     assert "<script>alert" not in html
+
+
+def test_generic_pages_read_as_text_not_json(tmp_path):
+    """Partition/reduce pages: nested dicts as key/value lists, yes/no, no empty warnings, lists comma-separated,
+    seconds as ms; the reduce page has a verdict banner and a 'checks: 22 (budget 26)' line."""
+    model = {"path": "big.onnx", "name": "big", "sha256": "9bca" * 16, "nodes": 1200, "producer": ""}
+    reduce = {"schema": "trtlab.debug.reduce/1", "argv": ["trtlab", "debug", "reduce", "big.onnx"], "model": model,
+              "failure": {"mode": "check", "any_failure": False}, "output": "min.onnx", "reproduced": True,
+              "nodes_before": 1200, "nodes_after": 1, "inputs": ["t599", "t7"], "kept": [{"index": 600, "constant": False}],
+              "checks": {"original": 1, "bisect": 21, "linear": 0, "replayed": 0, "total": 22, "bisect_budget": 26},
+              "timing": {"total_s": 0.4576}, "warnings": [],
+              "history": [{"check": 1, "nodes": 1200, "reproduces": True}, {"check": 2, "nodes": 1, "reproduces": True}]}
+    partition = {"schema": "trtlab.partition/1", "model": model, "passed": True, "prediction": False,
+                 "timing": {"plan_s": 0.0788}, "warnings": [], "segments": ALL["partition"]["segments"],
+                 "verify": {"enabled": True, "outputs": [{"tensor": "y", "max_abs": 0.0, "passed": True}],
+                            "notes": ["ran on onnxrt"]}}
+    for name, res in (("reduce", reduce), ("partition", partition)):
+        html = render_html(make_run(tmp_path, res, name))
+        for raw in ('{&quot;', "{&#x27;", '[&quot;', ">True<", ">False<", ">[]<", "plan_s", "total_s", "warnings</a>"):
+            assert raw not in html, (name, raw)
+        assert '<span class="dim">sha256</span> ' + "9bca" * 16 in html and ">producer<" not in html
+    html = render_html(tmp_path / "reduce")
+    assert '<b>REPRODUCER FOUND</b><span>1200 → 1 nodes; written to min.onnx; checks: 22 (budget 26)' in html
+    assert "22 (budget 26): original 1, bisect 21" in html and "t599, t7" in html and "458 ms" in html
+    assert render_html(make_run(tmp_path, dict(reduce, reproduced=False), "r2")).count("NO REPRODUCER") == 1
+    html = render_html(tmp_path / "partition")
+    assert '<span class="dim">plan</span> 78.8 ms' in html and "<td>no" in html and "<td>yes" in html
