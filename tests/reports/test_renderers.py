@@ -89,3 +89,19 @@ def test_generic_pages_read_as_text_not_json(tmp_path):
     assert render_html(make_run(tmp_path, dict(reduce, reproduced=False), "r2")).count("NO REPRODUCER") == 1
     html = render_html(tmp_path / "partition")
     assert '<span class="dim">plan</span> 78.8 ms' in html and "<td>no" in html and "<td>yes" in html
+
+
+def test_substitute_banner_warns_when_the_parser_refuses_a_new_node(tmp_path):
+    """Outputs verified but the rewritten model does not parse (plugin not registered): a warning banner that says
+    both, never a green PASSED."""
+    assert renderer_for("trtlab.substitute/1", "x") == "trtlab.reports.substitute"
+    res = {"schema": "trtlab.substitute/1", "model": "s1.onnx", "output": "s2.onnx", "dry_run": False, "passed": True,
+           "parse": {"checked": True, "parseable": False, "other_unsupported": [],
+                     "new_nodes": [{"node": "Mul_swish", "op": "Swish_TRT", "parsed": False, "reason": "not found"}]},
+           "verify": {"enabled": True, "passed": True, "tensors_compared": 2, "atol": 1e-5, "rtol": 1e-5}}
+    html = render_html(make_run(tmp_path, res, "sub"))
+    assert ('<div class="verdict warn"><b>NOT PARSEABLE</b><span>outputs verified (2 tensors); TensorRT parser '
+            'refuses 1 new node(s) (Swish_TRT)') in html and "verdict ok" not in html
+    res["parse"] = {"checked": True, "parseable": True, "new_nodes": [{"node": "n", "op": "Gelu", "parsed": True}]}
+    html = render_html(make_run(tmp_path, res, "sub2"))
+    assert '<div class="verdict ok"><b>PASSED</b><span>outputs verified (2 tensors); TensorRT parser imports' in html
