@@ -16,8 +16,8 @@ def _verified(v: dict) -> tuple[bool | None, str]:
     if not v.get("enabled"):
         return None, f"outputs not verified ({v.get('reason') or 'verification off'})" if v else ""
     if v.get("passed") is False:
-        return False, f"outputs differ from the original: max |error| {num(v.get('max_abs_error'))} " \
-                      f"(atol {num(v.get('atol'))}, rtol {num(v.get('rtol'))})"
+        return False, (f"outputs differ from the original: max |error| {num(v.get('max_abs_error'))} "
+                       f"(atol {num(v.get('atol'))}, rtol {num(v.get('rtol'))})")
     if v.get("passed") is None:
         return None, "no tensor compared"
     return True, f"outputs verified ({v.get('tensors_compared', '?')} tensors)"

@@ -322,8 +322,8 @@ BAD_RELU = '{"name": "r", "pattern": {"inputs": ["x"], "nodes": [{"id": "a", "op
      "bad.py rule 0 (r) | attributes() raised KeyError: 'nope'"),
     ("bad.py", "RULES = [" + BAD_RELU + ', "build": lambda m, ctx: [None]}]',
      "bad.py rule 0 (r) | build() must return a non-empty list of NodeProto"),
-    ("bad.yaml", "rules:\n  - {name: r, pattern: {inputs: [x], nodes: [{id: a, op: Relu, inputs: [x]}], outputs: [a]},"
-     " replacement: {op: Tanh, inputs: [x], attributes: {k: {value_of: nope}}}}",
+    ("bad.yaml", ("rules:\n  - {name: r, pattern: {inputs: [x], nodes: [{id: a, op: Relu, inputs: [x]}], outputs: [a]},"
+                  " replacement: {op: Tanh, inputs: [x], attributes: {k: {value_of: nope}}}}"),
      "bad.yaml rule 0 (r) | attribute 'k': value_of 'nope' is not a constant named in the pattern"),
 ])
 def test_spec_own_mistakes_are_usage_errors(cli, tmp_path, name, text, expect):
@@ -361,8 +361,8 @@ def test_docs_plugin_commands_run_as_written(cli, tmp_path):
     from tests.conftest import ROOT
 
     text = (ROOT / "docs" / "plugins.md").read_text()
-    commands = [line.split("  #")[0] for line in re.search(r"```bash\n(.*?)```", text, re.S).group(1).splitlines()]
-    (tmp_path / "rules.py").write_text(re.search(r"```python\n(.*?)```", text, re.S).group(1))
+    commands = [line.split("  #")[0] for line in re.search(r"```bash\n(.*?)```", text, re.DOTALL).group(1).splitlines()]
+    (tmp_path / "rules.py").write_text(re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1))
     _save(_gelu_swish_model(), tmp_path / "model.onnx")
     for command in commands:
         r = cli(*shlex.split(command)[1:])

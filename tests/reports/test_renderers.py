@@ -70,10 +70,12 @@ def test_generic_pages_read_as_text_not_json(tmp_path):
     model = {"path": "big.onnx", "name": "big", "sha256": "9bca" * 16, "nodes": 1200, "producer": ""}
     reduce = {"schema": "trtlab.debug.reduce/1", "argv": ["trtlab", "debug", "reduce", "big.onnx"], "model": model,
               "failure": {"mode": "check", "any_failure": False}, "output": "min.onnx", "reproduced": True,
-              "nodes_before": 1200, "nodes_after": 1, "inputs": ["t599", "t7"], "kept": [{"index": 600, "constant": False}],
+              "nodes_before": 1200, "nodes_after": 1, "inputs": ["t599", "t7"],
+              "kept": [{"index": 600, "constant": False}],
               "checks": {"original": 1, "bisect": 21, "linear": 0, "replayed": 0, "total": 22, "bisect_budget": 26},
               "timing": {"total_s": 0.4576}, "warnings": [],
-              "history": [{"check": 1, "nodes": 1200, "reproduces": True}, {"check": 2, "nodes": 1, "reproduces": True}]}
+              "history": [{"check": 1, "nodes": 1200, "reproduces": True},
+                          {"check": 2, "nodes": 1, "reproduces": True}]}
     partition = {"schema": "trtlab.partition/1", "model": model, "passed": True, "prediction": False,
                  "timing": {"plan_s": 0.0788}, "warnings": [], "segments": ALL["partition"]["segments"],
                  "verify": {"enabled": True, "outputs": [{"tensor": "y", "max_abs": 0.0, "passed": True}],

@@ -121,8 +121,8 @@ class HybridBackend(Backend):
             return
         if stored == given:
             return
-        raise TrtlabError(f"hybrid:{self.target}", f"partition {self.target} was made from another model (sha256 differs: "
-                          f"{stored[:12]}… in partition.json, {given[:12]}… given)",
+        raise TrtlabError(f"hybrid:{self.target}", f"partition {self.target} was made from another model "
+                          f"(sha256 differs: {stored[:12]}… in partition.json, {given[:12]}… given)",
                           f"re-run trtlab surgeon MODEL --isolate-unsupported -o {self.target}")
 
     def _load_partition(self, wanted: list[str]) -> None:

@@ -159,7 +159,8 @@ def _check_attributes(rule: Rule) -> None:
             else:
                 ref = spec["attr_of"]
                 _need(isinstance(ref, (list, tuple)) and len(ref) == 2 and all(isinstance(x, str) for x in ref),
-                      rule.where, f"attribute '{key}': attr_of must be [NODE_ID, ATTR]", "e.g. {attr_of: [conv, group]}")
+                      rule.where, f"attribute '{key}': attr_of must be [NODE_ID, ATTR]",
+                      "e.g. {attr_of: [conv, group]}")
                 _need(ref[0] in pat.ids, rule.where, f"attribute '{key}': attr_of names '{ref[0]}', which is not a "
                       f"node of the pattern{at}", f"pattern node ids: {', '.join(pat.ids)}")
 
