@@ -23,6 +23,7 @@ RENDERERS: dict[str, str] = {
     "trtlab.build/1": "trtlab.reports.trt",
     "trtlab.debug.reduce/1": "trtlab.reports.debug",
     "trtlab.partition/1": "trtlab.reports.debug",
+    "trtlab.substitute/1": "trtlab.reports.substitute",
 }
 GENERIC = "trtlab.reports.generic"
 

@@ -22,7 +22,7 @@ nav a:hover{text-decoration:underline}
 font-size:15px}
 .verdict b{font-size:19px;letter-spacing:.5px}
 .verdict.ok{background:var(--okbg);color:var(--ok)} .verdict.bad{background:var(--badbg);color:var(--bad)}
-.verdict.info{background:var(--alt)}
+.verdict.info{background:var(--alt)} .verdict.warn{background:var(--warnbg);color:var(--warn)}
 table{border-collapse:collapse;margin:6px 0;width:100%}
 th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 td{overflow-wrap:anywhere}

@@ -100,8 +100,37 @@ def _box(x: float, color: str):
     return FancyBboxPatch((x - 0.32, -0.35), 0.64, 0.7, boxstyle="round,pad=0.02", color=color)
 
 
+def checks_line(checks) -> str | None:
+    """``{"total": 22, "bisect_budget": 26, "original": 1, ...}`` -> "22 (budget 26): original 1, bisect 21"."""
+    if not isinstance(checks, dict) or not isinstance(checks.get("total"), int):
+        return None
+    budget = checks.get("bisect_budget")
+    parts = [f"{k} {v}" for k, v in checks.items() if k not in ("total", "bisect_budget") and v]
+    return (f"{checks['total']}" + (f" (budget {budget})" if isinstance(budget, int) else "")
+            + (f": {', '.join(parts)}" if parts else ""))
+
+
+def reduce_banner(res: dict) -> str:
+    """Reproducer found (N -> M nodes, written to OUT) or not, and how many checks it took."""
+    found = res.get("reproduced")
+    if not isinstance(found, bool):
+        return ""
+    before, after = res.get("nodes_before"), res.get("nodes_after")
+    checks = checks_line(res.get("checks"))
+    parts = [f"{before} → {after} nodes" if found and isinstance(before, int) and isinstance(after, int) else "",
+             f"written to {res['output']}" if found and res.get("output") else "",
+             "" if found else "the original model does not fail this way",
+             f"checks: {checks.split(':')[0]}" if checks else ""]
+    text = "; ".join(p for p in parts if p)
+    word, cls = ("REPRODUCER FOUND", "ok") if found else ("NO REPRODUCER", "bad")
+    return f'<div class="verdict {cls}"><b>{word}</b><span>{esc(text)}</span></div>'
+
+
 def render(res: dict, run_dir: Path) -> str:
     schema = str(res.get("schema", ""))
+    banner = reduce_banner(res) if schema.startswith("trtlab.debug.reduce/") else ""
+    if banner and checks_line(res.get("checks")):
+        res = {**res, "checks": checks_line(res["checks"])}
     sections = body_sections(res)
     plot, caption = "", ""
     if schema.startswith("trtlab.debug.reduce/"):
@@ -122,8 +151,8 @@ def render(res: dict, run_dir: Path) -> str:
         sections.insert(1, ("plot", "Overview", figure(plot, caption)))
     sections.append(("environment", "Environment", common.environment(res)))
     ok = res.get("passed")
-    banner = "" if not isinstance(ok, bool) else \
-        f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b></div>'
+    if not banner and isinstance(ok, bool):
+        banner = f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b></div>'
     model = res.get("model")
     name = model.get("name") if isinstance(model, dict) else Path(str(model or run_dir.name)).name
     return page(f"{title}: {name}", esc(res.get("output") or ""), banner, sections, common.footer(res, run_dir))

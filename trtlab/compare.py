@@ -123,9 +123,9 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
-        ref.load(model.proto, layer_names)
+        ref.load(model.proto, layer_names, model_sha256=summary["sha256"])
         bar.update(task, advance=1, description=f"loading {target_spec}")
-        target.load(model.proto, layer_names)
+        target.load(model.proto, layer_names, model_sha256=summary["sha256"])
         bar.advance(task)
         if warmup:
             bar.update(task, description="warming up")

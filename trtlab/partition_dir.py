@@ -30,7 +30,7 @@ def tensor_entry(name: str, fact, producer: dict[str, int | str]) -> dict:
     return {"name": name, "dtype": _dtype_name(elem), "shape": dims, "from": producer.get(name, "initializer")}
 
 
-def describe(model: onnx.ModelProto, part: Partition, types: dict) -> dict:
+def describe(model: onnx.ModelProto, part: Partition, types: dict, sha256: str | None = None) -> dict:
     """partition.json: segments in order, backends, boundary tensors, and why each fallback node is there."""
     from trtlab.passes.base import main_opset
 
@@ -60,7 +60,8 @@ def describe(model: onnx.ModelProto, part: Partition, types: dict) -> dict:
                      f"failed): {', '.join(untyped[:10])}")
     return {
         "schema": SCHEMA_DIR,
-        "model": {"name": model.graph.name, "nodes": len(model.graph.node), "opset": main_opset(model)},
+        "model": {"name": model.graph.name, "nodes": len(model.graph.node), "opset": main_opset(model),
+                  "sha256": sha256},
         "support_source": part.source,
         "prediction": part.source == "prediction",
         "inputs": [tensor_entry(n, types.get(n), {n: "graph input"}) for n in part.graph_inputs
@@ -72,8 +73,12 @@ def describe(model: onnx.ModelProto, part: Partition, types: dict) -> dict:
     }
 
 
-def write_dir(out_dir: Path, model: onnx.ModelProto, part: Partition, feeds: dict | None = None) -> dict:
-    """Write every segment and partition.json into ``out_dir`` atomically; return the partition.json content."""
+def write_dir(out_dir: Path, model: onnx.ModelProto, part: Partition, feeds: dict | None = None,
+              sha256: str | None = None) -> dict:
+    """Write every segment and partition.json into ``out_dir`` atomically; return the partition.json content.
+    ``sha256`` is the source model's identity (``trtlab.model.model_sha256``: its .onnx file's), recorded so that
+    ``hybrid:DIR`` refuses to stand in for another model; None where it is not known (the pipeline pass, which
+    sees the model as earlier passes left it)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and
                                                       not (out_dir / PARTITION_JSON).exists())):
@@ -89,7 +94,7 @@ def write_dir(out_dir: Path, model: onnx.ModelProto, part: Partition, feeds: dic
         for seg in part.segments:
             seg.file = f"seg{seg.index:02d}_{seg.backend}.onnx"
             save_model(segment_model(model, seg, types), tmp / seg.file)
-        info = describe(model, part, types)
+        info = describe(model, part, types, sha256)
         (tmp / PARTITION_JSON).write_text(json.dumps(info, indent=1) + "\n")
         _swap_in(tmp, out_dir)
     except BaseException:

@@ -17,7 +17,7 @@ SCHEMA = "trtlab.partition/1"
 
 
 def run_isolate(args) -> int:
-    from trtlab.model import load_model
+    from trtlab.model import load_model, model_sha256
     from trtlab.partition import isolate
     from trtlab.partition_dir import write_dir
     from trtlab.rundir import new_run_dir
@@ -43,7 +43,7 @@ def run_isolate(args) -> int:
                        on_round=on_round)
         samples = _samples(args, loaded)
         bar.update(task, description=f"writing {len(part.segments)} segments")
-        info = write_dir(out_dir, loaded.proto, part, samples[0] if samples else None)
+        info = write_dir(out_dir, loaded.proto, part, samples[0] if samples else None, sha256=model_sha256(loaded))
     plan_s = time.perf_counter() - start
     run_dir = Path(args.run_dir) if args.run_dir else new_run_dir("partition", model_path.stem)
     run_dir.mkdir(parents=True, exist_ok=True)

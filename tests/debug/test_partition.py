@@ -201,3 +201,24 @@ def test_segments_match_original_tensor_for_tensor(qconv, tmp_path):
     ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
     np.testing.assert_allclose(env["probs"], ref[0], atol=1e-6)
     np.testing.assert_allclose(env["side_pool"], ref[1], atol=1e-6)
+
+
+def test_hybrid_refuses_a_partition_of_another_model(cli, qconv, tmp_path):
+    """partition.json records the model's sha256: the same graph with other weights is refused (exit 2) instead
+    of failing on accuracy; an older partition.json without sha256 is only warned about."""
+    from trtlab.model import LoadedModel, model_sha256
+
+    out = tmp_path / "seg"
+    assert cli("surgeon", str(qconv), "--isolate-unsupported", "-o", str(out), "--no-verify",
+               "--run-dir", str(tmp_path / "run")).code == 0
+    info = json.loads((out / "partition.json").read_text())
+    assert info["model"]["sha256"] == model_sha256(LoadedModel(None, qconv))
+    other = tmp_path / "other.onnx"
+    onnx.save(quantized_convnet(seed=1), other)
+    r = cli("compare", str(other), "--target", f"hybrid:{out}", "--out", str(tmp_path / "cmp"), "--no-report")
+    assert r.code == 2 and f"partition {out} was made from another model (sha256 differs" in r.err, r
+    assert "--isolate-unsupported -o" in r.err and not (tmp_path / "cmp" / "results.json").exists()
+    del info["model"]["sha256"]
+    (out / "partition.json").write_text(json.dumps(info))
+    r = cli("compare", str(qconv), "--target", f"hybrid:{out}", "--out", str(tmp_path / "cmp2"), "--no-report")
+    assert r.code == 0 and "records no model sha256 (written by an older trtlab)" in r.err, r

@@ -309,3 +309,78 @@ def test_builtin_rules_on_real_torch_exports(cli, tmp_path, name):
     assert res["parse"]["parseable"] and all(n["parsed"] for n in res["parse"]["new_nodes"])
     assert res["verify"]["passed"] is True and res["verify"]["max_abs_error"] <= 1e-5
     assert res["verify"]["outputs_compared"] == ["y"]
+
+
+BAD_RELU = '{"name": "r", "pattern": {"inputs": ["x"], "nodes": [{"id": "a", "op": "Relu", "inputs": ["x"]}], ' \
+           '"outputs": ["a"]}, "replacement": {"op": "Tanh", "inputs": ["x"]}'
+
+
+@pytest.mark.parametrize("name,text,expect", [
+    ("bad.py", "RULES = [" + BAD_RELU + ', "check": lambda m: 1 / 0}]',
+     "bad.py rule 0 (r) | check() raised ZeroDivisionError: division by zero"),
+    ("bad.py", "RULES = [" + BAD_RELU + ', "attributes": lambda m: {"k": m.values["nope"]}}]',
+     "bad.py rule 0 (r) | attributes() raised KeyError: 'nope'"),
+    ("bad.py", "RULES = [" + BAD_RELU + ', "build": lambda m, ctx: [None]}]',
+     "bad.py rule 0 (r) | build() must return a non-empty list of NodeProto"),
+    ("bad.yaml", ("rules:\n  - {name: r, pattern: {inputs: [x], nodes: [{id: a, op: Relu, inputs: [x]}], outputs: [a]},"
+                  " replacement: {op: Tanh, inputs: [x], attributes: {k: {value_of: nope}}}}"),
+     "bad.yaml rule 0 (r) | attribute 'k': value_of 'nope' is not a constant named in the pattern"),
+])
+def test_spec_own_mistakes_are_usage_errors(cli, tmp_path, name, text, expect):
+    """A rule's own callables that raise, and a value_of naming no constant, are one clear line (exit 2), not an
+    internal error; nothing is written."""
+    spec = tmp_path / name
+    spec.write_text(text)
+    out = tmp_path / "o.onnx"
+    r = cli("surgeon", str(shared_model("mnist_opt.onnx")), "--substitute-plugins", name, "-o", str(out))
+    assert r.code == 2 and expect in r.err and "internal error" not in r.err, r
+    assert not out.exists()
+
+
+def _gelu_swish_model():
+    """x -> erf-GELU -> swish (Sigmoid, Mul) -> y: one builtin match and one for the docs' Python rule."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    c = [h.make_tensor(n, T.FLOAT, [], [v]) for n, v in (("r2", 1.4142135623730951), ("one", 1.0), ("half", 0.5))]
+    nodes = [h.make_node("Div", ["x", "r2"], ["d"], name="div"), h.make_node("Erf", ["d"], ["e"], name="erf"),
+             h.make_node("Add", ["e", "one"], ["a"], name="add"), h.make_node("Mul", ["x", "a"], ["m"], name="mulx"),
+             h.make_node("Mul", ["m", "half"], ["g"], name="half"), h.make_node("Sigmoid", ["g"], ["s"], name="sig"),
+             h.make_node("Mul", ["g", "s"], ["y"], name="swish")]
+    g = h.make_graph(nodes, "gs", [h.make_tensor_value_info("x", T.FLOAT, [2, 8])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [2, 8])], c)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+
+
+def test_docs_plugin_commands_run_as_written(cli, tmp_path):
+    """docs/plugins.md's commands, with its Python spec as rules.py, run as written; comparing without spec= names
+    the plugin that has no reference and the fix, instead of onnxruntime's 'register onnxruntime-extensions'."""
+    import re
+    import shlex
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    commands = [line.split("  #")[0] for line in re.search(r"```bash\n(.*?)```", text, re.DOTALL).group(1).splitlines()]
+    (tmp_path / "rules.py").write_text(re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1))
+    _save(_gelu_swish_model(), tmp_path / "model.onnx")
+    for command in commands:
+        r = cli(*shlex.split(command)[1:])
+        assert r.code == 0, (command, r)
+    res = json.loads(next((tmp_path / "trtlab-runs").glob("compare-*/results.json")).read_text())
+    assert res["passed"] and {"g", "y"} <= {m["name"] for m in res["layers"]}
+    r = cli("compare", "model.onnx", "--target", "hybrid:model.plugins.onnx", "--layerwise", "--no-report")
+    assert r.code == 2 and "plugin op(s) Swish_TRT have no reference implementation" in r.err, r
+    assert "--target hybrid:model.plugins.onnx,spec=RULES.py" in r.err and "onnxruntime-extensions" not in r.err
+
+
+def test_verify_worst_lists_each_tensor_once(cli, tmp_path):
+    """Graph outputs are both layers and outputs of the layer-wise comparison: 'worst' names each tensor once."""
+    spec = tmp_path / "rules.py"
+    spec.write_text(PY_SWISH)
+    _save(_gelu_swish_model(), tmp_path / "m.onnx")
+    r = cli("surgeon", "m.onnx", "--substitute-plugins", "rules.py", "-o", "o.onnx", "--run-dir", "run")
+    assert r.code == 0, r
+    v = _run(tmp_path)["verify"]
+    names = [w["tensor"] for w in v["worst"]]
+    assert v["passed"] is True and len(names) == len(set(names)) == min(5, v["tensors_compared"])

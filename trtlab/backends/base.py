@@ -45,8 +45,11 @@ class Backend:
                 return p
         return "fp32"
 
-    def load(self, model: onnx.ModelProto, outputs: list[str] | None = None) -> "Backend":
-        """Prepare to run ``model``; ``outputs`` are extra tensor names to expose (layer-wise)."""
+    def load(self, model: onnx.ModelProto, outputs: list[str] | None = None, *,
+             model_sha256: str | None = None) -> "Backend":
+        """Prepare to run ``model``; ``outputs`` are extra tensor names to expose (layer-wise). ``model_sha256``
+        (the .onnx file's, when the caller knows it) lets a backend check that what it runs was made from it."""
+        self.model_sha256 = model_sha256
         start = time.perf_counter()
         self._load(model, outputs)
         self.timing.setup_s = time.perf_counter() - start

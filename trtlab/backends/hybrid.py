@@ -103,11 +103,34 @@ class HybridBackend(Backend):
         produced = {o for n in proto.graph.node for o in n.output}
         return be.load(proto, [n for n in wanted if n in produced])
 
+    def _check_identity(self, info: dict) -> None:
+        """The partition must come from the model being compared: the sha256 of its .onnx file."""
+        given = getattr(self, "model_sha256", None)
+        stored = (info.get("model") or {}).get("sha256")
+        if given is None:
+            return  # the caller does not know the model's identity (run --hybrid DIR)
+        if stored is None:
+            from trtlab.ui import warn
+
+            why = ("written by -p isolate-unsupported inside a pipeline" if "sha256" in (info.get("model") or {})
+                   else "written by an older trtlab")
+            msg = (f"{self.target}/partition.json records no model sha256 ({why}): cannot check that it was "
+                   "partitioned from this model")
+            self.notes.append(msg)
+            warn(msg)
+            return
+        if stored == given:
+            return
+        raise TrtlabError(f"hybrid:{self.target}", f"partition {self.target} was made from another model "
+                          f"(sha256 differs: {stored[:12]}… in partition.json, {given[:12]}… given)",
+                          f"re-run trtlab surgeon MODEL --isolate-unsupported -o {self.target}")
+
     def _load_partition(self, wanted: list[str]) -> None:
         from trtlab.partition_dir import read_dir
 
         self.mode = "partition"
         info, models = read_dir(self.target)
+        self._check_identity(info)
         self.graph_outputs = [t["name"] for t in info.get("outputs", [])]
         trt_ok, why = self._trt_runs_here()
         n_trt = sum(1 for s in info["segments"] if s["backend"] == "trt")
@@ -154,9 +177,12 @@ class HybridBackend(Backend):
         standard = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
         labels = ["plugin" if n.domain not in standard and n.op_type in self.refs else "onnxrt" for n in graph.node]
         unknown = sorted({n.op_type for n in graph.node if n.domain not in standard and n.op_type not in self.refs})
-        if unknown:
-            self.notes.append(f"no reference implementation for {', '.join(unknown)}: left to onnxrt (which will "
-                              "fail unless it has a kernel); give one in a Python spec (spec=RULES.py)")
+        if unknown:  # onnxrt has no kernel for them either: say so before it fails with its own message
+            given = f" ({self.options['spec']} has none)" if self.options.get("spec") else ""
+            raise TrtlabError(f"hybrid:{self.target}", f"plugin op(s) {', '.join(unknown)} have no reference "
+                              f"implementation to run on the CPU{given}",
+                              f"give one in a Python spec (a rule's 'reference') and pass it: --target "
+                              f"hybrid:{self.target},spec=RULES.py (docs/plugins.md)")
         segs = [Segment(k, lab, ids) for k, (lab, ids) in enumerate(group(graph, labels))]
         boundaries(graph, segs)
         self._protos = {}
@@ -211,12 +237,16 @@ class HybridBackend(Backend):
             args = [env.get(i, out.get(i)) if i else None for i in node.input]
             try:
                 values = self.refs[node.op_type](*args, **attrs)
+                if isinstance(values, np.ndarray):
+                    values = (values,)
+                values = [np.asarray(v) for v in values]
+            except TrtlabError:
+                raise
             except Exception as exc:
                 raise TrtlabError(f"plugin {node.op_type} ({node.name})", f"the reference implementation raised "
-                                  f"{type(exc).__name__}: {exc}", "check its inputs and attributes") from None
-            if isinstance(values, np.ndarray):
-                values = (values,)
-            out.update({name: np.asarray(v) for name, v in zip(node.output, values) if name})
+                                  f"{type(exc).__name__}: {exc}", "check its inputs and attributes, and that it "
+                                  "returns a tuple of arrays, one per output") from None
+            out.update({name: v for name, v in zip(node.output, values) if name})
             env.update(out)
         return out
 

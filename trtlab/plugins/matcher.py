@@ -246,7 +246,9 @@ def find(rule: Rule, g: Graph) -> list[Candidate]:
                 reason = _closed(g, pat, st)
                 if reason is None:
                     match = _to_match(rule, pi, pat, st, g)
-                    reason = rule.check(match) if rule.check else None
+                    reason = rule.call("check", rule.check, match) if rule.check else None
+                    if reason is not None and not isinstance(reason, str):
+                        reason = f"check() returned {reason!r}"
                     if reason is None:
                         cand.matched, cand.match, cand.reason = len(pat.nodes), match, None
                         break

@@ -73,7 +73,7 @@ class Context:
 
 def _attributes(rule: Rule, m: Match) -> dict:
     if rule.attributes is not None:
-        return dict(rule.attributes(m))
+        return rule.call("attributes", lambda: dict(rule.attributes(m)))
     out = {}
     for key, spec in rule.replacement.attributes.items():
         if isinstance(spec, dict) and "value_of" in spec:
@@ -179,8 +179,12 @@ def _apply(model: onnx.ModelProto, rules: dict[str, Rule], result: Substitution)
         rule, m = rules[c.rule], c.match
         m.graph = g
         ctx = Context(new, rule, m, taken)
-        nodes = rule.build(m, ctx) if rule.build else _default_build(rule, m, ctx)
+        nodes = rule.call("build", rule.build, m, ctx) if rule.build else _default_build(rule, m, ctx)
+        if not isinstance(nodes, (list, tuple)) or not nodes or not all(isinstance(n, onnx.NodeProto) for n in nodes):
+            raise TrtlabError(rule.where or f"rule {rule.name}", "build() must return a non-empty list of NodeProto",
+                              "make nodes with ctx.node(...) or ctx.plugin(...) and return them in a list")
         g.initializer.extend(ctx.initializers)
+        nodes = list(nodes)
         inserts[m.anchor] = nodes
         drop.update(m.nodes.values())
         out_swaps.update(ctx.graph_outputs)

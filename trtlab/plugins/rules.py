@@ -125,6 +125,20 @@ class Rule:
     build: Callable | None = None  # (match, ctx) -> list of NodeProto (and ctx may add graph outputs)
     reference: Callable | None = None  # NumPy implementation of the plugin: (*inputs, **attrs) -> tuple
     source: str = "builtin"
+    where: str = ""  # where the rule was defined, for errors ("rules.py rule 0 (swish)")
+
+    def call(self, what: str, fn: Callable, *args, **kwargs):
+        """Run one of the rule's own callables; whatever it raises becomes one clear TrtlabError (exit 2)."""
+        from trtlab.errors import TrtlabError
+
+        try:
+            return fn(*args, **kwargs)
+        except TrtlabError:
+            raise
+        except Exception as exc:
+            raise TrtlabError(self.where or f"rule {self.name}", f"{what}() raised {type(exc).__name__}: {exc}",
+                              f"fix the rule's {what} function (call it on a match in Python to see the "
+                              "traceback)") from None
 
 
 def approx_equal(actual: np.ndarray, expected, tol: float) -> bool:

@@ -118,16 +118,17 @@ def _verify(args, loaded, out: Path) -> dict:
                               quiet=True)
     except TrtlabError as exc:
         return {"enabled": False, "reason": f"the comparison could not run here: {exc.problem}"}
-    layers = res.layers or []
-    compared = {m.name for m in layers} | {m.name for m in res.outputs}
+    # graph outputs are also layers of a layer-wise comparison: one entry per tensor
+    metrics = list({m.name: m for m in (res.layers or []) + res.outputs}.values())
+    compared = {m.name for m in metrics}
     out_names = [o.name for o in loaded.proto.graph.output]
-    passed = all(m.passed for m in layers + res.outputs) if compared else None
+    passed = all(m.passed for m in metrics) if compared else None
     return {"enabled": True, "passed": passed, "atol": tol.atol, "rtol": tol.rtol, "tensors_compared": len(compared),
             "outputs_compared": [n for n in out_names if n in compared],
             "outputs_not_compared": [n for n in out_names if n not in compared],
-            "max_abs_error": max((m.max_abs or 0.0 for m in layers + res.outputs), default=None),
+            "max_abs_error": max((m.max_abs or 0.0 for m in metrics), default=None),
             "worst": [{"tensor": m.name, "max_abs": m.max_abs, "passed": m.passed}
-                      for m in sorted(layers + res.outputs, key=lambda m: -(m.max_abs or 0))[:5]],
+                      for m in sorted(metrics, key=lambda m: -(m.max_abs or 0))[:5]],
             "notes": res.target.get("notes", [])}
 
 

@@ -41,7 +41,10 @@ def load_rules(text: str) -> list[Rule]:
         if unknown:
             raise TrtlabError(f"--substitute-plugins {text}", f"no shipped rule named {', '.join(unknown)}",
                               f"shipped rules: {', '.join(SHIPPED)}")
-        return [SHIPPED[n] for n in names]
+        rules = [SHIPPED[n] for n in names]
+        for r in rules:
+            r.where = f"builtin rule {r.name}"
+        return rules
     path = Path(text)
     if not path.is_file():
         raise TrtlabError(f"--substitute-plugins {text}", "spec file not found",
@@ -53,8 +56,9 @@ def load_rules(text: str) -> list[Rule]:
     else:
         raise TrtlabError(path, f"unknown spec type '{path.suffix}'", "use a .yaml/.yml or .py file")
     rules = [r if isinstance(r, Rule) else rule_from_dict(r, f"{path} rule {i}") for i, r in enumerate(raw)]
-    for r in rules:
-        r.source = str(path)
+    for i, r in enumerate(rules):
+        r.source, r.where = str(path), f"{path} rule {i} ({r.name})"
+        _check_attributes(r)
     names = [r.name for r in rules]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -132,6 +136,33 @@ def rule_from_dict(d, where: str) -> Rule:
               f"'{key}' is only available in Python rule files")
     return Rule(name=name, patterns=patterns, replacement=replacement, description=str(d.get("description", "")),
                 check=d.get("check"), attributes=d.get("attributes"), build=d.get("build"), reference=d.get("reference"))
+
+
+def _check_attributes(rule: Rule) -> None:
+    """``{value_of: C}`` must name a constant and ``{attr_of: [ID, ATTR]}`` a node of every pattern of the rule
+    (checked here, not when a match is rewritten). Skipped when Python ``attributes`` or ``build`` replace them."""
+    if rule.attributes is not None or rule.build is not None:
+        return
+    for key, spec in rule.replacement.attributes.items():
+        if not isinstance(spec, dict):
+            continue
+        _need(set(spec) in ({"value_of"}, {"attr_of"}), rule.where, f"attribute '{key}' is a mapping without "
+              "exactly one of value_of / attr_of", "write a literal, {value_of: CONST} or {attr_of: [NODE_ID, ATTR]}")
+        for i, pat in enumerate(rule.patterns):
+            at = f" of pattern {i}" if len(rule.patterns) > 1 else ""
+            if "value_of" in spec:
+                consts = sorted({c.name for n in pat.nodes for c in n.inputs if isinstance(c, ConstRef) and c.name})
+                _need(spec["value_of"] in consts, rule.where, f"attribute '{key}': value_of '{spec['value_of']}' is "
+                      f"not a constant named in the pattern{at}",
+                      f"name it in the pattern with {{const: {spec['value_of']}}}" + (
+                          f" (named constants: {', '.join(consts)})" if consts else ""))
+            else:
+                ref = spec["attr_of"]
+                _need(isinstance(ref, (list, tuple)) and len(ref) == 2 and all(isinstance(x, str) for x in ref),
+                      rule.where, f"attribute '{key}': attr_of must be [NODE_ID, ATTR]",
+                      "e.g. {attr_of: [conv, group]}")
+                _need(ref[0] in pat.ids, rule.where, f"attribute '{key}': attr_of names '{ref[0]}', which is not a "
+                      f"node of the pattern{at}", f"pattern node ids: {', '.join(pat.ids)}")
 
 
 def _pattern(p, where: str) -> Pattern:
