@@ -122,6 +122,10 @@ def render_fold(rep: dict) -> list[str]:
         lines.append(f"trtlab/Polygraphy wall time: total {_verdict(w['total'], FOLD_TARGET)}, median per model "
                      f"x{w['median']:.2f}. trtlab has more nodes than the best peer on: "
                      f"{', '.join(s['trtlab_more_nodes_than_best_peer']) or 'no model'}.")
+    if "wall_ratio_trtlab_noverify_polygraphy" in s:
+        w = s["wall_ratio_trtlab_noverify_polygraphy"]
+        lines.append(f"Same work as Polygraphy (`--no-verify`: no before/after runs in onnxruntime): total "
+                     f"{_verdict(w['total'], FOLD_TARGET)}, median per model x{w['median']:.2f}.")
     return lines
 
 
