@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +12,8 @@ import onnx
 from onnx import TensorProto
 
 from trtlab.errors import TrtlabError
-from trtlab.model import initializer_names, real_inputs
+from trtlab.model import real_inputs
+from trtlab.userfile import import_user_file
 
 Dim = int | str | None  # int: fixed, str: symbolic name, None: unknown / -1
 
@@ -302,15 +301,7 @@ def loader_samples(spec: str, plan: InputPlan, limit: int = 1000) -> list[dict[s
     if not path.is_file() or path.suffix != ".py":
         raise TrtlabError(f"--data-loader-script {spec}", "not a Python file (.py)" if path.exists() else
                           "script not found", "pass file.py:function")
-    module_name = f"trtlab_user_loader_{abs(hash(str(path.resolve())))}"
-    loader = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(loader)
-    sys.modules[module_name] = module
-    try:
-        loader.loader.exec_module(module)
-    except Exception as exc:
-        raise TrtlabError(f"--data-loader-script {spec}", f"importing the script failed ({type(exc).__name__}: {exc})",
-                          "run the script with python to see the error") from None
+    module = import_user_file(path, f"--data-loader-script {spec}", "trtlab_user_loader")
     func = getattr(module, func_name, None)
     if not callable(func):
         raise TrtlabError(f"--data-loader-script {spec}", f"the script has no function '{func_name}'",

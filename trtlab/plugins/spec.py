@@ -18,8 +18,6 @@ shaped like the YAML rules (dicts may carry ``check``, ``attributes``, ``build``
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from trtlab.errors import TrtlabError
@@ -86,15 +84,9 @@ def _yaml_rules(path: Path) -> list:
 
 
 def _python_rules(path: Path) -> list:
-    module_name = f"trtlab_user_rules_{abs(hash(str(path.resolve())))}"
-    loader = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(loader)
-    sys.modules[module_name] = module
-    try:
-        loader.loader.exec_module(module)
-    except Exception as exc:
-        raise TrtlabError(path, f"importing the rule file failed ({type(exc).__name__}: {exc})",
-                          "run the file with python to see the error") from None
+    from trtlab.userfile import import_user_file
+
+    module = import_user_file(path, str(path), "trtlab_user_rules")
     rules = getattr(module, "RULES", None)
     if not isinstance(rules, (list, tuple)):
         raise TrtlabError(path, "the file defines no RULES list", "define RULES = [Rule(...), ...] or a list of dicts")
