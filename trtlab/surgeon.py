@@ -152,55 +152,72 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
         if verifier is not None:
             keep_before = onnx.ModelProto()
             keep_before.CopyFrom(current)
-        start = time.perf_counter()
-        try:
-            out = p(current, **step.options)
-        except TrtlabError as exc:
-            if exc.code == 2:
-                raise
-            rec.status, rec.notes = "failed", [exc.format()]
-            result.passed, result.failure = False, f"pass {step.name} failed: {exc.problem}"
+        out = _apply(p, step, current, rec, result)
+        if out is None:
             break
-        except Exception as exc:
-            rec.status = "failed"
-            rec.notes = [f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"]
-            result.passed = False
-            result.failure = f"pass {step.name} failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
-            break
-        rec.seconds = time.perf_counter() - start
-        rec.notes, rec.skipped = list(out.notes), list(out.skipped)
-        result.warnings.extend(f"{step.name}: {w}" for w in out.warnings)
-        t0 = time.perf_counter()
-        after, warning = normalize(out.model, before["bytes"])
-        rec.normalize_seconds = time.perf_counter() - t0
-        if warning:
-            rec.notes.append(warning)
-        bumped = fit_ir_version(after)
-        if bumped:
-            rec.notes.append(bumped)
-        after_m = measure(after)
-        rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
-        rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]
-        if out.modified is False and rec.ops_after == rec.ops_before and rec.skipped:
-            rec.status = "skipped"
+        after, after_m = _normalized(out, before, rec, result, step.name)
         if verifier is not None:
-            t0 = time.perf_counter()
             tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
-            check = verifier.check(keep_before, after, tol, step.name, ort_gaps=p.ort_gaps)
-            rec.verify_seconds = time.perf_counter() - t0
-            rec.verified, rec.max_abs_error = check.verified, check.max_abs_error
-            if check.note:
-                rec.notes.append(check.note)
-            if check.verified is False:
-                rec.status = "failed"
-                rec.notes.append(check.failure)
-                result.passed, result.failure = False, check.failure
+            if not _verified(verifier, keep_before, after, tol, p, rec, result):
                 break
         if dump and dump_after and (step.name in dump_after or "all" in dump_after):
             rec.dumped = dump(step.name, index, after)
         current, before = after, after_m
     result.summary["after"] = before if result.passed else result.summary["before"]
     return current, result
+
+
+def _apply(p, step: Step, model: onnx.ModelProto, rec: PassRecord, result: SurgeonResult):
+    """Run one pass; a pass that fails (other than on bad options, exit 2) is recorded and ends the pipeline."""
+    start = time.perf_counter()
+    try:
+        out = p(model, **step.options)
+    except TrtlabError as exc:
+        if exc.code == 2:
+            raise
+        rec.status, rec.notes = "failed", [exc.format()]
+        result.passed, result.failure = False, f"pass {step.name} failed: {exc.problem}"
+        return None
+    except Exception as exc:
+        text = " ".join(str(exc).split())
+        rec.status, rec.notes = "failed", [f"{type(exc).__name__}: {text[:300]}"]
+        result.passed, result.failure = False, f"pass {step.name} failed ({type(exc).__name__}: {text[:200]})"
+        return None
+    rec.seconds = time.perf_counter() - start
+    rec.notes, rec.skipped = list(out.notes), list(out.skipped)
+    result.warnings.extend(f"{step.name}: {w}" for w in out.warnings)
+    return out
+
+
+def _normalized(out, before: dict, rec: PassRecord, result: SurgeonResult, name: str):
+    """The runner's normalisation after a pass (cleanup, toposort, IR version), and the counts after it."""
+    t0 = time.perf_counter()
+    after, warning = normalize(out.model, before["bytes"])
+    rec.normalize_seconds = time.perf_counter() - t0
+    rec.notes.extend(n for n in (warning, fit_ir_version(after)) if n)
+    after_m = measure(after)
+    rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
+    rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]
+    if out.modified is False and rec.ops_after == rec.ops_before and rec.skipped:
+        rec.status = "skipped"
+    return after, after_m
+
+
+def _verified(verifier, before: onnx.ModelProto, after: onnx.ModelProto, tol: tuple, p, rec: PassRecord,
+              result: SurgeonResult) -> bool:
+    """Run the model before and after the pass on the same inputs; False (and a failed record) on a change."""
+    t0 = time.perf_counter()
+    check = verifier.check(before, after, tol, rec.name, ort_gaps=p.ort_gaps)
+    rec.verify_seconds = time.perf_counter() - t0
+    rec.verified, rec.max_abs_error = check.verified, check.max_abs_error
+    if check.note:
+        rec.notes.append(check.note)
+    if check.verified is False:
+        rec.status = "failed"
+        rec.notes.append(check.failure)
+        result.passed, result.failure = False, check.failure
+        return False
+    return True
 
 
 def parse_step(text: str) -> Step:
