@@ -30,7 +30,7 @@ class Tolerances:
         return self.per_atol.get(name, self.atol), self.per_rtol.get(name, self.rtol)
 
     @classmethod
-    def parse(cls, atol: list[str] | None, rtol: list[str] | None) -> "Tolerances":
+    def parse(cls, atol: list[str] | None, rtol: list[str] | None) -> Tolerances:
         tol = cls()
         for flag, items, per in (("--atol", atol, tol.per_atol), ("--rtol", rtol, tol.per_rtol)):
             for item in items or []:

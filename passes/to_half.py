@@ -21,10 +21,10 @@ from collections.abc import Iterable
 import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
+from trtlab.comparators.tolerances import PRECISION_TOLERANCES
 from trtlab.passes import graphutil as gu
 from trtlab.passes.base import Pass, PassResult, main_opset
 
-from trtlab.comparators.tolerances import PRECISION_TOLERANCES
 from trtlab.errors import TrtlabError
 
 HALF = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}

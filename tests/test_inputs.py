@@ -5,8 +5,15 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtlab.errors import TrtlabError
-from trtlab.inputs import (load_npz, loader_samples, parse_range_args, parse_shape_args, plan_inputs, random_feeds,
-                           save_npz)
+from trtlab.inputs import (
+    load_npz,
+    loader_samples,
+    parse_range_args,
+    parse_shape_args,
+    plan_inputs,
+    random_feeds,
+    save_npz,
+)
 
 
 def _embedding_graph(vocab=50):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-import os
 
 _WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
 from trtlab.comparators import Tolerances, compare_arrays, merge_samples
+
 from trtlab.errors import TrtlabError
 
 

@@ -46,7 +46,7 @@ class Backend:
         return "fp32"
 
     def load(self, model: onnx.ModelProto, outputs: list[str] | None = None, *,
-             model_sha256: str | None = None) -> "Backend":
+             model_sha256: str | None = None) -> Backend:
         """Prepare to run ``model``; ``outputs`` are extra tensor names to expose (layer-wise). ``model_sha256``
         (the .onnx file's, when the caller knows it) lets a backend check that what it runs was made from it."""
         self.model_sha256 = model_sha256
