@@ -3,8 +3,8 @@
     python bench/bench_reduce.py [--models chain,dag,densenet] [--write docs/benchmarks.md]
 
 Models (built here): ``chain`` 1001 unary ops, ``dag`` 240 diamond blocks (Constant, Mul, Relu, Sigmoid, Add, Clip
-with an empty optional input, If reading an outer-scope tensor), both with a com.acme op in the middle (``dag-nonzero``: a NonZero side branch instead, a standard op that
-onnxruntime runs and tensorrt_rtx cannot parse);
+with an empty optional input, If reading an outer-scope tensor), both with a com.acme op in the middle
+(``dag-nonzero``: a NonZero side branch instead, a standard op that onnxruntime runs and tensorrt_rtx cannot parse);
 ``densenet`` is ../shared/models/light_densenet121.onnx with its middle Relu replaced by a com.acme op.
 The planted op's outputs are declared in value_info, as exporters do, so that Polygraphy's shape inference runs.
 

@@ -166,7 +166,8 @@ def render(trt, rows, reps) -> str:
         lines.append(f"| {name} | {rp:.4f} | {lc:.4f} | {oc:.4f} | {rb:.3f} | {lb:.3f} | {ob:.4f} | "
                      f"{ob / rb * 100:.1f}% |")
     lines += ["", "Command line, wall time including Python start-up (ratio < 1: trtlab is faster):", "",
-              "| model | trtlab check | polygraphy inspect capability | ratio | trtlab build | polygraphy convert | ratio |",
+              "| model | trtlab check | polygraphy inspect capability | ratio "
+              "| trtlab build | polygraphy convert | ratio |",
               "|---|---|---|---|---|---|---|"]
     for name, *_rest, cli in rows:
         c, pc, b, pb = (cli["trtlab check"], cli["polygraphy capability"], cli["trtlab build"],

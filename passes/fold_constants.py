@@ -59,7 +59,7 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
         from trtlab.passes.dedup import dedup_initializers
 
         merged_inits = dedup_initializers(model.graph, max_bytes=DEDUP_MAX_BYTES)
-    for iteration in range(1, max_iterations + 1):
+    for _iteration in range(1, max_iterations + 1):
         changed = 0
         if fold_shapes:
             changed += _fold_shapes(model, state)
@@ -89,7 +89,7 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
     else:
         state.skip(f"stopped after {max_iterations} iterations without reaching a fixed point")
     notes.append(f"{state.folded} tensor(s) folded into initializers ({state.evaluated} node(s) evaluated by "
-                 f"onnxruntime), {iteration} iteration(s)")
+                 f"onnxruntime), {_iteration} iteration(s)")
     if merged:
         notes.append(f"{merged} duplicate or no-op node(s) removed")
     if fused:

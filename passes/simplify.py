@@ -48,7 +48,8 @@ def simplify_graph(graph: GraphProto) -> int:
                 drop.add(id(inner))
                 removed += 1
                 x = node.input[0]
-        is_noop = node.op_type == "Identity" or (node.op_type == "Transpose" and _perm(node) == list(range(len(_perm(node) or [-1]))))
+        is_noop = node.op_type == "Identity" or (
+            node.op_type == "Transpose" and _perm(node) == list(range(len(_perm(node) or [-1]))))
         if not is_noop or id(node) in drop:
             continue
         if y not in outputs:

@@ -19,7 +19,8 @@ def run(model: onnx.ModelProto, spec="builtin") -> PassResult:
     rules = load_rules(str(spec))
     sub = substitute(model, rules)
     if not sub.accepted:
-        raise TrtlabError(f"substitute-plugins {spec}", f"no rule matched ({len(sub.candidates)} candidate(s) rejected)",
+        raise TrtlabError(f"substitute-plugins {spec}",
+                          f"no rule matched ({len(sub.candidates)} candidate(s) rejected)",
                           "run `trtlab surgeon MODEL --substitute-plugins SPEC --dry-run` to see why")
     notes = [f"{a['rule']}: {a['replaced']} node(s) at '{a['anchor']}' -> {a['new_op']}" for a in sub.applied]
     skipped = [f"{c.rule} at '{c.node}' ({c.matched}/{c.total}): {c.reason}" for c in sub.candidates

@@ -34,7 +34,8 @@ tr.fail td{background:var(--badbg)} tr.warn td{background:var(--warnbg)}
 .n{text-align:right;white-space:nowrap}
 table.kv{width:auto;min-width:50%} table.kv th{background:none;width:220px;color:var(--dim);font-weight:500;
 position:static} table.kv td{font-family:inherit;font-size:13px}
-.b{display:inline-block;white-space:nowrap;padding:0 6px;border-radius:4px;font-weight:600;font-family:system-ui,sans-serif;font-size:12px}
+.b{display:inline-block;white-space:nowrap;padding:0 6px;border-radius:4px;font-weight:600;\
+font-family:system-ui,sans-serif;font-size:12px}
 .b.ok{background:var(--okbg);color:var(--ok)} .b.bad{background:var(--badbg);color:var(--bad)}
 .b.warn{background:var(--warnbg);color:var(--warn)} .b.info{background:#e7eefc;color:var(--acc)}
 details.tbl{margin:8px 0;border:1px solid var(--line);border-radius:6px;padding:4px 10px}
@@ -45,8 +46,10 @@ border-radius:4px;font:inherit}
 .dim,.note,.count{color:var(--dim)} .note{margin:4px 0}
 figure{margin:8px 0 14px} figure svg{max-width:100%;height:auto} figcaption{color:var(--dim);font-size:12.5px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:10px}
-.finding{border-left:4px solid var(--line);padding:6px 12px;margin:8px 0;background:var(--alt);border-radius:0 6px 6px 0}
-.finding.error{border-color:var(--bad)} .finding.warning{border-color:var(--warn)} .finding.info{border-color:var(--acc)}
+.finding{border-left:4px solid var(--line);padding:6px 12px;margin:8px 0;background:var(--alt);\
+border-radius:0 6px 6px 0}
+.finding.error{border-color:var(--bad)} .finding.warning{border-color:var(--warn)} \
+.finding.info{border-color:var(--acc)}
 .finding p{margin:2px 0} .finding .k{color:var(--dim);display:inline-block;width:92px}
 ul.warnings{margin:4px 0;padding-left:20px} ul.warnings li{color:var(--warn)}
 footer{color:var(--dim);font-size:12px;padding:20px 24px 30px}
@@ -64,7 +67,7 @@ footer{color:var(--dim);font-size:12px;padding:20px 24px 30px}
 
 # Sort on header click (numbers understood, including 1e-3, inf, nan, 12%), filter rows by text, open the
 # smaller collapsed tables for printing.
-JS = r"""
+JS = (r"""
 (function(){
 function val(td){var t=(td?td.textContent:'').trim();var l=t.toLowerCase();
  if(l==='inf')return Infinity;if(l==='-inf')return -Infinity;if(l==='nan')return NaN;
@@ -74,11 +77,13 @@ function cmp(a,b){var an=typeof a==='number',bn=typeof b==='number';
  if(an)return -1;if(bn)return 1;return a<b?-1:a>b?1:0;}
 document.querySelectorAll('table.sort thead th').forEach(function(th,_){
  th.addEventListener('click',function(){var tb=th.closest('table'),body=tb.tBodies[0],i=th.cellIndex;
-  var dir=th.classList.contains('asc')?-1:1;tb.querySelectorAll('thead th').forEach(function(h){h.classList.remove('asc','desc');});
+  var dir=th.classList.contains('asc')?-1:1;"""
+    r"""tb.querySelectorAll('thead th').forEach(function(h){h.classList.remove('asc','desc');});
   th.classList.add(dir>0?'asc':'desc');
   var rows=Array.prototype.slice.call(body.rows).map(function(r){return [val(r.cells[i]),r];});
   rows.sort(function(x,y){return dir*cmp(x[0],y[0]);});
-  var frag=document.createDocumentFragment();rows.forEach(function(x){frag.appendChild(x[1]);});body.appendChild(frag);});});
+  var frag=document.createDocumentFragment();rows.forEach(function(x){frag.appendChild(x[1]);});"""
+    r"""body.appendChild(frag);});});
 document.querySelectorAll('input.filter').forEach(function(inp){
  var tb=document.getElementById(inp.dataset.table),cnt=document.getElementById(inp.dataset.table+'-count');
  inp.addEventListener('input',function(){var q=inp.value.toLowerCase().trim(),n=0;
@@ -90,4 +95,4 @@ window.addEventListener('beforeprint',function(){document.querySelectorAll('deta
 window.addEventListener('afterprint',function(){document.querySelectorAll('details[data-reclose]').forEach(function(d){
  d.open=false;delete d.dataset.reclose;});});
 })();
-"""
+""")

@@ -54,7 +54,8 @@ def verdict(res: dict) -> str:
     fd = res.get("first_divergence")
     if fd:
         text += f" &middot; first divergence: <code>{esc(fd.get('tensor'))}</code> ({esc(fd.get('op'))})"
-    return f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b><span>{text}</span></div>'
+    return (f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b>'
+            f'<span>{text}</span></div>')
 
 
 def run_section(res: dict) -> str:
@@ -184,8 +185,9 @@ def timing_section(res: dict) -> str:
         lat = [fnum(v) for v in t.get("latency_ms") or [] if fnum(v) is not None]
         spec = (res.get(side) or {}).get("spec", side)
         rows.append([f"{label} ({spec})", seconds(t.get("setup_s")), seconds(t.get("build_s")), len(lat),
-                     num(fnum(t.get("median_ms")) or (statistics.median(lat) if lat else None)), num(_percentile(lat, 90)),
-                     num(_percentile(lat, 99)), num(min(lat) if lat else None), num(max(lat) if lat else None)])
+                     num(fnum(t.get("median_ms")) or (statistics.median(lat) if lat else None)),
+                     num(_percentile(lat, 90)), num(_percentile(lat, 99)), num(min(lat) if lat else None),
+                     num(max(lat) if lat else None)])
     out = table(["backend", "setup", "build", "runs", "median ms", "p90 ms", "p99 ms", "min ms", "max ms"], rows,
                 numeric={1, 2, 3, 4, 5, 6, 7, 8}, sortable=False)
     for side in ("ref", "target"):

@@ -66,7 +66,8 @@ def layer_plot(layers: list[dict], tolerances: dict, first: dict | None) -> str:
     ax2.tick_params(labelsize=8)
     ax2.spines["top"].set_visible(False)
     lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(lines, [h.get_label() for h in lines], fontsize=7.5, loc="lower left", bbox_to_anchor=(0, 1), borderaxespad=0.2, frameon=False, ncol=4)
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=7.5, loc="lower left", bbox_to_anchor=(0, 1),
+              borderaxespad=0.2, frameon=False, ncol=4)
     ax.set_xlabel("layer (topological order)", fontsize=9)
     ax.set_xlim(-0.5, max(n - 0.5, 0.5))
     from matplotlib.ticker import MaxNLocator

@@ -88,7 +88,8 @@ def near_overflow(res: dict) -> list[Finding]:
         what = ("exceeds the FP16 limit 65504 and was saturated (rounded to the limit, not Inf)"
                 if ref_max > FP16_MAX else "is within 2x of the FP16 limit 65504")
         found.append(Finding("warning", _where(m), f"max |ref| = {ref_max:.6g} {what}; FP16 steps are "
-                             f"{_fp16_step(ref_max):g} at this magnitude", _keep_hint(res, m.get("node") or m.get("name"), m.get("op")),
+                             f"{_fp16_step(ref_max):g} at this magnitude",
+                             _keep_hint(res, m.get("node") or m.get("name"), m.get("op")),
                              "differences of large rounded values (x - y, normalisation) lose all precision; "
                              "larger inputs than these samples may overflow"))
     return found

@@ -98,5 +98,7 @@ def render(res: dict, run_dir: Path) -> str:
         ok = res["passed"]
         verdict = f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b></div>'
     title = f"trtlab {name.removeprefix('trtlab.')}"
-    subtitle = f"{esc(res.get('model', {}).get('name') if isinstance(res.get('model'), dict) else res.get('model', ''))}"
+    model_name = (res.get("model", {}).get("name") if isinstance(res.get("model"), dict)
+                  else res.get("model", ""))
+    subtitle = f"{esc(model_name)}"
     return page(title, subtitle, verdict, sections, common.footer(res, run_dir))

@@ -94,7 +94,8 @@ def profile_rows(profiles) -> list[list]:
         if not isinstance(prof, dict):
             continue
         if {"min", "opt", "max"} <= set(prof):
-            rows.append([i, prof.get("name") or prof.get("input", "-"), *(_dims(prof[k]) for k in ("min", "opt", "max"))])
+            rows.append([i, prof.get("name") or prof.get("input", "-"),
+                         *(_dims(prof[k]) for k in ("min", "opt", "max"))])
             continue
         for name, shapes in prof.items():
             if isinstance(shapes, dict):

@@ -60,7 +60,8 @@ def group(graph: onnx.GraphProto, labels: list[str]) -> list[tuple[str, list[int
     from trtlab.passes.graphutil import node_reads
 
     producer = _producers(graph)
-    deps = [{producer[r] for r in node_reads(n) if r in producer and producer[r] != i} for i, n in enumerate(graph.node)]
+    deps = [{producer[r] for r in node_reads(n) if r in producer and producer[r] != i}
+            for i, n in enumerate(graph.node)]
     children: list[list[int]] = [[] for _ in graph.node]
     for i, ds in enumerate(deps):
         for d in ds:

@@ -163,7 +163,8 @@ def run_hybrid(args) -> int:
     info, models = read_dir(args.hybrid)
     names = {t["name"] for t in info.get("inputs", [])}
     inputs = [vi for m in models for vi in m.graph.input if vi.name in names]
-    stub = onnx.helper.make_model(onnx.helper.make_graph([], "inputs", list({vi.name: vi for vi in inputs}.values()), []))
+    stub = onnx.helper.make_model(
+        onnx.helper.make_graph([], "inputs", list({vi.name: vi for vi in inputs}.values()), []))
     samples, warnings = make_samples(args, LoadedModel(proto=stub, path=None, label="partition"))
     be = backends.create(backends.parse_spec(f"hybrid:{args.hybrid}"))
     with be:

@@ -46,7 +46,8 @@ def known_types(model: onnx.ModelProto) -> dict[str, int]:
     return types
 
 
-def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None = None) -> tuple[onnx.ModelProto, list[str]]:
+def round_to_half(model: onnx.ModelProto, precision: str,
+                  keep: set[str] | None = None) -> tuple[onnx.ModelProto, list[str]]:
     """Return a copy of ``model`` with half-precision storage simulated (see module docstring), and notes."""
     half = HALF[precision]
     keep = keep or set()

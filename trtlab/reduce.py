@@ -85,7 +85,8 @@ def read_replay(path, digest: str | None) -> dict[str, bool]:
     try:
         lines = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TrtlabError(f"--replay {path}", f"not a reduce log ({exc})", f"pass the {LOG} of an earlier run") from None
+        raise TrtlabError(f"--replay {path}", f"not a reduce log ({exc})",
+                          f"pass the {LOG} of an earlier run") from None
     if not lines or lines[0].get("schema") != LOG_SCHEMA:
         raise TrtlabError(f"--replay {path}", "not a trtlab debug reduce log", f"pass the {LOG} of an earlier run")
     if digest and lines[0].get("model_sha256") not in (None, digest):

@@ -199,8 +199,8 @@ class CommandMode:
             save_model(proto, path)
             cmd = self.command.replace("{model}", shlex.quote(path))
             try:
-                proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=self.timeout, check=False,
-                                      errors="replace")
+                proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=self.timeout,
+                                      check=False, errors="replace")
             except subprocess.TimeoutExpired:
                 return Verdict(False, f"timed out after {self.timeout} s (counted as passing)")
         finally:

@@ -71,7 +71,8 @@ def measure(model: onnx.ModelProto) -> dict:
     from trtlab.passes.graphutil import walk_all
 
     ops = op_counts(model.graph)
-    return {"nodes": sum(ops.values()), "ops": ops, "initializers": sum(len(g.initializer) for g in walk_all(model.graph)),
+    return {"nodes": sum(ops.values()), "ops": ops,
+            "initializers": sum(len(g.initializer) for g in walk_all(model.graph)),
             "bytes": approx_bytes(model)}
 
 

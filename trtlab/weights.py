@@ -40,8 +40,8 @@ def _placeholder(t: TensorProto, token: str) -> None:
 
 def share_weights(proto: onnx.ModelProto, min_bytes: int = MIN_BYTES) -> tuple[onnx.ModelProto, str | None]:
     """Move the main graph's large raw initializers into shared arrays; ``proto`` loses them (it is consumed).
-    Returns a new, light proto (the old one is best dropped: protobuf keeps a message's memory until the whole message goes) and the token to
-    ``release`` when done (None when nothing was large enough, with ``proto`` itself)."""
+    Returns a new, light proto (the old one is best dropped: protobuf keeps a message's memory until the whole
+    message goes) and the token to ``release`` when done (None when nothing was large enough, with ``proto`` itself)."""
     token = f"{next(_tokens)}"
     arrays: dict[str, np.ndarray] = {}
     for t in proto.graph.initializer:

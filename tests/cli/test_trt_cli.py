@@ -164,7 +164,7 @@ def test_build_surfaces_what_the_to_half_pass_warns_or_refuses(cli, tmp_path, mo
     real = to_half.convert_to_half
 
     def warns(proto, precision, keep_fp32=(), keep_io_types=True):
-        warnings.warn(f"--keep-fp32: {', '.join(keep_fp32)} matches no node or op type")
+        warnings.warn(f"--keep-fp32: {', '.join(keep_fp32)} matches no node or op type", stacklevel=2)
         return real(proto, precision, keep_fp32=keep_fp32, keep_io_types=keep_io_types)
 
     monkeypatch.setattr(to_half, "convert_to_half", warns)

@@ -66,7 +66,8 @@ def planted_dag(blocks: int = 240, plant: int | None = 120, nonzero: bool = Fals
         else:
             nodes.append(h.make_node("Add", [b, s], [q], name=f"add{i}"))
         if i % 5 == 4:
-            nodes += [h.make_node("Constant", [], [f"hi{i}"], name=f"hi{i}", value=h.make_tensor(f"hi{i}", T.FLOAT, [], [4.0])),
+            nodes += [h.make_node("Constant", [], [f"hi{i}"], name=f"hi{i}",
+                                  value=h.make_tensor(f"hi{i}", T.FLOAT, [], [4.0])),
                       h.make_node("Clip", [q, "", f"hi{i}"], [f"cl{i}"], name=f"clip{i}")]
             q = f"cl{i}"
         if i % 7 == 6:
@@ -74,8 +75,10 @@ def planted_dag(blocks: int = 240, plant: int | None = 120, nonzero: bool = Fals
                                   [h.make_tensor_value_info("then_out", T.FLOAT, None)])
             else_g = h.make_graph([h.make_node("Neg", [q], ["else_out"])], f"else{i}", [],
                                   [h.make_tensor_value_info("else_out", T.FLOAT, None)])
-            nodes += [h.make_node("Constant", [], [f"cond{i}"], name=f"cond{i}", value=h.make_tensor(f"cond{i}", T.BOOL, [], [True])),
-                      h.make_node("If", [f"cond{i}"], [f"if{i}"], name=f"if{i}", then_branch=then_g, else_branch=else_g)]
+            nodes += [h.make_node("Constant", [], [f"cond{i}"], name=f"cond{i}",
+                                  value=h.make_tensor(f"cond{i}", T.BOOL, [], [True])),
+                      h.make_node("If", [f"cond{i}"], [f"if{i}"], name=f"if{i}",
+                                  then_branch=then_g, else_branch=else_g)]
             q = f"if{i}"
         p = q
     vi = [h.make_tensor_value_info(f"{k}{plant}", T.FLOAT, [1, 16]) for k in "yz"] \
@@ -185,7 +188,8 @@ def test_failure_inside_if_body_keeps_the_if(cli, tmp_path):
     x = h.make_tensor_value_info("x", T.FLOAT, [2])
     then_g = h.make_graph([h.make_node("Planted", ["r"], ["o"], domain="com.acme", name="inner")], "then", [],
                           [h.make_tensor_value_info("o", T.FLOAT, [2])])
-    else_g = h.make_graph([h.make_node("Neg", ["r"], ["o2"])], "else", [], [h.make_tensor_value_info("o2", T.FLOAT, [2])])
+    else_g = h.make_graph([h.make_node("Neg", ["r"], ["o2"])], "else", [],
+                          [h.make_tensor_value_info("o2", T.FLOAT, [2])])
     nodes = [h.make_node("Relu", ["x"], ["r"], name="relu"),
              h.make_node("ReduceSum", ["r"], ["sum"], name="sum", keepdims=0),
              h.make_node("Greater", ["sum", "zero"], ["cond"], name="gt"),

@@ -90,7 +90,8 @@ def test_unsqueeze_pairs_merge(opset, a1, a2):
         nodes = [helper.make_node("Unsqueeze", ["x", "a1"], ["u"]), helper.make_node("Unsqueeze", ["u", "a2"], ["y"])]
         inits = [const("a1", a1, np.int64), const("a2", a2, np.int64)]
     else:
-        nodes = [helper.make_node("Unsqueeze", ["x"], ["u"], axes=a1), helper.make_node("Unsqueeze", ["u"], ["y"], axes=a2)]
+        nodes = [helper.make_node("Unsqueeze", ["x"], ["u"], axes=a1),
+                 helper.make_node("Unsqueeze", ["u"], ["y"], axes=a2)]
         inits = []
     model = make_model(nodes, [tensor("x", [2, 3])], [tensor("y", None)], inits, opset=opset)
     result = ELIDE(copy(model))

@@ -13,7 +13,8 @@ from trtlab.errors import TrtlabError
 
 def _chain():
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="r1"), helper.make_node("Neg", ["a"], ["b"], name="n1"),
-             helper.make_node("Abs", ["x"], ["dead"], name="dead"), helper.make_node("Add", ["b", "w"], ["y"], name="add")]
+             helper.make_node("Abs", ["x"], ["dead"], name="dead"),
+             helper.make_node("Add", ["b", "w"], ["y"], name="add")]
     return make_model(nodes, [tensor("x", ["n", 2]), tensor("unused", [1])], [tensor("y", ["n", 2])],
                       [const("w", [1.0, 2.0]), const("w2", [1.0, 2.0]), const("orphan", [0.0])])
 
@@ -91,7 +92,8 @@ def test_extract_rejects_bad_boundaries(inputs, outputs, problem):
 
 
 def test_sanitize_names_makes_unique_friendly_names_keeping_io():
-    nodes = [helper.make_node("Relu", ["x"], ["a b"], name="same"), helper.make_node("Neg", ["a b"], ["y"], name="same")]
+    nodes = [helper.make_node("Relu", ["x"], ["a b"], name="same"),
+             helper.make_node("Neg", ["a b"], ["y"], name="same")]
     m = make_model(nodes, [tensor("x", [2])], [tensor("y", [2])])
     result = PASSES["sanitize-names"](m)
     names = [n.name for n in result.model.graph.node]

@@ -34,7 +34,8 @@ class _G:
         d = self.op("Sub", [x, mean])
         var = self.op("ReduceMean", [self.op("Pow", [d, self.c(2.0, np.float32)])], axes=[-1])
         std = self.op("Sqrt", [self.op("Add", [var, self.c(1e-12, np.float32)])])
-        return self.op("Add", [self.op("Mul", [self.op("Div", [d, std]), self.w([hidden], 0.1)]), self.w([hidden], 0.1)])
+        return self.op("Add", [self.op("Mul", [self.op("Div", [d, std]), self.w([hidden], 0.1)]),
+                               self.w([hidden], 0.1)])
 
     def reshape_heads(self, x, heads, head_dim):
         shape = self.op("Shape", [x])

@@ -68,7 +68,8 @@ def _host(request_line: str) -> str:
 def chromium(html: Path, tmp: Path, *extra: str, proxy_port: int | None = None, timeout: int = 60):
     args = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--disable-features=NetworkTimeServiceQuerying", "--disable-extensions", "--hide-scrollbars", "--mute-audio",
+            "--disable-default-apps", "--disable-features=NetworkTimeServiceQuerying", "--disable-extensions",
+            "--hide-scrollbars", "--mute-audio",
             f"--user-data-dir={tmp / 'chromium-profile'}", *extra]
     if proxy_port:
         args += [f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>"]

@@ -94,7 +94,8 @@ def test_build_result_has_the_schema_fields(built):
 def test_inspector_json_and_surviving_tensors():
     info = {"Layers": [{"Name": "conv+relu", "LayerType": "CaskConvolution", "Inputs": [{"Name": "x"}],
                         "Outputs": [{"Name": "relu_out"}], "TacticName": "t1"},
-                       {"Name": "fc", "LayerType": "Gemm", "Inputs": [{"Name": "relu_out"}], "Outputs": [{"Name": "y"}]}]}
+                       {"Name": "fc", "LayerType": "Gemm", "Inputs": [{"Name": "relu_out"}],
+                        "Outputs": [{"Name": "y"}]}]}
     layers = summarize(info)
     assert layers[0]["outputs"] == ["relu_out"] and layers[0]["tactic"] == "t1"
     assert surviving_tensors(layers, ["conv_out", "relu_out", "y"]) == ["relu_out", "y"]

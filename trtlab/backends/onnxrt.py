@@ -62,7 +62,8 @@ class OnnxrtBackend(Backend):
             self.info["tf32"] = cuda_opts["use_tf32"] == "1"
             return [("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"]
         if "tf32" in self.options:
-            raise TrtlabError(f"backend '{self.spec}'", "tf32 applies to the CUDA provider only", "use onnxrt:cuda,tf32=0")
+            raise TrtlabError(f"backend '{self.spec}'", "tf32 applies to the CUDA provider only",
+                              "use onnxrt:cuda,tf32=0")
         return ["CPUExecutionProvider"]
 
     def _session_options(self, ort):
@@ -82,7 +83,8 @@ class OnnxrtBackend(Backend):
             try:
                 so.intra_op_num_threads = int(threads)
             except ValueError:
-                raise TrtlabError(f"backend '{self.spec}'", f"threads={threads} is not a number", "e.g. threads=2") from None
+                raise TrtlabError(f"backend '{self.spec}'", f"threads={threads} is not a number",
+                                  "e.g. threads=2") from None
         so.log_severity_level = 3
         self.info["graph_optimization_level"] = level
         return so
@@ -96,7 +98,8 @@ class OnnxrtBackend(Backend):
         if self.precision != "fp32":
             from trtlab.precision import round_to_half
 
-            keep = set(filter(None, str(self.options.get("keep", "")).split("+"))) if self.options.get("keep") else set()
+            keep = (set(filter(None, str(self.options.get("keep", "")).split("+")))
+                    if self.options.get("keep") else set())
             work, notes = round_to_half(work, self.precision, keep)
             self.notes.extend(notes)
         self.exposed = mark_outputs(work, outputs or [])

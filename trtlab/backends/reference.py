@@ -34,7 +34,8 @@ class ReferenceBackend(Backend):
         if self.precision != "fp32":
             from trtlab.precision import round_to_half
 
-            keep = set(filter(None, str(self.options.get("keep", "")).split("+"))) if self.options.get("keep") else set()
+            keep = (set(filter(None, str(self.options.get("keep", "")).split("+")))
+                    if self.options.get("keep") else set())
             work, notes = round_to_half(model, self.precision, keep)
             self.notes.extend(notes)
         try:
@@ -44,7 +45,8 @@ class ReferenceBackend(Backend):
                                    f"{' '.join(str(exc).split())[:300]}", "use onnxrt instead") from None
         produced = {o for n in model.graph.node for o in n.output if o}
         self.graph_outputs = [o.name for o in model.graph.output]
-        self.exposed = self.graph_outputs + [n for n in (outputs or []) if n in produced and n not in self.graph_outputs]
+        self.exposed = self.graph_outputs + [n for n in (outputs or [])
+                                             if n in produced and n not in self.graph_outputs]
         self.info.update({"version": onnx.__version__, "provider": "onnx.reference", "precision": self.precision})
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -120,7 +120,8 @@ def print_build(result, run_dir: Path) -> None:
         warn(w)
     mod = f"{result.module['name']} {result.module['version']}"
     eng = result.engine
-    out.print(f"built {eng['path']} ({eng['bytes'] / 2**20:.2f} MiB) with {mod}: parse {fmt_num(result.timing['parse_s'])} s, "
+    out.print(f"built {eng['path']} ({eng['bytes'] / 2**20:.2f} MiB) with {mod}: "
+              f"parse {fmt_num(result.timing['parse_s'])} s, "
               f"build {fmt_num(result.timing['build_s'])} s", markup=False)
     io = result.provenance["bindings"]
     for kind in ("inputs", "outputs"):

@@ -56,7 +56,8 @@ def print_check(result, run_dir: Path) -> None:
                   f"in {result.timing['parse_s']:.3f} s", markup=True)
     else:
         failing = result.failing
-        out.print(f"[red]not parseable[/]: {escape(name)}: {len(failing)} of {len(result.nodes)} nodes refused by {mod}",
+        out.print(f"[red]not parseable[/]: {escape(name)}: {len(failing)} of {len(result.nodes)} "
+                  f"nodes refused by {mod}",
                   markup=True)
         if failing:
             table = Table("#", "node", "op", "domain", "parser message", "hint", show_lines=True)

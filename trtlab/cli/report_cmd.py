@@ -6,7 +6,8 @@ HELP = "rebuild report.html for a saved run directory (no model, backend or GPU 
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by a trtlab command (holds results.json)")
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="a run directory written by a trtlab command (holds results.json)")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the report (default RUN_DIR/report.html)")
     p.add_argument("--json", action="store_true", help="print {report, schema, bytes} as JSON")
 

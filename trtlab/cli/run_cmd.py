@@ -24,7 +24,8 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("timing (as trtexec)")
     g.add_argument("--warmup", type=float, default=200.0, metavar="MS", help="warm-up time in ms (default 200)")
     g.add_argument("--iterations", type=int, default=10, help="at least this many timed runs (default 10)")
-    g.add_argument("--duration", type=float, default=3.0, metavar="S", help="and at least this many seconds (default 3)")
+    g.add_argument("--duration", type=float, default=3.0, metavar="S",
+                   help="and at least this many seconds (default 3)")
     g.add_argument("--timing-json", metavar="FILE", help="also write the timing report to FILE")
     p.add_argument("--save-outputs", metavar="OUT.npz", help="save the first sample's outputs")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")

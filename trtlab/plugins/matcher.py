@@ -224,7 +224,8 @@ def _closed(g: Graph, pat: Pattern, st: dict) -> str | None:
                 return f"intermediate tensor '{t}' ({pid}) is a graph output"
             outside = [u for u in g.users.get(t, []) if u not in inside]
             if outside:
-                return f"intermediate tensor '{t}' ({pid}) is also read by node '{g.name(outside[0])}' outside the pattern"
+                return (f"intermediate tensor '{t}' ({pid}) is also read by node '{g.name(outside[0])}' "
+                        "outside the pattern")
     missing = [p for p in pat.ids if p not in st["nodes"]]
     if missing:
         return f"pattern nodes {', '.join(missing)} not reached from the anchor"

@@ -127,7 +127,8 @@ def _nms_build(m, ctx):
 NMS = Rule(
     name="nms-efficientnms", description="NonMaxSuppression at the end of the graph -> EfficientNMS_TRT plugin",
     patterns=[Pattern([N("nms", "NonMaxSuppression", ["boxes", "scores", ConstRef("max_out", scalar=True),
-                                                      ConstRef("iou", scalar=True), ConstRef("score_thr", scalar=True)])],
+                                                      ConstRef("iou", scalar=True),
+                                                      ConstRef("score_thr", scalar=True)])],
                       ["nms"], ["boxes", "scores"])],
     replacement=Replacement("EfficientNMS_TRT", domain=PLUGIN_DOMAIN, version="1", namespace=""),
     check=_nms_check, build=_nms_build, reference=efficient_nms)

@@ -127,7 +127,8 @@ def rule_from_dict(d, where: str) -> Rule:
         _need(d.get(key) is None or callable(d.get(key)), where, f"'{key}' must be a Python callable",
               f"'{key}' is only available in Python rule files")
     return Rule(name=name, patterns=patterns, replacement=replacement, description=str(d.get("description", "")),
-                check=d.get("check"), attributes=d.get("attributes"), build=d.get("build"), reference=d.get("reference"))
+                check=d.get("check"), attributes=d.get("attributes"), build=d.get("build"),
+                reference=d.get("reference"))
 
 
 def _check_attributes(rule: Rule) -> None:

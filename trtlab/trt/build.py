@@ -182,10 +182,12 @@ def configure(trt: TrtModule, builder, network, opts: BuildOptions, monitor=None
         if not trt.features.get("hardware_compatibility") or trt.name == "tensorrt_rtx":
             raise UnavailableError("--hardware-compatibility", f"{trt.name} {trt.version} does not support hardware "
                                    "compatibility levels", "TensorRT for RTX targets GPUs with --compute-capability")
-        config.hardware_compatibility_level = getattr(mod.HardwareCompatibilityLevel, HW_COMPAT[opts.hardware_compatibility])
+        config.hardware_compatibility_level = getattr(mod.HardwareCompatibilityLevel,
+                                                      HW_COMPAT[opts.hardware_compatibility])
     if opts.compute_capabilities:
         if not trt.features.get("compute_capability_targets"):
-            raise UnavailableError("--compute-capability", f"{trt.name} {trt.version} builds for the GPU it runs on only")
+            raise UnavailableError("--compute-capability",
+                                   f"{trt.name} {trt.version} builds for the GPU it runs on only")
         config.num_compute_capabilities = len(opts.compute_capabilities)
         for i, cc in enumerate(opts.compute_capabilities):
             value = getattr(mod.ComputeCapability, cc.upper(), None)

@@ -73,7 +73,8 @@ def node_hint(node: NodeReport, message: str, imported: set[str]) -> str:
         return (f"TensorRT does not import integer-arithmetic {op}: re-export with QuantizeLinear/DequantizeLinear "
                 f"(QDQ) around a float {op[:-7] or 'op'}, or {ISOLATE}")
     if "plugin" in text and "not found" in text and "nonzero" not in text:
-        return f"'{op}' is not a standard ONNX op that TensorRT knows: {PLUGIN.format(domain=domain or 'ai.onnx', op=op)}, or {ISOLATE}"
+        return (f"'{op}' is not a standard ONNX op that TensorRT knows: "
+                f"{PLUGIN.format(domain=domain or 'ai.onnx', op=op)}, or {ISOLATE}")
     if "nonzero" in text or op == "NonZero":
         return (f"this TensorRT module has no NonZero implementation (data-dependent shape): build with full "
                 f"TensorRT (--trt-module tensorrt), or {ISOLATE}")

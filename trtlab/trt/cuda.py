@@ -79,7 +79,8 @@ def device_info(fast: bool = True) -> DeviceInfo:
     for i in range(count):
         err, props = cudart.cudaGetDeviceProperties(i)
         if err == cudart.cudaError_t.cudaSuccess:
-            name = props.name.decode(errors="replace").rstrip("\x00") if isinstance(props.name, bytes) else str(props.name)
+            name = (props.name.decode(errors="replace").rstrip("\x00") if isinstance(props.name, bytes)
+                    else str(props.name))
             info.gpus.append({"index": i, "name": name, "compute_capability": f"{props.major}.{props.minor}"})
     return info
 

@@ -88,7 +88,8 @@ def _cuda() -> tuple[list[Check], dict]:
         checks.append(Check("cuda-python", False, str(getattr(exc, "problem", exc)), cuda.CUDA_HINT))
     info = cuda.device_info(fast=False)
     checks.append(Check("cuda driver", bool(info.driver_version), info.driver_version or "none",
-                        None if info.driver_version else "install the NVIDIA driver (a GPU machine is needed to run engines)"))
+                        None if info.driver_version
+                        else "install the NVIDIA driver (a GPU machine is needed to run engines)"))
     checks.append(Check("cuda runtime", bool(info.runtime_version), info.runtime_version or "unknown",
                         None if info.runtime_version else cuda.CUDA_HINT))
     if info.gpus:

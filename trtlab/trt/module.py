@@ -48,7 +48,8 @@ def _features(trt) -> dict:
         "int8_calibration": hasattr(trt, "IInt8EntropyCalibrator2"),
         "tf32_flag": hasattr(flag, "TF32"),
         "version_compatible": hasattr(flag, "VERSION_COMPATIBLE"),
-        "hardware_compatibility": hasattr(trt, "HardwareCompatibilityLevel") and hasattr(cfg, "hardware_compatibility_level"),
+        "hardware_compatibility": (hasattr(trt, "HardwareCompatibilityLevel")
+                                   and hasattr(cfg, "hardware_compatibility_level")),
         "compute_capability_targets": hasattr(cfg, "set_compute_capability"),
         "builder_optimization_level": hasattr(cfg, "builder_optimization_level"),
         # TensorRT for RTX keeps the API but documents timing-cache operations as no-ops (deprecated since RTX 1.2)

@@ -54,7 +54,8 @@ def read(engine_path: str | Path) -> dict | None:
     try:
         data = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TrtlabError(p, f"provenance file is not valid JSON ({exc})", "rebuild the engine with `trtlab build`") from None
+        raise TrtlabError(p, f"provenance file is not valid JSON ({exc})",
+                          "rebuild the engine with `trtlab build`") from None
     if data.get("schema") != SCHEMA:
         raise TrtlabError(p, f"not a trtlab engine provenance (schema {data.get('schema')!r})",
                           "rebuild the engine with `trtlab build`")
