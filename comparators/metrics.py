@@ -46,6 +46,8 @@ class TensorMetrics:
     passed: bool = True
     reason: str | None = None  # why it failed, in words
     samples: int = 1
+    introduced_max_abs: float | None = None  # --attribute: error of this node alone, on the reference's inputs
+    introduced_cosine: float | None = None
 
 
 def _dtype_kind(arr: np.ndarray) -> str:

@@ -62,6 +62,8 @@ class CompareResult:
     environment: dict = field(default_factory=dict)
     command: str = "compare"
     argv: list[str] = field(default_factory=list)
+    attribution: list[dict] = field(default_factory=list)  # --attribute: introduced vs total error per layer
+    attribution_skipped: list[dict] = field(default_factory=list)
 
 
 def model_summary(model: LoadedModel) -> dict:

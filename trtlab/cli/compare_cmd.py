@@ -21,6 +21,11 @@ def add_arguments(p) -> None:
                    help="backend under test (default trt; on machines without a TensorRT runtime use "
                    "onnxrt:fp16, onnxrt:bf16 or reference)")
     p.add_argument("--layerwise", action="store_true", help="compare every intermediate tensor, not only outputs")
+    p.add_argument("--attribute", action="store_true",
+                   help="with --layerwise: run the first divergence and the worst failing layers alone on the "
+                   "target, fed with the reference's inputs, to split the error each introduces from what it inherits")
+    p.add_argument("--attribute-top", type=int, default=10, metavar="K",
+                   help="how many of the worst failing layers --attribute examines (default 10)")
     p.add_argument("--atol", action="append", metavar="[NAME:]TOL",
                    help=f"absolute tolerance, global or per tensor (repeatable); {TOL_HELP}")
     p.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, like --atol")
@@ -38,6 +43,7 @@ def run(args) -> int:
     from trtlab.cli.common import argv_tail, load_model_arg, make_samples, write_report_if
     from trtlab.comparators.tolerances import for_target
     from trtlab.compare import run_compare
+    from trtlab.errors import TrtlabError
     from trtlab.rundir import environment, fresh_run_dir
     from trtlab.ui import print_json
 
@@ -45,6 +51,11 @@ def run(args) -> int:
     for spec in (ref_spec, target_spec):
         backends.create(spec)  # unknown options and unavailable backends fail here, before any work
     tolerances = for_target(target_spec, args.atol, args.rtol)
+    if args.attribute and not args.layerwise:
+        raise TrtlabError("--attribute", "needs --layerwise", "add --layerwise (attribution splits per-layer error)")
+    if args.attribute_top < 1:
+        raise TrtlabError("--attribute-top", f"must be at least 1 (got {args.attribute_top})",
+                          "e.g. --attribute-top 10")
     with fresh_run_dir(args.out, "compare", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         samples, input_warnings = make_samples(args, model)
@@ -56,6 +67,8 @@ def run(args) -> int:
             result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
                                        run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
                                        warmup=max(args.warmup, 0))
+            if args.attribute:
+                _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
         finally:
             weights.release(token)
         result.warnings.extend(input_warnings + _unknown_tolerance_names(tolerances, result))
@@ -70,6 +83,21 @@ def run(args) -> int:
 
         print_result(result, run_dir)
     return 0 if result.passed else 1
+
+
+def _attribute(model, ref_spec, target_spec, feeds, result, tolerances, args) -> None:
+    from trtlab.attribution import attribute
+    from trtlab.ui import progress
+
+    if not result.layers or all(m.passed for m in result.layers):
+        result.warnings.append("--attribute: no layer is out of tolerance, nothing to attribute")
+        return
+    with progress(args.quiet or args.json) as bar:
+        bar.add_task("attributing: running the worst layers alone on the target", total=None)
+        result.attribution, result.attribution_skipped = attribute(model.proto, ref_spec, target_spec, feeds,
+                                                                   result, tolerances, args.attribute_top)
+    for s in result.attribution_skipped:
+        result.warnings.append(f"--attribute: skipped {s['tensor']} ({s['op']}): {s['reason']}")
 
 
 def _unknown_tolerance_names(tolerances, result) -> list[str]:

@@ -24,6 +24,19 @@ def _metrics_table(title: str, rows):
     return t
 
 
+def _attribution_table(entries: list[dict]):
+    from rich.table import Table
+
+    t = Table(title="error attribution (each layer run alone on the target, fed the reference's inputs)")
+    for h in ("layer", "op", "total max abs", "introduced by the node", "verdict"):
+        t.add_column(h, justify="right" if "abs" in h or "introduced" in h else "left")
+    for e in entries:
+        style = "red" if e["verdict"] == "introduces" else "dim"
+        t.add_row(e["tensor"], e["op"], fmt_num(e["total"]), fmt_num(e["introduced"]),
+                  f"[{style}]{e['verdict']}[/]")
+    return t
+
+
 def print_result(result, run_dir: Path) -> None:
     for w in result.warnings:
         warn(w)
@@ -48,6 +61,8 @@ def print_result(result, run_dir: Path) -> None:
         worst = [by_name[n] for n in result.worst_layers[:10] if n in by_name]
         if worst:
             out.print(_metrics_table("worst layers", worst))
+    if result.attribution:
+        out.print(_attribution_table(result.attribution))
     if result.unmatched:
         out.print(f"[dim]{len(result.unmatched)} tensors exposed by one side only (see results.json 'unmatched')[/]")
     for side, name in (("ref", ref["spec"]), ("target", tgt["spec"])):
