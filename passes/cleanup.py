@@ -18,7 +18,7 @@ from trtlab.passes.dedup import dedup_initializers
 
 def run(model: onnx.ModelProto, remove_unused_inputs: bool = True) -> PassResult:
     graph = model.graph
-    inits_before = sum(len(g.initializer) for g in gu.walk_all(graph))
+    inits_before = sum(len(g.initializer) for g in gu.walk_graphs(graph))
     merged = dedup_initializers(graph)
     nodes = gu.prune(graph)
     unused = 0
@@ -33,7 +33,7 @@ def run(model: onnx.ModelProto, remove_unused_inputs: bool = True) -> PassResult
         for i in reversed(dead):
             del graph.input[i]
         unused = len(dead)
-    inits_removed = inits_before - sum(len(g.initializer) for g in gu.walk_all(graph)) - merged
+    inits_removed = inits_before - sum(len(g.initializer) for g in gu.walk_graphs(graph)) - merged
     notes = [f"{nodes} dead node(s), {inits_removed} unused initializer(s), {merged} duplicate initializer(s), "
              f"{unused} unused graph input(s) removed"]
     return PassResult(model, notes, skipped, modified=bool(nodes or inits_removed or merged or unused))

@@ -160,11 +160,11 @@ def constants_to_initializers(graph: GraphProto) -> int:
 # --- Shape-derived values ----------------------------------------------------------------------------------
 
 def _fold_shapes(model: onnx.ModelProto, state: _State) -> int:
-    candidates = [n for g in gu.walk_all(model.graph) for n in g.node if n.op_type in ("Shape", "Size")]
+    candidates = [n for g in gu.walk_graphs(model.graph) for n in g.node if n.op_type in ("Shape", "Size")]
     if not candidates:
         return 0
     facts = gu.shape_facts(model)
-    return sum(_fold_shapes_in(g, facts) for g in gu.walk_all(model.graph))
+    return sum(_fold_shapes_in(g, facts) for g in gu.walk_graphs(model.graph))
 
 
 def _attr(node: NodeProto, name: str, default=None):

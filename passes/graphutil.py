@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import onnx
-from onnx import AttributeProto, GraphProto, NodeProto, TensorProto
+from onnx import GraphProto, NodeProto, TensorProto
+
+# The graph walkers live in trtlab.model; passes reach them through this module too.
+from trtlab.model import subgraphs as subgraphs
+from trtlab.model import walk_graphs as walk_graphs
 
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 
@@ -27,22 +31,6 @@ def graphsurgeon() -> Iterator:
     G_LOGGER.colors = False
     with contextlib.redirect_stdout(sys.stderr):
         yield gs
-
-
-def subgraphs(node: NodeProto) -> Iterable[GraphProto]:
-    for attr in node.attribute:
-        if attr.type == AttributeProto.GRAPH:
-            yield attr.g
-        elif attr.type == AttributeProto.GRAPHS:
-            yield from attr.graphs
-
-
-def walk_all(graph: GraphProto) -> Iterable[GraphProto]:
-    """The graph and every subgraph body inside it, outermost first."""
-    yield graph
-    for node in graph.node:
-        for sub in subgraphs(node):
-            yield from walk_all(sub)
 
 
 def rename_reads(graph: GraphProto, mapping: dict[str, str]) -> None:
@@ -200,20 +188,6 @@ def _numel(t: TensorProto) -> int:
     for d in t.dims:
         n *= d
     return n
-
-
-def static_bytes(fact: tuple[int, list[int | None] | None] | None) -> int | None:
-    """Bytes of a tensor whose shape is fully known, else None."""
-    if not fact or fact[1] is None or any(d is None for d in fact[1]):
-        return None
-    try:
-        itemsize = onnx.helper.tensor_dtype_to_np_dtype(fact[0]).itemsize
-    except Exception:
-        return None
-    n = 1
-    for d in fact[1]:
-        n *= d
-    return n * itemsize
 
 
 def tensor_nbytes(t: TensorProto) -> int:

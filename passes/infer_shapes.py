@@ -18,7 +18,7 @@ def run(model: onnx.ModelProto, data_prop: bool = True) -> PassResult:
     if approx_bytes(model) > TWO_GB:
         return PassResult(model, [], ["not inferred: the model is over 2 GB and onnx shape inference needs it in "
                                       "memory as one protobuf"], modified=False)
-    for g in gu.walk_all(model.graph):
+    for g in gu.walk_graphs(model.graph):
         del g.value_info[:]
     skipped = []
     try:
@@ -30,7 +30,7 @@ def run(model: onnx.ModelProto, data_prop: bool = True) -> PassResult:
         except Exception as exc2:
             skipped.append("lenient shape inference failed too: " + " ".join(str(exc2).split())[:300])
             return PassResult(model, [], skipped, modified=False)
-    typed = sum(len(g.value_info) for g in gu.walk_all(inferred.graph))
+    typed = sum(len(g.value_info) for g in gu.walk_graphs(inferred.graph))
     return PassResult(inferred, [f"{typed} intermediate tensor(s) typed"], skipped, modified=True)
 
 

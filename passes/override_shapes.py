@@ -36,7 +36,7 @@ def run(model: onnx.ModelProto, shapes: dict[str, list[int]] | list[str] | None 
         for d in dims:
             tt.shape.dim.add().dim_value = int(d)
         notes.append(f"{name}: {old} -> {list(dims)}")
-    for g in gu.walk_all(model.graph):
+    for g in gu.walk_graphs(model.graph):
         del g.value_info[:]
     for out in model.graph.output:
         if out.type.HasField("tensor_type"):

@@ -33,7 +33,7 @@ def array(t: TensorProto) -> np.ndarray | None:
 def all_names(model: onnx.ModelProto) -> set[str]:
     """Every tensor name of the model (bodies included): fresh names must avoid all of them."""
     names: set[str] = set()
-    for g in gu.walk_all(model.graph):
+    for g in gu.walk_graphs(model.graph):
         names.update(vi.name for vi in list(g.input) + list(g.output) + list(g.value_info))
         names.update(t.name for t in g.initializer)
         for n in g.node:

@@ -19,7 +19,7 @@ _BAD = re.compile(r"[^A-Za-z0-9_.:/\-]")
 
 
 def run(model: onnx.ModelProto, rename_io: bool = False) -> PassResult:
-    graphs = list(gu.walk_all(model.graph))
+    graphs = list(gu.walk_graphs(model.graph))
     io = {vi.name for vi in list(model.graph.input) + list(model.graph.output)}
     used_names: set[str] = set()
     renamed_nodes = 0

@@ -138,7 +138,7 @@ class _Converter:
         self._fix_graph_outputs(new_nodes)
         del g.node[:]
         g.node.extend(new_nodes)
-        for sub_g in gu.walk_all(g):
+        for sub_g in gu.walk_graphs(g):
             del sub_g.value_info[:]
 
     def _slot_types(self, node, mode: bool) -> dict[str, int]:

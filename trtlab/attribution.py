@@ -22,6 +22,7 @@ from trtlab import backends, weights
 from trtlab.backends import BackendSpec
 from trtlab.comparators import Tolerances, compare_arrays
 from trtlab.errors import TrtlabError
+from trtlab.model import subgraphs
 
 DEFAULT_TOP = 10
 INTRODUCES_SHARE = 0.5  # a node whose own error is at least this share of its total error introduces it
@@ -59,7 +60,7 @@ def select(model: onnx.ModelProto, result, top: int) -> tuple[list[Selected], li
 
 
 def _cannot_isolate(node: onnx.NodeProto, available: set[str]) -> str | None:
-    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+    if any(True for _ in subgraphs(node)):
         return f"{node.op_type} has subgraph bodies: it cannot run as a one-node model"
     missing = [n for n in node.input if n and n not in available]
     if missing:

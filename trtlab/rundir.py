@@ -86,13 +86,6 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def to_float(value: Any) -> float | None:
-    """Inverse of ``jsonable`` for one number ("inf"/"nan" strings back to floats)."""
-    if value is None:
-        return None
-    return float(value)
-
-
 def check_output_path(path: str | Path, *, inputs: tuple = (), flag: str = "-o") -> Path:
     """Validate an output file path before any work: not a folder, not one of the inputs, in a folder that can
     be created and written. Raises TrtlabError (exit 2)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import onnx
 
@@ -67,12 +66,12 @@ class Step:
 
 
 def measure(model: onnx.ModelProto) -> dict:
+    from trtlab.model import walk_graphs
     from trtlab.passes.base import approx_bytes, op_counts
-    from trtlab.passes.graphutil import walk_all
 
     ops = op_counts(model.graph)
     return {"nodes": sum(ops.values()), "ops": ops,
-            "initializers": sum(len(g.initializer) for g in walk_all(model.graph)),
+            "initializers": sum(len(g.initializer) for g in walk_graphs(model.graph)),
             "bytes": approx_bytes(model)}
 
 
@@ -252,9 +251,3 @@ def _value(text: str):
         return int(text)
     except ValueError:
         return text
-
-
-def out_path_for(model_path: Path | None, out: str | None, in_place: bool) -> Path | None:
-    if in_place:
-        return model_path
-    return Path(out) if out else None
