@@ -85,10 +85,3 @@ def op_counts(graph: onnx.GraphProto) -> dict[str, int]:
 
 def main_opset(model: onnx.ModelProto) -> int:
     return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=1)
-
-
-def approx_bytes(model: onnx.ModelProto) -> int:
-    """Serialized size of ``model`` without serializing it (see ``trtlab.model.approx_size``)."""
-    from trtlab.model import approx_size
-
-    return approx_size(model)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import onnx
 from trtlab.passes import graphutil as gu
-from trtlab.passes.base import Pass, PassResult, approx_bytes
+from trtlab.passes.base import Pass, PassResult
 
 
 def run(model: onnx.ModelProto, data_prop: bool = True) -> PassResult:
-    from trtlab.model import TWO_GB
+    from trtlab.model import is_large
 
-    if approx_bytes(model) > TWO_GB:
+    if is_large(model):
         return PassResult(model, [], ["not inferred: the model is over 2 GB and onnx shape inference needs it in "
                                       "memory as one protobuf"], modified=False)
     for g in gu.walk_graphs(model.graph):

@@ -66,13 +66,13 @@ class Step:
 
 
 def measure(model: onnx.ModelProto) -> dict:
-    from trtlab.model import walk_graphs
-    from trtlab.passes.base import approx_bytes, op_counts
+    from trtlab.model import approx_size, walk_graphs
+    from trtlab.passes.base import op_counts
 
     ops = op_counts(model.graph)
     return {"nodes": sum(ops.values()), "ops": ops,
             "initializers": sum(len(g.initializer) for g in walk_graphs(model.graph)),
-            "bytes": approx_bytes(model)}
+            "bytes": approx_size(model)}
 
 
 GS_NORMALIZE_LIMIT = 64 << 20  # above this, graphsurgeon's export would copy every weight: normalise in place

@@ -96,13 +96,7 @@ def execute(args, loaded, steps, run_dir: Path, target: Path) -> int:
         model, result = run_pipeline(loaded.proto, steps, verifier=verifier, tolerance=tolerance, dump=dump,
                                      dump_after=set(args.dump_after or []), on_step=on_step, result=result)
     if result.passed:
-        external = args.external_data
-        if external is None:
-            from trtlab.model import TWO_GB
-            from trtlab.passes.base import approx_bytes
-
-            external = approx_bytes(model) > TWO_GB - (16 << 20)
-        save_model(model, target, external_data=external)
+        save_model(model, target, external_data=args.external_data)  # None: automatic above 2 GB
         result.output = str(target)
     result.environment = environment()
     atomic_write_json(run_dir / RESULTS, result)

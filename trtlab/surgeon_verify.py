@@ -19,10 +19,9 @@ SMALL_NODES = 5000  # ... and this node count (a run takes well under a few seco
 
 
 def small_enough(model: onnx.ModelProto) -> tuple[bool, str]:
-    from trtlab.model import walk_nodes
-    from trtlab.passes.base import approx_bytes
+    from trtlab.model import approx_size, walk_nodes
 
-    size = approx_bytes(model)
+    size = approx_size(model)
     nodes = sum(1 for _ in walk_nodes(model.graph))
     if size > SMALL_BYTES:
         return False, f"model is {size / 2**20:.0f} MB (> {SMALL_BYTES >> 20} MB): verification off, --verify forces it"
