@@ -48,8 +48,10 @@ class TrapProxy:
                     self.requests.append(b"<connection>")
 
     def page_requests(self) -> list[str]:
-        """First lines of the requests that did not come from Chromium's own services."""
-        lines = [r.split(b"\r\n", 1)[0].decode("latin-1") for r in self.requests]
+        """First lines of the requests that did not come from Chromium's own services. A connection closed without
+        a byte sent (Chromium's speculative pre-connect to its proxy) requested nothing and is not counted; one
+        that stalls is (it is recorded as '<connection>')."""
+        lines = [r.split(b"\r\n", 1)[0].decode("latin-1") for r in self.requests if r]
         return [line for line in lines if _host(line) not in BROWSER_HOSTS]
 
     def close(self):
