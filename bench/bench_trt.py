@@ -64,10 +64,10 @@ def raw_times(trt, path: Path, name: str, reps: int) -> tuple[float, float]:
 
 
 def trtlab_times(trt, path: Path, name: str, reps: int, tmp: Path) -> tuple[float, float]:
+    from trtlab.cli.engine_files import build_to_files
     from trtlab.model import load_model
     from trtlab.trt.build import BuildOptions
     from trtlab.trt.check import run_check
-    from trtlab.trt.engine_files import build_to_files
     from trtlab.trt.profiles import Profile
 
     profiles = [Profile({PROFILES[name][0]: PROFILES[name][1:]})] if name in PROFILES else []

@@ -3,7 +3,7 @@
 A pass is an object with ``name``, a one-line ``description``, ``options`` (option name -> help text) and
 ``run(model, **options) -> PassResult``. A pass rewrites an ``onnx.ModelProto`` (in place or into a new one) and
 returns it in the result, with what it changed (``notes``) and, for everything it chose not to do, a reason
-(``skipped``). The runner (``trtlab.surgeon``), not the pass, normalises the graph afterwards, times the pass,
+(``skipped``). The runner (``trtlab.surgery.pipeline``), not the pass, normalises the graph afterwards, times the pass,
 counts nodes and bytes, and verifies outputs on request.
 """
 

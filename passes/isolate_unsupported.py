@@ -2,7 +2,7 @@
 
 The model itself is returned unchanged; the segments (one standalone .onnx each) and ``partition.json`` go to
 ``out_dir`` (written atomically). ``trtlab surgeon MODEL --isolate-unsupported -o DIR`` runs this and then
-verifies the segment pipeline against the model; see ``trtlab.partition`` for how segments are planned.
+verifies the segment pipeline against the model; see ``trtlab.partition.plan`` for how segments are planned.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from trtlab.errors import TrtlabError
 
 
 def run(model: onnx.ModelProto, out_dir=None, min_segment_size=3, static_support=False) -> PassResult:
-    from trtlab.partition import isolate
-    from trtlab.partition_dir import write_dir
+    from trtlab.partition.folder import write_dir
+    from trtlab.partition.plan import isolate
 
     if not out_dir:
         raise TrtlabError("isolate-unsupported", "no out_dir given", "-p isolate-unsupported:out_dir=DIR")

@@ -298,3 +298,10 @@ def real_inputs(graph: GraphProto) -> list[onnx.ValueInfoProto]:
     """Graph inputs that are not initializers (old exporters list weights as inputs too)."""
     inits = initializer_names(graph)
     return [vi for vi in graph.input if vi.name not in inits]
+
+
+def model_summary(model: LoadedModel) -> dict:
+    return {"path": str(model.path) if model.path else None, "name": model.name, "sha256": model_sha256(model),
+            "nodes": len(model.proto.graph.node),
+            "opsets": {o.domain or "ai.onnx": o.version for o in model.proto.opset_import},
+            "producer": f"{model.proto.producer_name} {model.proto.producer_version}".strip()}

@@ -182,5 +182,5 @@ def environment() -> dict:
         except metadata.PackageNotFoundError:
             pass
     return {"versions": versions, "platform": platform.platform(), "machine": platform.machine(),
-            "cpu_count": os.cpu_count(), "argv": sys.argv, "cwd": os.getcwd(),
+            "cpu_count": os.cpu_count(), "cwd": os.getcwd(),
             "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}

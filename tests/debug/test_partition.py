@@ -36,7 +36,7 @@ def _schedule_ok(info: dict) -> None:
 def test_group_interleaved_is_a_valid_schedule():
     """X(trt) -> Y(fallback) -> Z(trt) where Z also reads X, and W(trt) independent: putting all TensorRT nodes in
     one contiguous segment would make it wait on Y while Y waits on it."""
-    from trtlab.partition import Segment, boundaries, group
+    from trtlab.partition.plan import Segment, boundaries, group
 
     n = h.make_node
     nodes = [n("Relu", ["a"], ["x"], name="X"), n("Neg", ["x"], ["y"], name="Y"), n("Add", ["x", "y"], ["z"], name="Z"),
@@ -186,8 +186,8 @@ def test_segments_match_original_tensor_for_tensor(qconv, tmp_path):
     """The segment models themselves, chained by hand in onnxruntime, reproduce the original's outputs."""
     import onnxruntime as ort
 
-    from trtlab.partition import isolate
-    from trtlab.partition_dir import read_dir, write_dir
+    from trtlab.partition.folder import read_dir, write_dir
+    from trtlab.partition.plan import isolate
 
     model = quantized_convnet()
     write_dir(tmp_path / "seg", model, isolate(model, min_size=1))

@@ -158,7 +158,7 @@ def test_candidates_are_runnable_models(saved):
     and gives the original model's values for its outputs."""
     import onnxruntime as ort
 
-    from trtlab.reduce_graph import Plan, observe
+    from trtlab.reducer.graph import Plan, observe
 
     proto = onnx.load(saved("dag-clean", lambda: planted_dag(40, None)))
     plan = Plan.of(proto)
@@ -238,8 +238,8 @@ def test_compare_reproducer_fails_on_its_own_with_saved_inputs(cli, tmp_path):
 def test_types_learned_past_a_com_microsoft_op():
     """QA: a com.microsoft op (no onnx.defs schema, but onnxruntime runs it) left every tensor downstream untyped.
     The whole model runs in onnxruntime first, so none stays untyped."""
-    from trtlab.reduce import learn_types
-    from trtlab.reduce_graph import Plan
+    from trtlab.reducer.graph import Plan
+    from trtlab.reducer.search import learn_types
 
     n, plant = 300, 150
     nodes, prev = [], "x"
@@ -284,9 +284,9 @@ def test_replay_answers_from_log(cli, tmp_path, saved):
 
 def test_linear_pass_removes_what_bisection_cannot(tmp_path, saved):
     """A failure that needs two distant nodes: bisection keeps the span, the linear pass cuts it to the two."""
-    from trtlab.reduce import Reducer
-    from trtlab.reduce_checks import Verdict
-    from trtlab.reduce_graph import Plan
+    from trtlab.reducer.checks import Verdict
+    from trtlab.reducer.graph import Plan
+    from trtlab.reducer.search import Reducer
 
     plan = Plan.of(onnx.load(saved("chain-clean", lambda: planted_chain(100, None))))
     need = {plan.order[20], plan.order[70]}

@@ -190,7 +190,7 @@ def test_fold_constants_runs_fusions_by_default_and_fuse_0_turns_them_off():
     model.graph.initializer.extend(t for t in bn.initializer if t.name in ("s", "sh", "m", "v"))
     assert ops(FOLD_CONSTANTS(copy(model)).model) == ["Conv"]
     assert ops(FOLD_CONSTANTS(copy(model), fuse=False).model) == ["Pad", "Conv", "BatchNormalization"]
-    from trtlab.surgeon import parse_step
+    from trtlab.surgery.pipeline import parse_step
 
     assert parse_step("fold-constants:fuse=0").options == {"fuse": 0}
 

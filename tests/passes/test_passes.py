@@ -131,7 +131,7 @@ def test_simplify_removes_identities_and_merges_transposes():
 
 
 def test_runner_normalises_big_models_in_place(monkeypatch):
-    from trtlab import surgeon
+    from trtlab.surgery import pipeline as surgeon
 
     monkeypatch.setattr(surgeon, "GS_NORMALIZE_LIMIT", 0)
     m = _chain()

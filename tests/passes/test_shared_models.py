@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from tests.conftest import shared_model
-from trtlab.surgeon import Step, run_pipeline
+from trtlab.surgery.pipeline import Step, run_pipeline
 
 MODELS = ["deeplab_v3_tflite.onnx", "fastestdet.onnx", "gs_shape_cast_elision.onnx", "light_densenet121.onnx",
           "mnist_opt.onnx", "ortx_bert_tokenizer.onnx", "poly_add_infinity.onnx", "poly_bad_graph.onnx",
@@ -30,7 +30,7 @@ EXPECTED_NODES = {"gs_shape_cast_elision.onnx": 1, "poly_const_foldable.onnx": 1
 
 def _verifier(model):
     from trtlab.inputs import plan_inputs, random_feeds
-    from trtlab.surgeon_verify import Verifier
+    from trtlab.surgery.verify import Verifier
 
     try:
         v = Verifier(random_feeds(plan_inputs(model.graph), 1))

@@ -6,10 +6,10 @@ import pytest
 
 from tests.conftest import shared_model
 from tests.trt.conftest import dynamic_relu_model, loaded
+from trtlab.cli.engine_files import build_to_files
 from trtlab.errors import TrtlabError
 from trtlab.model import load_model
 from trtlab.trt.build import BuildOptions, build_engine, parse_size
-from trtlab.trt.engine_files import build_to_files
 from trtlab.trt.profiles import parse_profiles
 
 FAST = ["mnist_opt", "gs_shape_cast_elision", "poly_add_infinity", "poly_const_foldable", "poly_constant_fold_bloater",

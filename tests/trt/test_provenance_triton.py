@@ -5,11 +5,11 @@ import json
 import pytest
 
 from tests.conftest import shared_model
+from trtlab.cli.engine_files import build_to_files
 from trtlab.errors import TrtlabError
 from trtlab.model import load_model
 from trtlab.trt import provenance
 from trtlab.trt.build import BuildOptions
-from trtlab.trt.engine_files import build_to_files
 from trtlab.trt.layers import summarize, surviving_tensors
 from trtlab.trt.profiles import parse_profiles
 from trtlab.trt.timing import summarize as timing_summary

@@ -126,7 +126,7 @@ class HybridBackend(Backend):
                           f"re-run trtlab surgeon MODEL --isolate-unsupported -o {self.target}")
 
     def _load_partition(self, wanted: list[str]) -> None:
-        from trtlab.partition_dir import read_dir
+        from trtlab.partition.folder import read_dir
 
         self.mode = "partition"
         info, models = read_dir(self.target)
@@ -160,7 +160,7 @@ class HybridBackend(Backend):
 
     def _load_plugins(self, wanted: list[str]) -> None:
         from trtlab.model import load_model
-        from trtlab.partition import Segment, boundaries, group
+        from trtlab.partition.plan import Segment, boundaries, group
         from trtlab.plugins.rewrite import references
 
         self.mode = "plugins"
@@ -201,7 +201,7 @@ class HybridBackend(Backend):
 
     def _lazy_ort(self, stage: Stage, env: dict) -> None:
         """Build an onnxrt segment with input types taken from the arrays that feed it."""
-        from trtlab.partition import segment_model
+        from trtlab.partition.plan import segment_model
 
         proto, seg, wanted = self._protos.pop(stage.index)
         types = {n: (onnx.helper.np_dtype_to_tensor_dtype(env[n].dtype), list(env[n].shape)) for n in seg.inputs

@@ -11,7 +11,7 @@ HELP = "build a TensorRT engine from an ONNX model (writes ENGINE and ENGINE.jso
 
 
 def add_arguments(p) -> None:
-    from trtlab.trt.module import add_module_arg
+    from trtlab.cli.common import add_module_arg
 
     add_model_arg(p)
     p.add_argument("-o", "--output", metavar="ENGINE", help="engine file (default: model.engine in the run dir)")
@@ -80,11 +80,11 @@ def check_outputs(args) -> None:
 
 
 def run(args) -> int:
-    from trtlab.cli.common import argv_tail, load_model_arg, write_report_if
+    from trtlab.cli.common import command_argv, load_model_arg, write_report_if
+    from trtlab.cli.engine_files import build_to_files, failed_result
     from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.trt import module
     from trtlab.trt.build import BuildFailure
-    from trtlab.trt.engine_files import build_to_files, failed_result
     from trtlab.ui import print_json, progress
 
     check_outputs(args)
@@ -99,7 +99,7 @@ def run(args) -> int:
                 result = build_to_files(trt, model, opts, engine_path, bar, args.triton_repo, args.triton_name)
         except BuildFailure as exc:  # parser or builder refused: keep the run (results.json, report), no engine
             failure, result = exc, failed_result(trt, model, opts, exc)
-        result.argv = ["trtlab", "build", *argv_tail("build")]
+        result.argv = command_argv(args)
         result.environment = environment()
         write_results(run_dir, result)
     report = write_report_if(args.report, run_dir)

@@ -10,7 +10,7 @@ HELP = "parse a model with TensorRT's ONNX parser and explain every node it refu
 
 
 def add_arguments(p) -> None:
-    from trtlab.trt.module import add_module_arg
+    from trtlab.cli.common import add_module_arg
 
     add_model_arg(p)
     add_module_arg(p)
@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trtlab.cli.common import argv_tail, load_model_arg, write_report_if
+    from trtlab.cli.common import command_argv, load_model_arg, write_report_if
     from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.trt import module
     from trtlab.trt.check import run_check
@@ -30,7 +30,7 @@ def run(args) -> int:
     with fresh_run_dir(args.out, "check", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         result = run_check(trt, model)
-        result.argv = ["trtlab", "check", *argv_tail("check")]
+        result.argv = command_argv(args)
         result.environment = environment()
         write_results(run_dir, result)
     write_report_if(args.report, run_dir)

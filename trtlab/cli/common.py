@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from trtlab.errors import TrtlabError
@@ -27,10 +26,17 @@ def load_model_arg(text: str, run_dir: Path | None = None):
     return load_model(text)
 
 
-def argv_tail(command: str) -> list[str]:
-    """The arguments after ``trtlab COMMAND`` (for results.json ``argv``)."""
-    argv = sys.argv[1:]
-    return argv[1:] if argv and argv[0] == command else argv
+def command_argv(args) -> list[str]:
+    """The command line as given to ``main()`` (for results.json ``argv``), never the host's ``sys.argv``."""
+    return list(getattr(args, "_argv", None) or ["trtlab", getattr(args, "command", "")])
+
+
+def add_module_arg(p: argparse.ArgumentParser) -> None:
+    from trtlab.trt.module import ENV_VAR, MODULES
+
+    p.add_argument("--trt-module", choices=MODULES, default=None,
+                   help=f"TensorRT Python module (default: tensorrt if importable, else tensorrt_rtx; "
+                   f"also ${ENV_VAR})")
 
 
 def add_report_arg(p: argparse.ArgumentParser, default: bool) -> None:

@@ -40,9 +40,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from trtlab import backends, weights
-    from trtlab.cli.common import argv_tail, load_model_arg, make_samples, write_report_if
+    from trtlab.cli.common import command_argv, load_model_arg, make_samples, write_report_if
     from trtlab.comparators.tolerances import for_target
-    from trtlab.compare import run_compare
+    from trtlab.comparison.run import run_compare
     from trtlab.errors import TrtlabError
     from trtlab.rundir import environment, fresh_run_dir
     from trtlab.ui import print_json
@@ -73,7 +73,7 @@ def run(args) -> int:
             weights.release(token)
         result.warnings.extend(input_warnings + _unknown_tolerance_names(tolerances, result))
         result.environment = environment()
-        result.argv = ["trtlab", "compare", *argv_tail("compare")]
+        result.argv = command_argv(args)
         _write_run(run_dir, result, hist, samples)
     write_report_if(args.report, run_dir)
     if args.json:
@@ -86,7 +86,7 @@ def run(args) -> int:
 
 
 def _attribute(model, ref_spec, target_spec, feeds, result, tolerances, args) -> None:
-    from trtlab.attribution import attribute
+    from trtlab.comparison.attribution import attribute
     from trtlab.ui import progress
 
     if not result.layers or all(m.passed for m in result.layers):

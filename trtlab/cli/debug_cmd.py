@@ -40,7 +40,7 @@ def add_arguments(p) -> None:
     how.add_argument("--target", metavar="SPEC", help="compare: target backend, e.g. onnxrt:fp16, reference, trt")
     how.add_argument("--atol", type=float, help=f"compare: absolute tolerance; {TOL_HELP}")
     how.add_argument("--rtol", type=float, help="compare: relative tolerance, like --atol")
-    from trtlab.trt.module import add_module_arg
+    from trtlab.cli.common import add_module_arg
 
     add_module_arg(r)
     add_input_args(r)
@@ -51,7 +51,7 @@ def add_arguments(p) -> None:
 
 
 def make_mode(args, samples, workdir):
-    from trtlab import reduce_checks as rc
+    from trtlab.reducer import checks as rc
 
     if args.check and args.fails:
         raise TrtlabError("debug reduce", "--check and --fails both given", "choose one way to decide failing")
@@ -88,8 +88,8 @@ def run(args) -> int:
         raise TrtlabError("trtlab debug", "no subcommand given", "trtlab debug reduce MODEL -o min.onnx --fails check")
     from pathlib import Path
 
-    from trtlab.cli.common import argv_tail, load_model_arg, make_samples
-    from trtlab.reduce import run_reduce
+    from trtlab.cli.common import command_argv, load_model_arg, make_samples
+    from trtlab.reducer.search import run_reduce
     from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.ui import info, print_json
 
@@ -98,7 +98,7 @@ def run(args) -> int:
 
         check_output_path(args.output, inputs=(args.model, args.replay), flag="-o")
         if args.fails == "compare":
-            from trtlab.reduce import inputs_path_for
+            from trtlab.reducer.search import inputs_path_for
 
             check_output_path(inputs_path_for(args.output), inputs=(args.model, args.replay),
                               flag="-o (the reproducer's inputs beside it)")
@@ -115,7 +115,7 @@ def run(args) -> int:
         out = Path(args.output) if args.output else run_dir / "reduced.onnx"
         result = run_reduce(model, mode, run_dir, out, samples, replay=args.replay, failure=failure,
                             say=None if quiet else info)
-        result.argv = ["trtlab", "debug", *argv_tail("debug")]
+        result.argv = command_argv(args)
         result.warnings = warnings + result.warnings
         result.environment = environment()
         write_results(run_dir, result)

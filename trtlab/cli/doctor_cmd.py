@@ -6,8 +6,8 @@ HELP = "check the installation (onnx, onnxruntime, TensorRT, CUDA, GPU) and say 
 
 
 def add_arguments(p) -> None:
+    from trtlab.cli.common import add_module_arg
     from trtlab.trt.doctor import NEEDS
-    from trtlab.trt.module import add_module_arg
 
     p.add_argument("--for", dest="work", choices=tuple(NEEDS), default="build",
                    help="the work to be ready for; exit 0 when all it needs is present (default: build)")

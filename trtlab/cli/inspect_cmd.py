@@ -14,7 +14,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from trtlab.cli.common import load_model_arg
-    from trtlab.inspect import summarize
+    from trtlab.inspection import summarize
     from trtlab.ui import print_json
 
     summary = summarize(load_model_arg(args.model))

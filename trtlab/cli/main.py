@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "_module", None):
             build_parser().print_help()
             return EXIT_USAGE
+        args._argv = ["trtlab", *argv]  # what results.json records as argv (never the host's sys.argv)
         return int(args._module.run(args) or 0)
     except TrtlabError as exc:
         if verbose:

@@ -10,7 +10,7 @@ HELP = "run a TensorRT engine (or an ONNX model, built first) on inputs and repo
 
 
 def add_arguments(p) -> None:
-    from trtlab.trt.module import add_module_arg
+    from trtlab.cli.common import add_module_arg
 
     p.add_argument("target", metavar="ENGINE_OR_MODEL", nargs="?", help="an .engine/.plan file (with its .json "
                    "provenance) or an .onnx model (built in memory first)")
@@ -98,7 +98,7 @@ def _engine(args, trt, data, model, prov):
 
 def run(args) -> int:
     from trtlab.backends.trt import CPU_HINT, can_execute
-    from trtlab.cli.common import argv_tail, make_samples
+    from trtlab.cli.common import command_argv, make_samples
     from trtlab.errors import TrtlabError, UnavailableError
     from trtlab.rundir import atomic_savez, atomic_write_json, environment, fresh_run_dir, write_results
     from trtlab.trt import module
@@ -108,7 +108,7 @@ def run(args) -> int:
 
     check_args(args)
     if args.hybrid:
-        from trtlab.partition_run import run_hybrid
+        from trtlab.cli.partition_run import run_hybrid
 
         return run_hybrid(args)
     if not args.target or not Path(args.target).is_file():
@@ -133,7 +133,7 @@ def run(args) -> int:
             atomic_savez(args.save_outputs, outputs)
         if args.timing_json:
             atomic_write_json(args.timing_json, report)
-        result = {"schema": "trtlab.run/1", "command": "run", "argv": ["trtlab", "run", *argv_tail("run")],
+        result = {"schema": "trtlab.run/1", "command": "run", "argv": command_argv(args),
                   "target": str(args.target), "module": trt.summary(), "timing": report,
                   "outputs": {n: {"shape": list(v.shape), "dtype": str(v.dtype)} for n, v in outputs.items()},
                   "environment": environment(), "warnings": warnings + input_warnings, "passed": True}

@@ -89,7 +89,7 @@ def add_arguments(p) -> None:
 
 def _steps(args):
     from trtlab.errors import TrtlabError
-    from trtlab.surgeon import Step, parse_step
+    from trtlab.surgery.pipeline import Step, parse_step
 
     steps = []
     raw = list(getattr(args, "steps", None) or [])
@@ -168,8 +168,8 @@ def run(args) -> int:
             loaded.warnings.append(f"onnx.checker skipped: the model file is over {CHECK_LIMIT >> 20} MB "
                                    "(verification by onnxrt is the stronger check: --verify)")
     from trtlab.cli.common import write_report_if
+    from trtlab.cli.surgeon_exec import execute
     from trtlab.rundir import fresh_run_dir
-    from trtlab.surgeon_exec import execute
 
     with fresh_run_dir(args.run_dir, "surgeon", args.model) as run_dir:
         code = execute(args, loaded, steps, run_dir, target or run_dir / f"{stem}.surgeon.onnx")
@@ -207,9 +207,9 @@ def _debug_modes(args) -> int:
     if not Path(args.model).is_file():
         raise TrtlabError(args.model, "file not found", "pass an .onnx model")
     if args.isolate_unsupported:
-        from trtlab.partition_run import run_isolate
+        from trtlab.cli.partition_run import run_isolate
 
         return run_isolate(args)
-    from trtlab.plugins.run import run_substitute
+    from trtlab.cli.plugins_run import run_substitute
 
     return run_substitute(args)

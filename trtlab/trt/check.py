@@ -211,7 +211,7 @@ def explain(trt: TrtModule, model: LoadedModel, builder, parser, logger,
 
 
 def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
-    from trtlab.compare import model_summary
+    from trtlab.model import model_summary
 
     start = time.perf_counter()
     builder, _network, parser, logger, ok, parse_s = parse_network(trt, model)

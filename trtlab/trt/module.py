@@ -86,12 +86,6 @@ def load(name: str | None = None) -> TrtModule:
     raise UnavailableError("TensorRT", f"no TensorRT Python module could be imported ({'; '.join(tried)})", hint)
 
 
-def add_module_arg(p) -> None:
-    p.add_argument("--trt-module", choices=MODULES, default=None,
-                   help=f"TensorRT Python module (default: tensorrt if importable, else tensorrt_rtx; "
-                   f"also ${ENV_VAR})")
-
-
 class CapturingLogger:
     """Factory for an ``ILogger`` subclass of the loaded module that keeps messages instead of printing them."""
 

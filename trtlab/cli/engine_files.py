@@ -61,7 +61,7 @@ def first_gpu() -> dict | None:
 
 def build_to_files(trt: TrtModule, model, opts: BuildOptions, engine_path: Path, bar=None, triton_repo=None,
                    triton_name=None) -> BuildResult:
-    from trtlab.compare import model_summary
+    from trtlab.model import model_summary
     from trtlab.rundir import atomic_write_bytes, atomic_write_json, check_output_path
     from trtlab.trt import provenance
     from trtlab.trt.progress import monitor_factory
@@ -102,7 +102,7 @@ def build_to_files(trt: TrtModule, model, opts: BuildOptions, engine_path: Path,
 
 def failed_result(trt: TrtModule, model, opts: BuildOptions, exc) -> BuildResult:
     """results.json for a build that did not produce an engine (a ``BuildFailure``): no engine, no provenance."""
-    from trtlab.compare import model_summary
+    from trtlab.model import model_summary
 
     return BuildResult(
         schema=SCHEMA, command="build", argv=[], model=model_summary(model), module=trt.summary(), engine=None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trtlab.errors import TrtlabError
-from trtlab.reduce_graph import Candidate, Plan
+from trtlab.reducer.graph import Candidate, Plan
 
 SCHEMA = "trtlab.debug.reduce/1"
 LOG_SCHEMA = "trtlab.debug.reduce.log/1"
@@ -187,7 +187,7 @@ class Reducer:
 
 def learn_types(plan: Plan, samples: list[dict], freeze: bool = False) -> list[str]:
     """Type the boundaries shape inference could not by running what onnxruntime can run of the model."""
-    from trtlab.reduce_graph import observe, runnable_part
+    from trtlab.reducer.graph import observe, runnable_part
 
     missing = plan.untyped()
     if not missing and not freeze:
@@ -246,8 +246,7 @@ def save_feeds(mode, final: Candidate, out: Path) -> tuple[str | None, str | Non
 def run_reduce(model, mode, run_dir: Path, out: Path, samples: list[dict], *, replay=None, say=None,
                failure: dict | None = None) -> ReduceResult:
     """Reduce ``model`` under ``mode`` (a ``reduce_checks`` mode); write ``out`` and the run directory's log."""
-    from trtlab.compare import model_summary
-    from trtlab.model import save_model
+    from trtlab.model import model_summary, save_model
 
     t0 = time.perf_counter()
     summary = model_summary(model)

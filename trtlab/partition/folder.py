@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 
 from trtlab.errors import TrtlabError
-from trtlab.partition import PARTITION_JSON, SCHEMA_DIR, Partition, boundary_types, segment_model
+from trtlab.partition.plan import PARTITION_JSON, SCHEMA_DIR, Partition, boundary_types, segment_model
 
 
 def _dtype_name(elem: int | None) -> str | None:

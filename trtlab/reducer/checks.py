@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from trtlab.errors import EXIT_USAGE, TrtlabError
 from trtlab.model import LoadedModel
-from trtlab.reduce_graph import Candidate, Plan
+from trtlab.reducer.graph import Candidate, Plan
 
 NOTHING = "nothing to reduce: the check passes on the original model"
 
@@ -141,7 +141,7 @@ class CompareMode:
                        [m.name])
 
     def original(self, plan: Plan) -> Verdict:
-        from trtlab.reduce_graph import observe
+        from trtlab.reducer.graph import observe
 
         names = [o for i in plan.order for o in plan.model.graph.node[i].output if o]
         self.values = observe(plan.model, self.samples, names, str(self.ref))

@@ -1,6 +1,6 @@
 """Split a model into TensorRT segments and fallback segments that run one after another.
 
-Nodes are labelled (``trt`` or a fallback backend) by ``trtlab.partition_support``; ``group`` then walks the graph
+Nodes are labelled (``trt`` or a fallback backend) by ``trtlab.partition.support``; ``group`` then walks the graph
 in a topological order that stays on the current label as long as any node of that label is ready, so every
 segment reads only graph inputs, initializers and tensors of earlier segments: a valid schedule even when
 unsupported nodes are interleaved (a naive split into contiguous runs of the node list can make two segments
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from trtlab.partition_support import NodeSupport
+from trtlab.partition.support import NodeSupport
 
 SCHEMA_DIR = "trtlab.partition-dir/1"
 PARTITION_JSON = "partition.json"
@@ -159,7 +159,7 @@ def plan(model: onnx.ModelProto, support: list[NodeSupport], min_size: int = 1, 
 
 def _reparse(model, segments, support, trt, on_round) -> bool:
     """Parse each TensorRT segment alone; move refused nodes to the fallback. True when something moved."""
-    from trtlab.partition_support import segment_parse_errors
+    from trtlab.partition.support import segment_parse_errors
 
     types = boundary_types(model, [n for s in segments if s.supported for n in s.inputs + s.outputs])
     moved = False
@@ -256,7 +256,7 @@ def isolate(model: onnx.ModelProto, *, min_size: int = 1, trt_module: str | None
             on_round=None) -> Partition:
     """Label nodes with the real parser (or the static table), then plan segments."""
     from trtlab.errors import TrtlabError
-    from trtlab.partition_support import parser_support, predicted_support
+    from trtlab.partition.support import parser_support, predicted_support
 
     if not len(model.graph.node):
         raise TrtlabError("partition", "the model has no nodes", "nothing to isolate")

@@ -2,7 +2,7 @@
 
 After every pass the runner (not the pass) normalises the graph with onnx-graphsurgeon (cleanup + toposort),
 times the pass, counts nodes by op type, initializers and bytes before and after, and, with verification on,
-runs the model before and after the pass on the same seeded inputs (``trtlab.surgeon_verify``). It stops at the
+runs the model before and after the pass on the same seeded inputs (``trtlab.surgery.verify``). It stops at the
 first pass that changes an output beyond tolerance, fails, or leaves a model onnxruntime cannot load.
 Results use the schema "trtlab.surgeon/1".
 """

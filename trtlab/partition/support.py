@@ -3,7 +3,7 @@ static support table (a prediction, labelled as one).
 
 With a parser: the full parse names every node it refuses and why (the parser's own message); the capability
 query (``supports_model_v2``) gives the node sets the parser accepts, and a node outside all of them is refused
-too. Segments are re-parsed on their own later (``trtlab.partition``), and any node that fails there moves to
+too. Segments are re-parsed on their own later (``trtlab.partition.plan``), and any node that fails there moves to
 the fallback as well, so a TensorRT segment in a written partition is one the parser has accepted.
 """
 

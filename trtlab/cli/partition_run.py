@@ -7,10 +7,10 @@ directory gets results.json (schema "trtlab.partition/1") and report.html.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
+from trtlab.cli.common import command_argv
 from trtlab.errors import EXIT_MISMATCH, EXIT_OK, TrtlabError
 
 SCHEMA = "trtlab.partition/1"
@@ -18,8 +18,8 @@ SCHEMA = "trtlab.partition/1"
 
 def run_isolate(args) -> int:
     from trtlab.model import load_model, model_sha256
-    from trtlab.partition import isolate
-    from trtlab.partition_dir import write_dir
+    from trtlab.partition.folder import write_dir
+    from trtlab.partition.plan import isolate
     from trtlab.rundir import new_run_dir
     from trtlab.ui import progress
 
@@ -71,7 +71,7 @@ def _verify(args, loaded, out_dir: Path, samples) -> dict:
         return {"enabled": False, "reason": "no inputs could be generated for this model (--load-inputs)"}
     from trtlab import backends
     from trtlab.comparators import Tolerances
-    from trtlab.compare import run_compare
+    from trtlab.comparison.run import run_compare
 
     tol = Tolerances.parse(None, None)
     tol.atol = args.atol if args.atol is not None else 1e-5
@@ -89,10 +89,10 @@ def _verify(args, loaded, out_dir: Path, samples) -> dict:
 
 
 def _results(args, loaded, out_dir, info, verify, plan_s) -> dict:
-    from trtlab.compare import model_summary
+    from trtlab.model import model_summary
     from trtlab.rundir import environment
 
-    res = {"schema": SCHEMA, "command": "surgeon --isolate-unsupported", "argv": ["trtlab", *sys.argv[1:]],
+    res = {"schema": SCHEMA, "command": "surgeon --isolate-unsupported", "argv": command_argv(args),
            "model": model_summary(loaded), "output": str(out_dir), "passed": verify.get("passed", True) is not False,
            "support_source": info["support_source"], "prediction": info["prediction"],
            "min_segment_size": args.min_segment_size,
@@ -157,7 +157,7 @@ def run_hybrid(args) -> int:
     from trtlab import backends
     from trtlab.cli.common import make_samples
     from trtlab.model import LoadedModel
-    from trtlab.partition_dir import read_dir
+    from trtlab.partition.folder import read_dir
     from trtlab.rundir import atomic_savez, environment, new_run_dir
 
     info, models = read_dir(args.hybrid)
@@ -177,7 +177,7 @@ def run_hybrid(args) -> int:
     if args.save_outputs:
         atomic_savez(args.save_outputs, outputs)
     lat = be.timing.latency_ms
-    result = {"schema": "trtlab.run/1", "command": "run --hybrid", "argv": ["trtlab", *sys.argv[1:]],
+    result = {"schema": "trtlab.run/1", "command": "run --hybrid", "argv": command_argv(args),
               "target": str(args.hybrid), "mode": "hybrid", "backend": be.info, "notes": be.notes,
               "timing": {"iterations": len(lat), "median_ms": float(np.median(lat)), "setup_s": be.timing.setup_s},
               "segments": [{"index": s.index, "backend": s.kind, "runs_on": s.runs_on, "nodes": seg["nodes"],

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import onnx
 
+from trtlab.cli.common import command_argv
 from trtlab.errors import EXIT_MISMATCH, EXIT_OK, TrtlabError
 
 
 def _verifier(args, loaded, steps, result):
     """A Verifier, or None with the reason recorded in result.verify."""
-    from trtlab.surgeon_verify import Verifier, small_enough
+    from trtlab.surgery.verify import Verifier, small_enough
 
     wanted = args.verify
     if wanted is None:
@@ -72,10 +72,10 @@ def _with_overrides(args, loaded, steps):
 def execute(args, loaded, steps, run_dir: Path, target: Path) -> int:
     from trtlab.model import save_model
     from trtlab.rundir import RESULTS, atomic_write_json, environment
-    from trtlab.surgeon import SurgeonResult, run_pipeline
+    from trtlab.surgery.pipeline import SurgeonResult, run_pipeline
     from trtlab.ui import progress
 
-    result = SurgeonResult(argv=["trtlab", *sys.argv[1:]], model=str(loaded.path or loaded.label),
+    result = SurgeonResult(argv=command_argv(args), model=str(loaded.path or loaded.label),
                             warnings=list(loaded.warnings))
     verifier = _verifier(args, loaded, steps, result)
     tolerance = None
@@ -107,7 +107,7 @@ def execute(args, loaded, steps, run_dir: Path, target: Path) -> int:
 
         print_json(json.loads((run_dir / RESULTS).read_text()))
     else:
-        from trtlab.surgeon_view import print_result
+        from trtlab.cli.surgeon_view import print_result
 
         print_result(result, run_dir)
     return EXIT_OK if result.passed else EXIT_MISMATCH

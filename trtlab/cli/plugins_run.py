@@ -8,10 +8,10 @@ tensor by tensor. A spec that matches nothing is an error (exit 2) and nothing i
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
+from trtlab.cli.common import command_argv
 from trtlab.errors import EXIT_MISMATCH, EXIT_OK, TrtlabError
 
 SCHEMA = "trtlab.substitute/1"
@@ -36,7 +36,7 @@ def run_substitute(args) -> int:
                  "matches": sum(1 for m in matches if m["rule"] == r.name),
                  "near_misses": sum(1 for m in near if m["rule"] == r.name),
                  "candidates": sum(1 for c in sub.candidates if c.rule == r.name)} for r in rules]
-    result = {"schema": SCHEMA, "command": "surgeon --substitute-plugins", "argv": ["trtlab", *sys.argv[1:]],
+    result = {"schema": SCHEMA, "command": "surgeon --substitute-plugins", "argv": command_argv(args),
               "model": str(model_path), "spec": args.substitute_plugins, "dry_run": bool(args.dry_run),
               "rules": per_rule, "matches": matches, "near_misses": near, "notes": list(sub.notes),
               "timing": {"match_s": round(match_s, 4)}, "passed": bool(matches)}
@@ -86,7 +86,7 @@ def _parse(sub, out: Path) -> dict:
         trt = load(None)
     except TrtlabError as exc:
         return {"checked": False, "reason": exc.problem}
-    from trtlab.partition_support import parser_support
+    from trtlab.partition.support import parser_support
 
     model = load_model(out, check=False).proto
     support, notes = parser_support(trt, model)
@@ -106,7 +106,7 @@ def _verify(args, loaded, out: Path) -> dict:
     from trtlab import backends
     from trtlab.cli.common import make_samples
     from trtlab.comparators import Tolerances
-    from trtlab.compare import run_compare
+    from trtlab.comparison.run import run_compare
 
     tol = Tolerances.parse(None, None)
     tol.atol = args.atol if args.atol is not None else 1e-5

@@ -14,7 +14,7 @@ import numpy as np
 from trtlab import backends
 from trtlab.backends import BackendSpec
 from trtlab.comparators import TensorMetrics, Tolerances, compare_arrays, merge_samples
-from trtlab.model import LoadedModel, model_sha256, walk_nodes
+from trtlab.model import LoadedModel, model_summary, walk_nodes
 from trtlab.ui import progress
 
 SCHEMA = "trtlab.compare/1"
@@ -64,13 +64,6 @@ class CompareResult:
     argv: list[str] = field(default_factory=list)
     attribution: list[dict] = field(default_factory=list)  # --attribute: introduced vs total error per layer
     attribution_skipped: list[dict] = field(default_factory=list)
-
-
-def model_summary(model: LoadedModel) -> dict:
-    return {"path": str(model.path) if model.path else None, "name": model.name, "sha256": model_sha256(model),
-            "nodes": len(model.proto.graph.node),
-            "opsets": {o.domain or "ai.onnx": o.version for o in model.proto.opset_import},
-            "producer": f"{model.proto.producer_name} {model.proto.producer_version}".strip()}
 
 
 class _Accumulator:

@@ -38,7 +38,7 @@ class Selected:
 
 def select(model: onnx.ModelProto, result, top: int) -> tuple[list[Selected], list[dict]]:
     """The first divergence plus the ``top`` worst failing layers whose node can run alone; and the skipped ones."""
-    from trtlab.compare import _badness
+    from trtlab.comparison.run import _badness
 
     layers = result.layers or []
     failing = sorted((m for m in layers if not m.passed), key=_badness, reverse=True)[:top]
