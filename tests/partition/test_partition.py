@@ -11,7 +11,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 
 from tests.conftest import shared_model
-from tests.debug.models import quantized_convnet
+from tests.models.graphs import quantized_convnet
 
 pytest.importorskip("tensorrt_rtx", reason="the rtx extra (tensorrt_rtx parser) is not installed")
 

@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from tests.conftest import shared_model
-from tests.debug.models import nms_tail, transformer_block
+from tests.models.graphs import nms_tail, transformer_block
 
 YAML_SIGMOID = """
 rules:
@@ -300,7 +300,7 @@ def test_builtin_rules_on_real_torch_exports(cli, tmp_path, name):
     pytest.importorskip("tensorrt_rtx")
     from pathlib import Path
 
-    src = Path(__file__).parent / "data" / name
+    src = Path(__file__).parents[1] / "models" / "data" / name
     out = tmp_path / "out.onnx"
     r = cli("surgeon", str(src), "--substitute-plugins", "builtin", "-o", str(out), "--run-dir", str(tmp_path / "run"))
     assert r.code == 0, r

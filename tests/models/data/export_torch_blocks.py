@@ -1,8 +1,8 @@
-"""How tests/debug/data/torch_block_*.onnx were made (torch is not in trtlab's venv; this ran on a machine with
+"""How tests/models/data/torch_block_*.onnx were made (torch is not in trtlab's venv; this ran on a machine with
 torch 2.11): a small pre-LN encoder block with nn.LayerNorm, nn.GELU() (erf) or nn.GELU("tanh"), exported by
 torch.onnx.export at opset 16 (below 17 torch decomposes LayerNorm op by op) and 17.
 
-    python3 tests/debug/data/export_torch_blocks.py OUT_DIR
+    python3 tests/models/data/export_torch_blocks.py OUT_DIR
 """
 
 import sys
