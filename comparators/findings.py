@@ -61,14 +61,27 @@ def _precision(res: dict) -> str:
     return tgt.get("precision") or next((p for p in ("fp16", "bf16") if opts.get(p)), "fp32")
 
 
-def _keep_hint(res: dict, node: str, op: str | None) -> str:
-    """How to pin ``node`` (several joined by +) to FP32 with the target that was used."""
+UNSAFE_IN_SPEC = set(",+= \t")  # these break a backend spec (NAME:opt,key=a+b) or a shell word
+
+
+def _keep_hint(res: dict, node: str, op: str | None, tensor: str | None = None) -> str:
+    """How to pin ``node`` (several joined by +) to FP32 with the target that was used. Every name printed is
+    one the keep-list accepts: node name, op type, output tensor, or ``OpType_i`` for an unnamed node."""
+    import shlex
+
     tgt = res.get("target") or {}
     every = f" (or `keep={op}` for every {op})" if op and op != node else ""
     if tgt.get("backend") == "onnxrt":
-        spec = tgt.get("spec") or "onnxrt:fp16"
-        return f"keep it in FP32: `--target {spec},keep={node}`{every}"
-    return f"keep it in FP32 when building: `--keep-fp32 {' '.join(node.split('+'))}`"
+        names = node.split("+")
+        if any(set(n) & UNSAFE_IN_SPEC for n in names):
+            names = [tensor] if tensor and not set(tensor) & UNSAFE_IN_SPEC else ([op] if op else [])
+            every = ""
+            if not names:
+                return "its name cannot be written in a backend spec; keep its op type in FP32 with keep=OPTYPE"
+        base = str(tgt.get("spec") or "onnxrt:fp16").split(",keep=")[0]
+        spec = f"{base},keep={'+'.join(names)}"
+        return f"keep it in FP32: `--target {shlex.quote(spec)}`{every}"
+    return f"keep it in FP32 when building: `--keep-fp32 {' '.join(shlex.quote(n) for n in node.split('+'))}`"
 
 
 def _where(m: dict) -> str:
@@ -91,14 +104,15 @@ def overflow(res: dict) -> list[Finding]:
                 "error", _where(m),
                 f"overflows {prec.upper()}: max |ref| = {num(ref_max)} > {num(limit)}, the target has "
                 f"{_nonfinite(m, 'target')} NaN/Inf values where the reference has {_nonfinite(m, 'ref')}",
-                _keep_hint(res, node, m.get("op")),
+                _keep_hint(res, node, m.get("op"), m.get("name")),
                 "values above the format's largest number become Inf, and Inf - Inf or 0 * Inf become NaN downstream"))
         else:
             found.append(Finding(
                 "error", _where(m),
                 f"the target produces {_nonfinite(m, 'target')} NaN/Inf values where the reference has "
                 f"{_nonfinite(m, 'ref')} (max |ref| = {num(ref_max)})",
-                _keep_hint(res, node, m.get("op")) if limit else "inspect this node's inputs and attributes",
+                (_keep_hint(res, node, m.get("op"), m.get("name")) if limit
+                 else "inspect this node's inputs and attributes"),
                 "the first tensor with new non-finite values is where to look; the following ones inherit them"))
     if len(origins) > 3:
         found.append(Finding("info", f"{len(origins) - 3} more tensors", "also have new NaN/Inf values "
@@ -118,7 +132,7 @@ def near_overflow(res: dict) -> list[Finding]:
                 if ref_max > FP16_MAX else "is within 2x of the FP16 limit 65504")
         found.append(Finding("warning", _where(m), f"max |ref| = {ref_max:.6g} {what}; FP16 steps are "
                              f"{_fp16_step(ref_max):g} at this magnitude",
-                             _keep_hint(res, m.get("node") or m.get("name"), m.get("op")),
+                             _keep_hint(res, m.get("node") or m.get("name"), m.get("op"), m.get("name")),
                              "differences of large rounded values (x - y, normalisation) lose all precision; "
                              "larger inputs than these samples may overflow"))
     return found
@@ -147,7 +161,8 @@ def first_divergence(res: dict) -> list[Finding]:
         mitigation = (f"it follows {', '.join(_where(m) for m in before)} with values near the FP16 limit (a "
                       f"difference of large rounded numbers): {_keep_hint(res, names, None)}")
     elif _precision(res) != "fp32":
-        mitigation = _keep_hint(res, node, fd.get("op")) + " and compare again to see whether the later layers recover"
+        mitigation = (_keep_hint(res, node, fd.get("op"), fd.get("tensor"))
+                      + " and compare again to see whether the later layers recover")
     else:
         mitigation = "check this node's implementation in the target (attributes, broadcasting, data types)"
     return [Finding("warning", f"{fd.get('tensor')} ({fd.get('op')})",

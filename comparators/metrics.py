@@ -54,6 +54,11 @@ class TensorMetrics:
     rules: list[str] = field(default_factory=list)  # graph outputs: the verdict rules that failed (verdict.py)
 
 
+def error_of(m: TensorMetrics) -> float | None:
+    """The tensor's error as one number: max abs over finite elements, or inf when NaN/Inf differ."""
+    return math.inf if m.nonfinite_diff else m.max_abs
+
+
 def _dtype_kind(arr: np.ndarray) -> str:
     if arr.dtype == bool:
         return "b"

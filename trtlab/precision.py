@@ -99,10 +99,11 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     params = parameter_tensors(out, fp32_bn_params)
     stats = {"rounded": 0, "unknown": 0, "kept": 0, "params": 0}
     for graph in walk_graphs(out.graph):
-        _round_initializers(graph, precision, params, saturate_weights)
+        _round_initializers(graph, precision, params | keep, saturate_weights)
         _round_node_outputs(graph, half, types, keep, stats, params, precision, saturate_weights)
     _round_graph_inputs(out.graph, half, types)
-    shared = {name: arr for name, arr in shared_arrays(out).items() if arr.dtype.kind == "f" and name not in params}
+    shared = {name: arr for name, arr in shared_arrays(out).items()
+              if arr.dtype.kind == "f" and name not in params and name not in keep}
     if shared:  # weights held apart (trtlab.weights): round copies of them, held apart the same way
         replace_arrays(out, {n: _round_array(a, precision, saturate_weights) for n, a in shared.items()})
     notes = [f"{precision}: {stats['rounded']} tensors rounded to {precision} storage"]

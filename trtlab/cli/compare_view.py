@@ -130,7 +130,8 @@ def _print_tail(result, run_dir: Path) -> None:
     for side, name in (("ref", ref["spec"]), ("target", tgt["spec"])):
         tm = result.timing[side]
         warm = f", {len(tm['warmup_ms'])} warm-up" if tm.get("warmup_ms") else ", cold"
-        line = f"{name}: setup {tm['setup_s']:.3f} s, median {fmt_num(tm['median_ms'])} ms ({len(tm['latency_ms'])} run(s){warm})"
+        line = (f"{name}: setup {tm['setup_s']:.3f} s, median {fmt_num(tm['median_ms'])} ms "
+                f"({len(tm['latency_ms'])} run(s){warm})")
         out.print(f"[dim]{escape(wrap80(line, indent='    '))}[/]")
     out.print(escape(wrap80(f"run directory: {run_dir}" + (f"  report: {run_dir / 'report.html'}"
                                                            if (run_dir / "report.html").exists() else ""),
