@@ -266,7 +266,35 @@ def structural(res: dict) -> list[Finding]:
     return found
 
 
-RULES = (structural, overflow, near_overflow, first_divergence, widespread_noise, output_agreement, relative_noise)
+def reference_disagreement(res: dict) -> list[Finding]:
+    """onnx.reference and onnxruntime disagree on a node: the oracle (or a known kernel issue) says who is wrong."""
+    found = []
+    for s in res.get("settled") or []:
+        wrong = s.get("wrong")
+        where = f"{s.get('tensor')} ({s.get('op')}, opset {s.get('opset')})"
+        errs = (f" (max abs error vs a float64 NumPy oracle: onnxruntime {num(fnum(s.get('onnxrt_error')))}, "
+                f"onnx.reference {num(fnum(s.get('reference_error')))})" if s.get("oracle", "").startswith("numpy")
+                else "")
+        if wrong == "reference":
+            found.append(Finding("warning", where, f"onnx.reference is wrong on this node, onnxruntime is right"
+                                 f"{errs}" + (f": {s['known_issue']}" if s.get("known_issue") else ""),
+                                 "trust onnxrt for this op; the divergence is not a problem of the model",
+                                 "the reference evaluator is an independent second opinion, not ground truth"))
+        elif wrong == "onnxrt":
+            found.append(Finding("error", where, f"onnxruntime is wrong on this node, onnx.reference is right{errs}",
+                                 "report it to onnxruntime with this node alone; compare with --ref reference"))
+        elif wrong == "onnxrt+reference":
+            found.append(Finding("warning", where, f"both onnxruntime and onnx.reference are off on this node{errs}",
+                                 "check the node's attributes and inputs against the ONNX spec"))
+        else:
+            found.append(Finding("info", where, f"onnxruntime and onnx.reference both match the oracle on this node "
+                                 f"alone{errs}: the divergence accumulates from earlier rounding",
+                                 "raise --atol/--rtol for this tensor, or judge it by cosine"))
+    return found
+
+
+RULES = (structural, reference_disagreement, overflow, near_overflow, first_divergence, widespread_noise,
+         output_agreement, relative_noise)
 
 
 def compare_findings(res: dict) -> list[Finding]:

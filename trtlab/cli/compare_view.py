@@ -10,7 +10,7 @@ from rich.markup import escape
 from trtlab.comparators.verdict import WEAK_HINT
 from trtlab.ui import fmt_num, middle_ellipsis, out, warn, wrap80
 
-NAME_W, OP_W = 22, 10
+NAME_W, OP_W = 22, 12
 TOP_FINDINGS = 5
 
 
@@ -26,7 +26,8 @@ def _metrics_table(title: str, rows):
     from rich import box
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
+              show_edge=False)
     for col, just, width in (("tensor", "left", NAME_W), ("op", "left", OP_W), ("max abs", "right", 8),
                              ("cosine", "right", 8), ("SNR dB", "right", 6), ("NaN/Inf", "right", 7),
                              ("mism.", "right", 6), ("", "left", 4)):
@@ -43,8 +44,9 @@ def _attribution_table(entries: list[dict]):
     from rich import box
     from rich.table import Table
 
-    t = Table(title="error attribution (each layer alone on the target, fed the reference's inputs)",
-              title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
+    t = Table(title="error attribution (each layer alone on the target, reference inputs)",
+              title_justify="left", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
+              show_edge=False)
     for h, width in (("layer", 26), ("op", OP_W), ("total", 9), ("introduced", 10), ("verdict", 10)):
         t.add_column(h, justify="right" if h in ("total", "introduced") else "left", no_wrap=True, max_width=width)
     for e in entries:

@@ -72,6 +72,7 @@ class CompareResult:
     verdict: dict = field(default_factory=dict)  # comparators.verdict: rules, failures, weak inputs
     first_nonfinite: dict | None = None  # the first tensor where the target has NaN/Inf the reference lacks
     findings: list[dict] = field(default_factory=list)  # comparators.findings, as the report shows them
+    settled: list[dict] = field(default_factory=list)  # reference vs onnxrt disagreements judged by an oracle
 
 
 class _Accumulator:
@@ -162,8 +163,9 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         _save_outputs(save_outputs_to, saved, len(samples))
     result, hist = _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
                              unmatched, timing, warnings)
-    from trtlab.comparison.verdict import apply_verdict
+    from trtlab.comparison.verdict import apply_verdict, settle_disagreement
 
+    settle_disagreement(result, model.proto, ref_spec, target_spec, samples[0])
     apply_verdict(result, acc.stats, min_cosine, getattr(target, "fused", {}))
     return result, hist
 

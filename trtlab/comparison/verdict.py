@@ -29,6 +29,20 @@ def apply_verdict(result, stats: dict[str, list[dict]], min_cosine: float, fused
     result.findings = findings_of(result)
 
 
+def settle_disagreement(result, model, ref_spec, target_spec, feeds: dict) -> None:
+    """FP32 onnxrt vs reference with a first divergence: say which side is wrong on that node (settle.py)."""
+    from trtlab.comparators.tolerances import precision_of
+    from trtlab.comparison.settle import involves_reference, settle
+
+    fd = result.first_divergence
+    if not fd or not involves_reference(ref_spec, target_spec) or {precision_of(ref_spec),
+                                                                    precision_of(target_spec)} != {"fp32"}:
+        return
+    found = settle(model, feeds, fd["tensor"])
+    if found:
+        result.settled.append(found)
+
+
 def findings_of(result) -> list[dict]:
     from trtlab.rundir import jsonable
 
