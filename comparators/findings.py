@@ -7,6 +7,7 @@ The terminal (``trtlab compare``), ``--json`` and the HTML report all show these
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 FP16_MAX = 65504.0
@@ -73,6 +74,8 @@ def _keep_hint(res: dict, node: str, op: str | None, tensor: str | None = None) 
     every = f" (or `keep={op}` for every {op})" if op and op != node else ""
     if tgt.get("backend") == "onnxrt":
         names = node.split("+")
+        if tensor and len(names) == 1 and op and re.fullmatch(rf"{re.escape(op)}_\d+", node):
+            names = [tensor]  # an unnamed node (trtlab shows it as OpType_i): its output tensor names it best
         if any(set(n) & UNSAFE_IN_SPEC for n in names):
             names = [tensor] if tensor and not set(tensor) & UNSAFE_IN_SPEC else ([op] if op else [])
             every = ""
@@ -95,6 +98,12 @@ def overflow(res: dict) -> list[Finding]:
     limit = {"fp16": FP16_MAX, "bf16": BF16_MAX}.get(prec)
     layers = res.get("layers") or res.get("outputs") or []
     origins = [m for m in layers if _nonfinite(m, "target") > _nonfinite(m, "ref")]
+    named = (res.get("verdict") or {}).get("nonfinite_origins")
+    if named is not None:  # nodes that turn finite inputs into NaN/Inf first; the rest inherit from them
+        inheriting = len(origins) - len(named)
+        origins = [m for m in origins if m.get("name") in set(named)]
+    else:
+        inheriting = 0
     found = []
     for m in origins[:3]:
         ref_max = fnum(m.get("ref_max_abs"))
@@ -114,8 +123,9 @@ def overflow(res: dict) -> list[Finding]:
                 (_keep_hint(res, node, m.get("op"), m.get("name")) if limit
                  else "inspect this node's inputs and attributes"),
                 "the first tensor with new non-finite values is where to look; the following ones inherit them"))
-    if len(origins) > 3:
-        found.append(Finding("info", f"{len(origins) - 3} more tensors", "also have new NaN/Inf values "
+    more = max(len(origins) - 3, 0) + inheriting
+    if more:
+        found.append(Finding("info", f"{more} more tensors", "also have new NaN/Inf values "
                              "(most inherit them from the tensors above)"))
     return found
 
@@ -301,4 +311,5 @@ def compare_findings(res: dict) -> list[Finding]:
     found = []
     for rule in RULES:
         found.extend(rule(res))
-    return found
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(found, key=lambda f: order.get(f.severity, 3))  # stable: rule order within a severity

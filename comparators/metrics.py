@@ -149,6 +149,7 @@ def _float_metrics(m: TensorMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         m.snr_db = _snr_from(t.rr, t.dd)
     elif m.size:
         m.max_abs = m.mean_abs = m.max_rel = m.mean_rel = 0.0
+        m.ref_max_abs = t.ref_max if t.nan_r + t.inf_r < m.size else None
     if m.mismatches:
         m.passed = False
         parts = []
@@ -173,6 +174,9 @@ def _block(t: _Sums, r: np.ndarray, o: np.ndarray, atol: float, rtol: float) -> 
         finite = ~(r_nan | o_nan | r_inf | o_inf)
         special_equal = (r_nan & o_nan) | (r_inf & o_inf & (r == o))
         t.special_bad += int(np.count_nonzero(~finite & ~special_equal))
+        r_ok = r[~(r_nan | r_inf)]  # the reference's range counts where the target is non-finite too
+        if r_ok.size:
+            t.ref_max = max(t.ref_max, float(np.abs(r_ok).max()))
         r, o = r[finite], o[finite]
         d = o - r
     if not d.size:

@@ -118,15 +118,3 @@ def judge(outputs: list[TensorMetrics], stats: dict[str, dict], min_cosine: floa
             weak.append({"tensor": m.name, "reason": why})
     return {"passed": not failures, "min_cosine": min_cosine, "rules": RULES, "failures": failures,
             "weak_inputs": weak}
-
-
-def weak_message(weak: list[dict]) -> str:
-    items = "; ".join(f"'{w['tensor']}' is {w['reason']}" for w in weak[:3])
-    return f"the reference output on these inputs: {items}: {WEAK_HINT}"
-
-
-def first_new_nonfinite(layers: list[TensorMetrics]) -> TensorMetrics | None:
-    """The first tensor (in topological order) where the target has NaN/Inf the reference lacks: it introduces
-    them (its compared inputs, earlier in the order, are clean); the following ones mostly inherit them."""
-    return next((m for m in layers if m.nonfinite_diff and
-                 m.nan["target"] + m.inf["target"] > m.nan["ref"] + m.inf["ref"]), None)

@@ -57,16 +57,17 @@ def _attribution_table(entries: list[dict]):
 
 
 def verdict_line(result) -> str:
+    """PASSED/FAILED, the rules that failed, and what was checked, wrapped to 80 columns."""
     tol, tgt, ref = result.tolerances, result.target, result.ref
     failed = list(dict.fromkeys(f["rule"] for f in (result.verdict or {}).get("failures", [])))
-    head = "[bold green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
-    if failed:
-        head += f" [red]({', '.join(failed)})[/]"
+    head = "PASSED" if result.passed else "FAILED" + (f" ({', '.join(failed)})" if failed else "")
     min_cos = (result.verdict or {}).get("min_cosine")
     rules = f"atol={tol['atol']:g} rtol={tol['rtol']:g}" + (f" min_cosine={min_cos:g}" if min_cos else "")
-    return (f"{head}  {escape(tgt['spec'])} vs {escape(ref['spec'])} on {escape(result.model['name'])}: "
-            f"{sum(m.passed for m in result.outputs)}/{len(result.outputs)} outputs pass {rules} "
-            f"({result.samples} sample(s))")
+    text = wrap80(f"{head}  {tgt['spec']} vs {ref['spec']} on {result.model['name']}: "
+                  f"{sum(m.passed for m in result.outputs)}/{len(result.outputs)} outputs pass {rules} "
+                  f"({result.samples} sample(s))", indent="    ")
+    colour = "bold green" if result.passed else "bold red"
+    return f"[{colour}]{escape(head)}[/]{escape(text[len(head):])}"
 
 
 def print_findings(findings: list[dict], limit: int = TOP_FINDINGS) -> None:

@@ -166,7 +166,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
     from trtlab.comparison.verdict import apply_verdict, settle_disagreement
 
     settle_disagreement(result, model.proto, ref_spec, target_spec, samples[0])
-    apply_verdict(result, acc.stats, min_cosine, getattr(target, "fused", {}))
+    apply_verdict(result, acc.stats, min_cosine, getattr(target, "fused", {}), model.proto)
     return result, hist
 
 

@@ -9,15 +9,28 @@ from trtlab.comparators import verdict as rules
 from trtlab.comparators.findings import compare_findings
 
 
-def apply_verdict(result, stats: dict[str, list[dict]], min_cosine: float, fused: dict[str, str]) -> None:
+def nonfinite_origins(model, layers) -> list[str]:
+    """Tensors with new NaN/Inf whose node reads no tensor with new NaN/Inf: the nodes that introduce them
+    (finite inputs in, Inf out); the others inherit."""
+    bad = {m.name for m in layers if m.nonfinite_diff and
+           m.nan["target"] + m.inf["target"] > m.nan["ref"] + m.inf["ref"]}
+    if not bad or model is None:
+        return sorted(bad, key=[m.name for m in layers].index)
+    reads = {o: [i for i in n.input if i] for n in model.graph.node for o in n.output}
+    return [m.name for m in layers if m.name in bad and not any(i in bad for i in reads.get(m.name, []))]
+
+
+def apply_verdict(result, stats: dict[str, list[dict]], min_cosine: float, fused: dict[str, str],
+                  model=None) -> None:
     """Update ``result`` in place: outputs judged by every rule, ``verdict``, ``first_nonfinite``, ``findings``."""
     merged = {name: rules.merge_stats(per_sample) for name, per_sample in stats.items()}
     verdict = rules.judge(result.outputs, merged, min_cosine)
     result.verdict = verdict
     result.passed = result.passed and verdict["passed"]
-    if verdict["weak_inputs"]:
-        result.warnings.append(rules.weak_message(verdict["weak_inputs"]))
-    first = rules.first_new_nonfinite(result.layers or result.outputs)
+    compared = result.layers or result.outputs
+    origins = nonfinite_origins(model, compared)
+    verdict["nonfinite_origins"] = origins
+    first = next((m for m in compared if origins and m.name == origins[0]), None)
     if first is not None:
         result.first_nonfinite = {"tensor": first.name, "node": first.node, "op": first.op,
                                   "count": first.nan["target"] + first.inf["target"] - first.nan["ref"]
