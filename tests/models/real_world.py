@@ -143,7 +143,7 @@ def constant_output(kind: str = "zeros") -> onnx.ModelProto:
         nodes = [n("MatMul", ["x", "w"], ["m"], name="fc"), n("Add", ["m", "b"], ["y"], name="bias")]
         return _model(nodes, [h.make_tensor_value_info("x", T.FLOAT, [8, 6])],
                       [h.make_tensor_value_info("y", T.FLOAT, [8, 5])], inits, 17)
-    inits = [nh.from_array(np.array(-5.0 if kind == "zeros" else 60.0, np.float32), "c")]
+    inits = [nh.from_array(np.array(-5.0 if kind == "zeros" else 16.0, np.float32), "c")]
     nodes = [n("Abs", ["x"], ["a"], name="abs"), n("Neg" if kind == "zeros" else "Identity", ["a"], ["na"], name="neg"),
              n("Add", ["na", "c"], ["s"], name="shift"),
              n("Relu" if kind == "zeros" else "Sigmoid", ["s"], ["y"], name="act")]
