@@ -25,7 +25,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
-from trtlab.errors import UnavailableError
 from trtlab.model import infer_shapes, walk_graphs
 from trtlab.weights import replace_arrays, shared_arrays
 
@@ -35,6 +34,8 @@ PARAM_SLOTS = {"Resize": {1, 2}, "Upsample": {1}}  # float inputs that are shape
 BN_PARAM_SLOTS = {1, 2, 3, 4}
 FLOATS = (TensorProto.FLOAT, TensorProto.DOUBLE)
 SUFFIX = "__trtlab_"
+SPLIT_CONST = {TensorProto.FLOAT: f"{SUFFIX}bf16_split_f32", TensorProto.DOUBLE: f"{SUFFIX}bf16_split_f64"}
+SPLIT_FACTOR = {TensorProto.FLOAT: 2.0**16 + 1, TensorProto.DOUBLE: 2.0**45 + 1}  # keeps 24-16 / 53-45 = 8 bits
 
 
 def known_types(model: onnx.ModelProto) -> dict[str, int]:
@@ -89,10 +90,7 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     half = HALF[precision]
     keep = keep or set()
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
-    if precision == "bf16" and opset < 13:
-        raise UnavailableError(f"{precision} simulation", f"the model's opset is {opset}; Cast to bfloat16 needs "
-                               "opset 13 or newer", "upgrade it first: trtlab surgeon MODEL --opset 13 -o OUT.onnx, "
-                               "or compare with :fp16")
+    split = precision == "bf16" and opset < 13  # no Cast to bfloat16 before opset 13: round by arithmetic
     out = onnx.ModelProto()
     out.CopyFrom(model)
     types = known_types(out)
@@ -100,8 +98,10 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     stats = {"rounded": 0, "unknown": 0, "kept": 0, "params": 0}
     for graph in walk_graphs(out.graph):
         _round_initializers(graph, precision, params | keep, saturate_weights)
-        _round_node_outputs(graph, half, types, keep, stats, params, precision, saturate_weights)
-    _round_graph_inputs(out.graph, half, types)
+        _round_node_outputs(graph, half, types, keep, stats, params, precision, saturate_weights, split)
+    _round_graph_inputs(out.graph, half, types, split)
+    if split:
+        _add_split_constants(out.graph)
     shared = {name: arr for name, arr in shared_arrays(out).items()
               if arr.dtype.kind == "f" and name not in params and name not in keep}
     if shared:  # weights held apart (trtlab.weights): round copies of them, held apart the same way
@@ -156,7 +156,8 @@ def _round_constant(node: onnx.NodeProto, precision: str, saturate: bool) -> boo
 
 
 def _round_node_outputs(graph: onnx.GraphProto, half: int, types: dict[str, int], keep: set[str],
-                        stats: dict[str, int], params: set[str], precision: str, saturate: bool) -> None:
+                        stats: dict[str, int], params: set[str], precision: str, saturate: bool,
+                        split: bool = False) -> None:
     new_nodes = []
     for node in graph.node:
         new_nodes.append(node)
@@ -178,16 +179,43 @@ def _round_node_outputs(graph: onnx.GraphProto, half: int, types: dict[str, int]
                 continue
             if elem not in FLOATS:
                 continue
-            raw, halved = f"{name}{SUFFIX}raw", f"{name}{SUFFIX}half"
+            raw = f"{name}{SUFFIX}raw"
             node.output[idx] = raw
-            new_nodes.append(onnx.helper.make_node("Cast", [raw], [halved], to=half, name=f"{raw}_cast_half"))
-            new_nodes.append(onnx.helper.make_node("Cast", [halved], [name], to=elem, name=f"{raw}_cast_back"))
+            new_nodes.extend(_rounding_nodes(raw, name, half, elem, split))
             stats["rounded"] += 1
     del graph.node[:]
     graph.node.extend(new_nodes)
 
 
-def _round_graph_inputs(graph: onnx.GraphProto, half: int, types: dict[str, int]) -> None:
+def _rounding_nodes(src: str, dst: str, half: int, elem: int, split: bool) -> list[onnx.NodeProto]:
+    """``dst`` = ``src`` stored in half precision: a Cast pair, or (``split``: bfloat16 before opset 13) Veltkamp
+    splitting, ``c = x * (2^s + 1); dst = c - (c - x)``, which rounds to nearest at bfloat16's 8 significant bits
+    in FP32 (FP64) arithmetic. Not modelled there: values above ~5e33 (the product overflows)."""
+    if not split:
+        halved = f"{dst}{SUFFIX}half"
+        return [onnx.helper.make_node("Cast", [src], [halved], to=half, name=f"{halved}_cast"),
+                onnx.helper.make_node("Cast", [halved], [dst], to=elem, name=f"{dst}{SUFFIX}cast_back")]
+    const, c, d = SPLIT_CONST[elem], f"{dst}{SUFFIX}split_c", f"{dst}{SUFFIX}split_d"
+    return [onnx.helper.make_node("Mul", [src, const], [c], name=f"{c}_mul"),
+            onnx.helper.make_node("Sub", [c, src], [d], name=f"{d}_sub"),
+            onnx.helper.make_node("Sub", [c, d], [dst], name=f"{dst}{SUFFIX}split")]
+
+
+def _add_split_constants(graph: onnx.GraphProto) -> None:
+    """The splitting factors as Constant nodes first in the main graph (IR 3 models need inputs for initializers)."""
+    used = {i for sub in walk_graphs(graph) for n in sub.node for i in n.input}
+    consts = []
+    for elem, name in SPLIT_CONST.items():
+        if name in used:
+            dtype = np.float32 if elem == TensorProto.FLOAT else np.float64
+            value = numpy_helper.from_array(np.array(SPLIT_FACTOR[elem], dtype), name)
+            consts.append(onnx.helper.make_node("Constant", [], [name], value=value, name=name))
+    nodes = consts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def _round_graph_inputs(graph: onnx.GraphProto, half: int, types: dict[str, int], split: bool = False) -> None:
     inits = {t.name for t in graph.initializer}
     renames: dict[str, str] = {}
     casts = []
@@ -195,9 +223,8 @@ def _round_graph_inputs(graph: onnx.GraphProto, half: int, types: dict[str, int]
         elem = types.get(vi.name)
         if vi.name in inits or elem not in FLOATS:
             continue
-        halved, back = f"{vi.name}{SUFFIX}in_half", f"{vi.name}{SUFFIX}in"
-        casts.append(onnx.helper.make_node("Cast", [vi.name], [halved], to=half, name=f"{halved}_cast"))
-        casts.append(onnx.helper.make_node("Cast", [halved], [back], to=elem, name=f"{back}_cast"))
+        back = f"{vi.name}{SUFFIX}in"
+        casts.extend(_rounding_nodes(vi.name, back, half, elem, split))
         renames[vi.name] = back
     if not renames:
         return
