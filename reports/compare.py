@@ -30,9 +30,12 @@ def badness(m: dict) -> tuple:
 def metric_row(m: dict) -> list:
     cos = fnum(m.get("cosine"))
     snr = "exact" if m.get("snr_db") is None and fnum(m.get("max_abs")) == 0 else num(fnum(m.get("snr_db")))
+    max_abs = num(fnum(m.get("max_abs")))
+    if m.get("nonfinite_diff"):  # NaN/Inf differ: the finite-element statistics must not read as a match
+        snr, max_abs = "-", f"NaN/Inf ({m['nonfinite_diff']})"
     frac = fnum(m.get("mismatch_fraction"))
     return [m.get("name"), m.get("op") or "", "x".join(map(str, m.get("shape") or [])) or "scalar",
-            num(fnum(m.get("max_abs"))), num(fnum(m.get("max_rel"))), f"{cos:.6f}" if cos is not None else "-",
+            max_abs, num(fnum(m.get("max_rel"))), f"{cos:.6f}" if cos is not None else "-",
             snr, f"{_nonfinite(m, 'target')}/{_nonfinite(m, 'ref')}", f"{frac:.2%}" if frac is not None else "-",
             Raw(badge(m.get("passed")))]
 
@@ -51,9 +54,18 @@ def verdict(res: dict) -> str:
     if layers:
         text += f" &middot; layers: {len(layers)} compared, {sum(not m.get('passed', True) for m in layers)} " \
                 "out of tolerance"
+    failed = list(dict.fromkeys(f.get("rule") for f in (res.get("verdict") or {}).get("failures", [])))
+    if failed:
+        text += f" &middot; failed rule(s): {esc(', '.join(failed))}"
+    nf = res.get("first_nonfinite")
+    if nf:
+        text += f" &middot; first new NaN/Inf: <code>{esc(nf.get('tensor'))}</code> ({esc(nf.get('op'))})"
     fd = res.get("first_divergence")
     if fd:
         text += f" &middot; first divergence: <code>{esc(fd.get('tensor'))}</code> ({esc(fd.get('op'))})"
+    weak = (res.get("verdict") or {}).get("weak_inputs")
+    if weak:
+        text += f" &middot; {esc(weak[0].get('tensor'))} is {esc(weak[0].get('reason'))}: this check proves little"
     return (f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b>'
             f'<span>{text}</span></div>')
 

@@ -46,7 +46,7 @@ def classify_ort_error(subject: str, exc: Exception) -> TrtlabError:
 
 
 class OnnxrtBackend(Backend):
-    known_options = ("cpu", "cuda", "fp16", "bf16", "opt", "threads", "keep", "tf32")
+    known_options = ("cpu", "cuda", "fp16", "bf16", "opt", "threads", "keep", "tf32", "fold")
 
     def _providers(self, ort) -> list[str]:
         if self.options.get("cuda"):
@@ -96,11 +96,10 @@ class OnnxrtBackend(Backend):
         work = onnx.ModelProto()
         work.CopyFrom(model)  # cheap when trtlab.weights holds the large initializers apart
         if self.precision != "fp32":
-            from trtlab.precision import round_to_half
+            from trtlab.backends.halfsim import simulate
 
-            keep = (set(filter(None, str(self.options.get("keep", "")).split("+")))
-                    if self.options.get("keep") else set())
-            work, notes = round_to_half(work, self.precision, keep)
+            work, notes, self.fused = simulate(work, self.precision,
+                                               self.keep_list(), self.fold_option())
             self.notes.extend(notes)
         self.exposed = mark_outputs(work, outputs or [])
         self._own_tokens = weights.tokens(work) - weights.tokens(model)  # rounded copies made for this backend

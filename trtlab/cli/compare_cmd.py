@@ -29,6 +29,11 @@ def add_arguments(p) -> None:
     p.add_argument("--atol", action="append", metavar="[NAME:]TOL",
                    help=f"absolute tolerance, global or per tensor (repeatable); {TOL_HELP}")
     p.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, like --atol")
+    p.add_argument("--min-cosine", type=float, metavar="C",
+                   help="an output also fails when its cosine similarity to the reference is below C (default "
+                   "0.9999 FP32, 0.999 FP16, 0.99 BF16 targets; 0 turns the rule off)")
+    p.add_argument("--layerwise-weights", action="store_true",
+                   help="with --layerwise: compare Constant outputs (weights) as layers too")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     p.add_argument("--warmup", type=int, default=1, metavar="N",
                    help="untimed runs of the first sample on each backend before the timed ones (default 1)")
@@ -53,6 +58,9 @@ def run(args) -> int:
     tolerances = for_target(target_spec, args.atol, args.rtol)
     if args.attribute and not args.layerwise:
         raise TrtlabError("--attribute", "needs --layerwise", "add --layerwise (attribution splits per-layer error)")
+    if args.min_cosine is not None and not 0 <= args.min_cosine <= 1:
+        raise TrtlabError("--min-cosine", f"must be between 0 and 1 (got {args.min_cosine:g})",
+                          "e.g. --min-cosine 0.999, or 0 to turn the rule off")
     if args.attribute_top < 1:
         raise TrtlabError("--attribute-top", f"must be at least 1 (got {args.attribute_top})",
                           "e.g. --attribute-top 10")
@@ -66,7 +74,8 @@ def run(args) -> int:
         try:
             result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
                                        run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
-                                       warmup=max(args.warmup, 0))
+                                       warmup=max(args.warmup, 0), min_cosine=args.min_cosine,
+                                       layerwise_weights=args.layerwise_weights)
             if args.attribute:
                 _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
         finally:

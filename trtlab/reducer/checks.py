@@ -10,6 +10,10 @@ reduce) and ``__call__(candidate) -> Verdict``. Literal registry: ``MODES``.
 - ``compare``: outputs of a reference and a target backend differ beyond atol/rtol on any of several samples.
   A candidate's inputs are the reference model's intermediate values on the original samples; the reproducer's
   are saved beside it (``MIN.inputs.npz``) so ``trtlab compare MIN.onnx --load-inputs MIN.inputs.npz`` fails too.
+  ``--metric cosine:C`` judges outputs by cosine similarity instead (fails below C), ``--metric max_abs:X`` by
+  max abs error (fails above X): the reducer then keeps what wrecks an output, not the first harmless rounding.
+- ``nonfinite``: like ``compare``, but a candidate fails only when the target has NaN/Inf in a tensor (output or
+  intermediate) where the reference is finite: the reducer keeps the overflow, not the first harmless rounding.
 - ``command``: a shell command with ``{model}``; fails when it exits with ``fail_code`` (default: non-zero)
   and, if ``fail_regex`` is given, the regex matches its stdout or stderr.
 """
@@ -106,39 +110,91 @@ class BuildMode(ParseMode):
         return Verdict(same, detail if kind in ("ok", "build") else f"a different failure: {detail}")
 
 
+METRICS = {"cosine": "fails when an output's cosine similarity is below the threshold",
+           "max_abs": "fails when an output's max abs error is above the threshold"}
+
+
+def parse_metric(text: str | None) -> tuple[str, float] | None:
+    """``cosine:0.99`` -> ("cosine", 0.99); None for None."""
+    if text is None:
+        return None
+    name, _, value = text.partition(":")
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = None
+    if name not in METRICS or threshold is None:
+        raise TrtlabError(f"--metric {text}", "not METRIC:THRESHOLD with a known metric",
+                          f"e.g. --metric cosine:0.99 or --metric max_abs:0.1 (metrics: {', '.join(METRICS)})")
+    return name, threshold
+
+
+def _new_nonfinite(m) -> int:
+    return (m.nan["target"] + m.inf["target"]) - (m.nan["ref"] + m.inf["ref"])
+
+
 class CompareMode:
     name = "compare"
 
-    def __init__(self, ref: str, target: str, atol: float, rtol: float, samples: list[dict]):
+    def __init__(self, ref: str, target: str, atol: float, rtol: float, samples: list[dict],
+                 metric: tuple[str, float] | None = None):
         from trtlab.backends import parse_spec
 
         self.ref, self.target = parse_spec(ref), parse_spec(target)
         self.atol, self.rtol, self.samples = atol, rtol, samples
+        self.metric = metric
         self.values: list[dict] = []
+
+    def tensors(self, proto) -> list[str] | None:
+        """Tensors compared besides the outputs (none: compare judges outputs)."""
+        return None
+
+    def fails(self, m) -> bool:
+        """Whether one output's metrics count as failing in this mode."""
+        if self.metric is None:
+            return not m.passed
+        name, threshold = self.metric
+        if _new_nonfinite(m) > 0:
+            return True
+        if name == "cosine":
+            return m.cosine is not None and m.cosine < threshold
+        return (m.max_abs or 0.0) > threshold
+
+    def criterion(self) -> str:
+        if self.metric is None:
+            return f"atol {self.atol:g}, rtol {self.rtol:g}"
+        name, threshold = self.metric
+        return f"{name} {'>=' if name == 'cosine' else '<='} {threshold:g}"
 
     def _compare(self, proto, feeds_list) -> Verdict:
         from trtlab.backends import create
         from trtlab.comparators import compare_arrays
 
         worst = None
+        layers = self.tensors(proto)
         with create(self.ref) as ref, create(self.target) as tgt:
-            ref.load(proto)
-            tgt.load(proto)
+            ref.load(proto, layers)
+            tgt.load(proto, layers)
             for s, feeds in enumerate(feeds_list):
                 r, t = ref.run(feeds), tgt.run(feeds)
                 for name in r:
                     if name not in t:
                         continue
                     m = compare_arrays(name, r[name], t[name], self.atol, self.rtol)
-                    if not m.passed and (worst is None or (m.max_abs or 0) > (worst[1].max_abs or 0)):
+                    if self.fails(m) and (worst is None or (m.max_abs or 0) > (worst[1].max_abs or 0)):
                         worst = (s, m)
         if worst is None:
-            return Verdict(False, f"outputs match within atol {self.atol:g}, rtol {self.rtol:g} "
-                           f"on {len(feeds_list)} sample(s)")
+            return Verdict(False, f"outputs pass ({self.criterion()}) on {len(feeds_list)} sample(s)")
         s, m = worst
-        return Verdict(True, _one_line(f"'{m.name}' mismatches on sample {s}: max abs {m.max_abs:.3g}, "
-                                       f"{m.mismatches} of {m.size} elements ({m.reason or 'over tolerance'})"),
-                       [m.name])
+        return Verdict(True, self.describe(s, m), [m.name])
+
+    def describe(self, s: int, m) -> str:
+        if self.metric is not None:
+            return _one_line(f"'{m.name}' fails {self.criterion()} on sample {s}: cosine "
+                             f"{m.cosine if m.cosine is None else round(m.cosine, 6)}, max abs {m.max_abs:.3g}, "
+                             f"{_new_nonfinite(m)} new NaN/Inf")
+        return _one_line(f"'{m.name}' mismatches on sample {s}: max abs {m.max_abs:.3g}, "
+                         f"{m.mismatches} of {m.size} elements ({m.reason or 'over tolerance'})")
 
     def original(self, plan: Plan) -> Verdict:
         from trtlab.reducer.graph import observe
@@ -150,9 +206,10 @@ class CompareMode:
         plan.add_observed(self.values[0])
         verdict = self._compare(plan.model, self.samples)
         if not verdict.reproduces:
-            raise TrtlabError(f"debug reduce --fails compare --ref {self.ref} --target {self.target}",
-                              f"{NOTHING} ({verdict.detail})", "lower --atol/--rtol, or add --samples",
-                              code=EXIT_USAGE)
+            hint = ("use --fails compare for errors without NaN/Inf, or add --samples" if self.name == "nonfinite"
+                    else "lower --atol/--rtol (or raise --metric's threshold), or add --samples")
+            raise TrtlabError(f"debug reduce --fails {self.name} --ref {self.ref} --target {self.target}",
+                              f"{NOTHING} ({verdict.detail})", hint, code=EXIT_USAGE)
         return verdict
 
     def feeds(self, cand: Candidate) -> list[dict] | None:
@@ -172,7 +229,29 @@ class CompareMode:
         """The command that shows the reproducer failing on its own, with the boundary feeds it failed on."""
         args = ["trtlab", "compare", str(model_path), "--ref", str(self.ref), "--target", str(self.target),
                 "--load-inputs", str(inputs_path), "--atol", f"{self.atol:g}", "--rtol", f"{self.rtol:g}"]
+        if self.metric and self.metric[0] == "cosine":
+            args += ["--min-cosine", f"{self.metric[1]:g}"]
         return " ".join(shlex.quote(a) for a in args)
+
+
+class NonfiniteMode(CompareMode):
+    """A candidate fails when the target has NaN/Inf in any tensor (outputs and intermediates) where the
+    reference is finite: an overflow fails it even when a later Reciprocal or Softmax hides it from the outputs."""
+
+    name = "nonfinite"
+
+    def tensors(self, proto) -> list[str]:
+        return [o for n in proto.graph.node if n.op_type != "Constant" for o in n.output if o]
+
+    def fails(self, m) -> bool:
+        return _new_nonfinite(m) > 0
+
+    def criterion(self) -> str:
+        return "no NaN/Inf the reference lacks"
+
+    def describe(self, s: int, m) -> str:
+        return _one_line(f"'{m.name}' has {_new_nonfinite(m)} NaN/Inf the reference lacks on sample {s} "
+                         f"(target NaN {m.nan['target']}, Inf {m.inf['target']})")
 
 
 class CommandMode:
@@ -238,4 +317,5 @@ def _names(plan: Plan, nodes) -> list[str]:
     return [graph.node[i].name or f"{graph.node[i].op_type}_{i}" for i in sorted(nodes)]
 
 
-MODES = {"check": ParseMode, "build": BuildMode, "compare": CompareMode, "command": CommandMode}
+MODES = {"check": ParseMode, "build": BuildMode, "compare": CompareMode, "nonfinite": NonfiniteMode,
+         "command": CommandMode}
