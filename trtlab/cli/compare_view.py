@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from trtlab.cli.task_args import print_task
 from trtlab.ui import fmt_num, out, warn
 
 
@@ -50,6 +51,7 @@ def print_result(result, run_dir: Path) -> None:
               f"{sum(m.passed for m in result.outputs)}/{len(result.outputs)} outputs within "
               f"atol={tol['atol']:g} rtol={tol['rtol']:g} ({result.samples} sample(s))")
     out.print(_metrics_table("outputs", result.outputs))
+    print_task(result.task)
     if result.layers is not None:
         failing = sum(not m.passed for m in result.layers)
         out.print(f"layers: {len(result.layers)} compared, {failing} out of tolerance")

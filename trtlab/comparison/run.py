@@ -14,6 +14,7 @@ import numpy as np
 from trtlab import backends
 from trtlab.backends import BackendSpec
 from trtlab.comparators import TensorMetrics, Tolerances, compare_arrays, merge_samples
+from trtlab.comparison.task import TaskOptions, Tracker
 from trtlab.model import LoadedModel, model_summary, walk_nodes
 from trtlab.ui import progress
 
@@ -64,6 +65,7 @@ class CompareResult:
     argv: list[str] = field(default_factory=list)
     attribution: list[dict] = field(default_factory=list)  # --attribute: introduced vs total error per layer
     attribution_skipped: list[dict] = field(default_factory=list)
+    task: dict | None = None  # --task metrics (trtlab.comparison.task), or a hint naming the flag
 
 
 class _Accumulator:
@@ -103,7 +105,8 @@ def _histogram(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendSpec, samples: list[dict],
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
-                quiet: bool = False, warmup: int = 1) -> tuple[CompareResult, dict[str, np.ndarray]]:
+                quiet: bool = False, warmup: int = 1, task: TaskOptions | None = None
+                ) -> tuple[CompareResult, dict[str, np.ndarray]]:
     """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
     ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm."""
     warnings = list(model.warnings)
@@ -115,6 +118,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
     output_names = [o.name for o in model.proto.graph.output]
     summary = model_summary(model)
     acc = _Accumulator(tolerances)
+    tracker = Tracker(task, output_names)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
@@ -134,6 +138,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
             if save_outputs_to is not None:
                 for side, values in (("ref", ref_out), ("target", tgt_out)):
                     saved[side].update({f"{i}/{n}": values[n] for n in output_names if n in values})
+            tracker.add(i, ref_out, tgt_out)
             for name in list(ref_out):
                 if name in tgt_out:
                     acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
@@ -144,8 +149,10 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         timing = {"ref": _timing(ref), "target": _timing(target)}
     if save_outputs_to is not None:
         _save_outputs(save_outputs_to, saved, len(samples))
-    return _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
-                     unmatched, timing, warnings)
+    result, arrays = _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
+                               unmatched, timing, warnings)
+    tracker.finish(result, arrays)
+    return result, arrays
 
 
 def _timing(backend) -> dict:

@@ -1,0 +1,221 @@
+"""Detections compared as sets: reference and target detections matched by class and IoU.
+
+Two backends may return the same objects in a different order (scores that differ by ~1e-6 swap places in a
+TopK or an NMS), so a position-by-position comparison reports label mismatches and huge box errors on outputs that
+mean the same thing. Here every detection at or above ``score_min`` is a set member; pairs of the same class whose
+IoU is at least ``iou`` are matched one-to-one, greedily from the highest IoU down (``greedy``) or so that the
+summed IoU of the matching is largest (``hungarian``). Counts: matched, missed (reference detections without a
+partner: recall), spurious (target detections without a partner: precision).
+
+Pure NumPy; the IoU matrix is computed at once for all pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IOU_BINS = np.linspace(0.0, 1.0, 21)
+
+
+@dataclass
+class Detections:
+    """One image's detections: boxes [N, 4] as x1, y1, x2, y2; scores [N]; labels [N] (integers)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    def keep(self, score_min: float) -> Detections:
+        m = self.scores >= score_min
+        return Detections(self.boxes[m], self.scores[m], self.labels[m])
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+
+def to_xyxy(boxes: np.ndarray, fmt: str) -> np.ndarray:
+    """``xyxy`` (x1, y1, x2, y2), ``xywh`` (x1, y1, w, h) or ``cxcywh`` (centre, size) to x1, y1, x2, y2."""
+    b = boxes.astype(np.float64, copy=False)
+    if fmt == "xyxy":
+        return b
+    if fmt == "xywh":
+        return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:4]], axis=1)
+    if fmt == "cxcywh":
+        half = b[:, 2:4] / 2
+        return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
+    raise ValueError(f"unknown box format {fmt!r}")
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` [N, 4] with every box in ``b`` [M, 4] (x1, y1, x2, y2): [N, M], in float64.
+    Degenerate or flipped boxes have area 0; 0/0 is IoU 0."""
+    a = a.astype(np.float64, copy=False)
+    b = b.astype(np.float64, copy=False)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = w * h
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    iou[~np.isfinite(iou)] = 0.0
+    # identical boxes of zero area (points, e.g. an untrained head) are the same detection
+    same = (a[:, None, :] == b[None, :, :]).all(-1) & (union <= 0)
+    iou[same] = 1.0
+    return iou
+
+
+def _greedy(score: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one pairs from the highest score down; only candidate pairs (score >= thr) are visited."""
+    ri, ti = np.nonzero(score >= thr)
+    if not ri.size:
+        return ri, ti
+    order = np.argsort(-score[ri, ti], kind="stable")
+    ri, ti = ri[order], ti[order]
+    # Fast path: when no row and no column repeats among candidates, every candidate is a pair.
+    if np.unique(ri).size == ri.size and np.unique(ti).size == ti.size:
+        return ri, ti
+    used_r = np.zeros(score.shape[0], bool)
+    used_t = np.zeros(score.shape[1], bool)
+    keep = np.zeros(ri.size, bool)
+    for k in range(ri.size):
+        r, t = ri[k], ti[k]
+        if not used_r[r] and not used_t[t]:
+            used_r[r] = used_t[t] = keep[k] = True
+    return ri[keep], ti[keep]
+
+
+def _hungarian(score: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Assignment maximising the summed score (shortest augmenting paths, O(n^3), rows relaxed vectorised);
+    pairs below ``thr`` are dropped afterwards."""
+    n_r, n_t = score.shape
+    if not n_r or not n_t:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    transpose = n_r > n_t
+    cost = -(score.T if transpose else score)  # rows <= columns
+    n, m = cost.shape
+    u, v = np.zeros(n + 1), np.zeros(m + 1)
+    p = np.zeros(m + 1, np.int64)  # p[j]: row (1-based) assigned to column j; column 0 is the free slot
+    way = np.zeros(m + 1, np.int64)
+    for i in range(1, n + 1):
+        p[0], j0 = i, 0
+        minv = np.full(m + 1, np.inf)
+        used = np.zeros(m + 1, bool)
+        while True:
+            used[j0] = True
+            i0 = p[j0]
+            cur = cost[i0 - 1] - u[i0] - v[1:]
+            free = ~used[1:]
+            better = free & (cur < minv[1:])
+            minv[1:][better] = cur[better]
+            way[1:][better] = j0
+            cand = np.where(free, minv[1:], np.inf)
+            j1 = int(np.argmin(cand)) + 1
+            delta = cand[j1 - 1]
+            u[p[used]] += delta
+            v[used] -= delta
+            minv[1:][free] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+    cols = np.nonzero(p[1:])[0]
+    rows = p[1:][cols] - 1
+    ri, ti = (cols, rows) if transpose else (rows, cols)
+    keep = score[ri, ti] >= thr
+    return ri[keep], ti[keep]
+
+
+def match(ref: Detections, tgt: Detections, iou: float = 0.5, method: str = "greedy") -> tuple[np.ndarray, ...]:
+    """Matched pairs (ref index, target index, their IoU): same class, IoU >= ``iou``, one-to-one."""
+    ious = iou_matrix(ref.boxes, tgt.boxes)
+    ious[ref.labels[:, None] != tgt.labels[None, :]] = -1.0
+    if method == "hungarian":
+        ri, ti = _hungarian(ious, iou)
+    else:
+        ri, ti = _greedy(ious, iou)
+    return ri, ti, ious[ri, ti]
+
+
+@dataclass
+class DetectionSample:
+    """The comparison of one image."""
+
+    n_ref: int
+    n_target: int
+    ref_labels: np.ndarray
+    target_labels: np.ndarray
+    matched_labels: np.ndarray
+    ious: np.ndarray
+    score_delta: np.ndarray  # target - reference score of each matched pair
+
+    @property
+    def matched(self) -> int:
+        return int(self.ious.size)
+
+
+def compare_detections(ref: Detections, tgt: Detections, iou: float = 0.5, score_min: float = 0.0,
+                       method: str = "greedy") -> DetectionSample:
+    ref, tgt = ref.keep(score_min), tgt.keep(score_min)
+    ri, ti, ious = match(ref, tgt, iou, method)
+    return DetectionSample(len(ref), len(tgt), ref.labels, tgt.labels, ref.labels[ri], ious,
+                           tgt.scores[ti].astype(np.float64) - ref.scores[ri].astype(np.float64))
+
+
+@dataclass
+class DetectionSummary:
+    """Totals over images; the verdict needs matched/n_ref (recall) and matched/n_target (precision) >= min_match."""
+
+    n_ref: int = 0
+    n_target: int = 0
+    matched: int = 0
+    iou_sum: float = 0.0
+    iou_min: float | None = None
+    score_abs_sum: float = 0.0
+    score_abs_max: float = 0.0
+
+    def add(self, s: DetectionSample) -> None:
+        self.n_ref += s.n_ref
+        self.n_target += s.n_target
+        self.matched += s.matched
+        if s.matched:
+            self.iou_sum += float(s.ious.sum())
+            lo = float(s.ious.min())
+            self.iou_min = lo if self.iou_min is None else min(self.iou_min, lo)
+            d = np.abs(s.score_delta)
+            self.score_abs_sum += float(d.sum())
+            self.score_abs_max = max(self.score_abs_max, float(d.max()))
+
+    def recall(self) -> float:
+        return self.matched / self.n_ref if self.n_ref else 1.0
+
+    def precision(self) -> float:
+        return self.matched / self.n_target if self.n_target else 1.0
+
+
+def per_class(samples: list[DetectionSample]) -> list[dict]:
+    """Reference, target and matched counts per class, over all images (vectorised with bincount)."""
+    if not samples:
+        return []
+    cat = [np.concatenate([getattr(s, k) for s in samples]).astype(np.int64) for k in
+           ("ref_labels", "target_labels", "matched_labels")]
+    lo = min((int(c.min()) for c in cat if c.size), default=0)
+    size = max((int(c.max()) for c in cat if c.size), default=-1) - lo + 1
+    counts = [np.bincount(c - lo, minlength=size) if c.size else np.zeros(size, np.int64) for c in cat]
+    rows = []
+    for k in np.nonzero(counts[0] + counts[1])[0]:
+        ref_n, tgt_n, m = (int(c[k]) for c in counts)
+        rows.append({"class": int(k) + lo, "ref": ref_n, "target": tgt_n, "matched": m, "missed": ref_n - m,
+                     "spurious": tgt_n - m})
+    return rows
+
+
+def iou_histogram(samples: list[DetectionSample]) -> np.ndarray:
+    ious = np.concatenate([s.ious for s in samples]) if samples else np.zeros(0)
+    return np.histogram(np.clip(ious, 0, 1), bins=IOU_BINS)[0].astype(np.int64)
