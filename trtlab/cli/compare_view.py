@@ -46,6 +46,8 @@ def print_result(result, run_dir: Path) -> None:
         for note in side.get("notes", []):
             out.print(f"[dim]{side['spec']}: {note}[/]")
     verdict = "[bold green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
+    if result.task and "passed" in result.task:
+        verdict = f"element-wise {verdict}"
     tol = result.tolerances
     out.print(f"{verdict}  {tgt['spec']} vs {ref['spec']} on {result.model['name']}: "
               f"{sum(m.passed for m in result.outputs)}/{len(result.outputs)} outputs within "

@@ -106,3 +106,6 @@ def print_task(task: dict | None) -> None:
         for f in failures[:10]:
             t.add_row(*(fmt_num(f[c]) if isinstance(f[c], float) else str(f[c]) for c in cols))
         out.print(t)
+    overall = "[bold green]PASSED[/]" if task["overall_passed"] else "[bold red]FAILED[/]"
+    out.print(f"verdict: {overall} (the {task['task']} metric decides for {', '.join(task['outputs'])}; other outputs "
+              "element-wise)")

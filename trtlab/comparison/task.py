@@ -26,7 +26,8 @@ from trtlab.errors import TrtlabError
 
 TASKS = ("detection", "classification", "segmentation")
 DEFAULT_MIN_MATCH = {"detection": 0.99, "classification": 1.0, "segmentation": 0.99}
-FAILURES_KEPT = 20
+OPTIONS_SHOWN = {"detection": ("layout", "box", "background", "iou", "score_min", "match"),
+                 "classification": ("top_k",), "segmentation": ("threshold", "axis")}
 
 
 @dataclass
@@ -132,7 +133,7 @@ class Tracker:
         o = self.options
         task = getattr(task_summary, o.task)(self.records, o, arrays)
         task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
-                     "options": {k: v for k, v in asdict(o).items() if k not in ("task", "outputs")},
+                     "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
                      "min_match": o.required})
         task["elementwise_skipped"] = [
             {"tensor": m.name, "reason": m.reason} for m in result.outputs
