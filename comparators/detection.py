@@ -26,6 +26,7 @@ class Detections:
     boxes: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
+    flipped: int = 0  # boxes given with x2 < x1 or y2 < y1 (see ``flipped``)
 
     def keep(self, score_min: float) -> Detections:
         m = self.scores >= score_min
@@ -36,16 +37,28 @@ class Detections:
 
 
 def to_xyxy(boxes: np.ndarray, fmt: str) -> np.ndarray:
-    """``xyxy`` (x1, y1, x2, y2), ``xywh`` (x1, y1, w, h) or ``cxcywh`` (centre, size) to x1, y1, x2, y2."""
+    """``xyxy`` (x1, y1, x2, y2), ``xywh`` (x1, y1, w, h) or ``cxcywh`` (centre, size) to x1, y1, x2, y2, with
+    the corners ordered (a box is compared as it would be drawn)."""
     b = boxes.astype(np.float64, copy=False)
     if fmt == "xyxy":
-        return b
-    if fmt == "xywh":
-        return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:4]], axis=1)
-    if fmt == "cxcywh":
+        pass
+    elif fmt == "xywh":
+        b = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:4]], axis=1)
+    elif fmt == "cxcywh":
         half = b[:, 2:4] / 2
-        return np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
-    raise ValueError(f"unknown box format {fmt!r}")
+        b = np.concatenate([b[:, :2] - half, b[:, :2] + half], axis=1)
+    else:
+        raise ValueError(f"unknown box format {fmt!r}")
+    return np.concatenate([np.minimum(b[:, :2], b[:, 2:4]), np.maximum(b[:, :2], b[:, 2:4])], axis=1)
+
+
+def flipped(boxes: np.ndarray, fmt: str) -> int:
+    """How many boxes have a corner before the other one (x2 < x1 or y2 < y1; a negative size): the sign that the
+    box format or the column layout is not the one assumed (boxes are compared as drawn, corners ordered)."""
+    b = np.asarray(boxes)
+    if fmt == "xyxy":
+        return int(np.count_nonzero((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])))
+    return int(np.count_nonzero((b[:, 2] < 0) | (b[:, 3] < 0)))
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -29,7 +29,10 @@ def add_task_args(p) -> None:
                    help="detection: detections below this score are ignored on both sides (default 0.05)")
     g.add_argument("--min-match", type=float, metavar="FRACTION",
                    help="task verdict: required fraction of matched detections (recall and precision), of top-1 "
-                   "agreement, or of agreeing pixels and mean IoU (defaults 0.99, 1.0, 0.99)")
+                   "agreement, or of agreeing pixels (defaults 0.99, 1.0, 0.99)")
+    g.add_argument("--min-iou", type=float, default=0.9,
+                   help="segmentation: IoU every class needs (classes under 0.1%% of the pixels only reported; "
+                   "default 0.9)")
     g.add_argument("--top-k", type=int, default=5, help="classification: size of the top-k sets compared (default 5)")
 
 
@@ -72,7 +75,8 @@ def task_options(args):
         raise TrtlabError(f"--{args.task} {getattr(args, args.task)}", "a number was expected",
                           "e.g. background=0, axis=1, threshold=0.5") from None
     return TaskOptions(task=args.task, outputs={k: v for k, v in kv.items() if k in ROLE_KEYS}, iou=args.iou,
-                       score_min=args.score_min, min_match=args.min_match, top_k=args.top_k, **extra)
+                       score_min=args.score_min, min_match=args.min_match, top_k=args.top_k, min_iou=args.min_iou,
+                       **extra)
 
 
 def print_task(task: dict | None) -> None:

@@ -27,7 +27,7 @@ from trtlab.errors import TrtlabError
 TASKS = ("detection", "classification", "segmentation")
 DEFAULT_MIN_MATCH = {"detection": 0.99, "classification": 1.0, "segmentation": 0.99}
 OPTIONS_SHOWN = {"detection": ("layout", "box", "background", "iou", "score_min", "match"),
-                 "classification": ("top_k",), "segmentation": ("threshold", "axis")}
+                 "classification": ("top_k",), "segmentation": ("threshold", "axis", "min_iou")}
 
 
 @dataclass
@@ -47,11 +47,13 @@ class TaskOptions:
     top_k: int = 5
     threshold: float = 0.5  # one-channel segmentation maps: foreground above this
     axis: int | None = None  # segmentation class axis; None: inferred
+    min_iou: float = 0.9  # segmentation: the IoU every class of a real size (see task_summary) needs
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise TrtlabError(f"--task {self.task}", "unknown task", f"use one of: {', '.join(TASKS)}")
-        for name, lo, hi in (("iou", 0.0, 1.0), ("score_min", -np.inf, np.inf), ("min_match", 0.0, 1.0)):
+        for name, lo, hi in (("iou", 0.0, 1.0), ("score_min", -np.inf, np.inf), ("min_match", 0.0, 1.0),
+                             ("min_iou", 0.0, 1.0)):
             v = getattr(self, name)
             if v is not None and not lo <= v <= hi:
                 raise TrtlabError(f"--{name.replace('_', '-')} {v}", f"must be in [{lo:g}, {hi:g}]",
@@ -77,6 +79,7 @@ class Tracker:
         self.roles: dict[str, str] | None = None
         self.records: list = []
         self.hint: dict | None = None
+        self.flipped = 0  # reference boxes whose corners are out of order: a wrong box format or layout
         if options is not None:
             task_io.check_names(options, self.output_names)
 
@@ -100,6 +103,7 @@ class Tracker:
         if len(ref_imgs) != len(tgt_imgs):
             raise TrtlabError(f"sample {sample}", f"{len(ref_imgs)} images on the reference, {len(tgt_imgs)} on the "
                               "target", "check the batch dimension of the detection outputs")
+        self.flipped += sum(d.flipped for d in ref_imgs)
         for b, (r, t) in enumerate(zip(ref_imgs, tgt_imgs)):
             self.records.append(((sample, b), det_m.compare_detections(r, t, o.iou, o.score_min, o.match)))
 
@@ -132,6 +136,10 @@ class Tracker:
 
         o = self.options
         task = getattr(task_summary, o.task)(self.records, o, arrays)
+        if self.flipped:
+            task["warnings"].append(f"{self.flipped} reference boxes have x2 < x1 or y2 < y1 (or a negative size) "
+                                    f"as box={o.box}: check the box format and layout (--detection box=...,layout=...)"
+                                    "; boxes were compared with their corners ordered")
         task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
                      "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
                      "min_match": o.required})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trtlab.comparators.detection import Detections, to_xyxy
+from trtlab.comparators.detection import Detections, flipped, to_xyxy
 from trtlab.errors import TrtlabError
 
 ROLES = {"detection": ("boxes", "scores", "labels", "output"), "classification": ("scores",),
@@ -181,8 +181,14 @@ def _single(options, arr: np.ndarray) -> list[Detections]:
                 scores = scores * obj
             else:
                 scores, labels = obj, np.zeros(len(obj), np.int64)
-        out.append(Detections(to_xyxy(boxes, options.box), scores, labels))
+        out.append(_detections(options, boxes, scores, labels))
     return out
+
+
+def _detections(options, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> Detections:
+    d = Detections(to_xyxy(boxes, options.box), scores, labels)
+    d.flipped = flipped(boxes[scores >= options.score_min], options.box)
+    return d
 
 
 def detections(options, roles: dict[str, str], outs: dict[str, np.ndarray]) -> list[Detections]:
@@ -204,5 +210,5 @@ def detections(options, roles: dict[str, str], outs: dict[str, np.ndarray]) -> l
             lab = cls_label if lab is None else lab
         n = min(len(b), len(s), len(lab) if lab is not None else len(s))
         lab = np.zeros(n, np.int64) if lab is None else np.asarray(lab).reshape(-1)[:n].astype(np.int64)
-        out.append(Detections(to_xyxy(b[:n, :4], options.box), np.asarray(s, np.float64)[:n], lab))
+        out.append(_detections(options, b[:n, :4], np.asarray(s, np.float64)[:n], lab))
     return out
