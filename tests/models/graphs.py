@@ -226,12 +226,36 @@ def tie_classifier_inputs(samples: int = 3, classes: int = 10, flip: int = 1) ->
     return out
 
 
-def region_map(classes: int = 3, size: int = 16, tie: bool = True) -> np.ndarray:
-    """Class scores [1, C, H, W]: class 0 wins everywhere except a 5x5 region where class 2 leads class 1 by 5e-7
+def region_map(classes: int = 3, size: int = 32, tie: bool = True) -> np.ndarray:
+    """Class scores [1, C, H, W]: class 0 wins everywhere except a 10x10 region where class 2 leads class 1 by 5e-7
     (tie=True: FP16 makes it class 1) or by 0.25 (tie=False: every backend agrees)."""
     x = np.zeros((1, classes, size, size), np.float32)
     x[0, 0] = 1.0
-    x[0, :, 4:9, 4:9] = 0.0
-    x[0, 1, 4:9, 4:9] = 0.5
-    x[0, 2, 4:9, 4:9] = np.float32(0.5) + np.float32(5e-7 if tie else 0.25)
+    x[0, :, 8:18, 8:18] = 0.0
+    x[0, 1, 8:18, 8:18] = 0.5
+    x[0, 2, 8:18, 8:18] = np.float32(0.5) + np.float32(5e-7 if tie else 0.25)
     return x
+
+
+def nms_detector(n: int = 12, borderline: int = 2) -> onnx.ModelProto:
+    """NonMaxSuppression with data-dependent output shapes [K, 4], [K], [K]: ``borderline`` scores sit 1e-6 above
+    the 0.3 threshold, which FP16 rounds to equal the (rounded) threshold, so FP16 keeps ``borderline`` fewer."""
+    boxes = np.stack([np.arange(n) * 40.0, np.zeros(n), np.arange(n) * 40.0 + 30, np.full(n, 30.0)], 1)
+    scores = np.linspace(0.9, 0.6, n)
+    scores[:borderline] = 0.3 + 1e-6
+    inits = [_init("all_boxes", boxes[None].astype(np.float32)), _init("boxes2d", boxes.astype(np.float32)),
+             _init("base", scores[None, None].astype(np.float32)), _init("max_out", np.array([n], np.int64)),
+             _init("iou_thr", np.array([0.5], np.float32)), _init("score_thr", np.array([0.3], np.float32)),
+             _init("zero", np.zeros(1, np.float32)), _init("two", np.array(2, np.int64)),
+             _init("one", np.array(1, np.int64)), _init("flat", np.array([-1], np.int64))]
+    nd = h.make_node
+    nodes = [nd("Mul", ["x", "zero"], ["x0"]), nd("ReduceSum", ["x0"], ["xs"], keepdims=0),
+             nd("Add", ["base", "xs"], ["scores3"]),
+             nd("NonMaxSuppression", ["all_boxes", "scores3", "max_out", "iou_thr", "score_thr"], ["sel"]),
+             nd("Gather", ["sel", "two"], ["idx"], axis=1), nd("Gather", ["sel", "one"], ["labels"], axis=1),
+             nd("Gather", ["boxes2d", "idx"], ["boxes"], axis=0), nd("Reshape", ["scores3", "flat"], ["scores1"]),
+             nd("Gather", ["scores1", "idx"], ["scores"], axis=0)]
+    return _model(nodes, "nms_detector", [h.make_tensor_value_info("x", T.FLOAT, [1, 8])],
+                  [h.make_tensor_value_info("boxes", T.FLOAT, ["K", 4]),
+                   h.make_tensor_value_info("scores", T.FLOAT, ["K"]),
+                   h.make_tensor_value_info("labels", T.INT64, ["K"])], inits)
