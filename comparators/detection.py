@@ -82,23 +82,34 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _greedy(score: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one pairs from the highest score down; only candidate pairs (score >= thr) are visited."""
-    ri, ti = np.nonzero(score >= thr)
-    if not ri.size:
-        return ri, ti
-    order = np.argsort(-score[ri, ti], kind="stable")
-    ri, ti = ri[order], ti[order]
-    # Fast path: when no row and no column repeats among candidates, every candidate is a pair.
-    if np.unique(ri).size == ri.size and np.unique(ti).size == ti.size:
-        return ri, ti
-    used_r = np.zeros(score.shape[0], bool)
-    used_t = np.zeros(score.shape[1], bool)
-    keep = np.zeros(ri.size, bool)
-    for k in range(ri.size):
-        r, t = ri[k], ti[k]
-        if not used_r[r] and not used_t[t]:
-            used_r[r] = used_t[t] = keep[k] = True
-    return ri[keep], ti[keep]
+    """One-to-one pairs taken from the highest score down (only pairs with score >= thr), in vectorised rounds:
+    a pair that is the best of both its row and its column among the free ones is exactly the pair greedy takes
+    next, so each round takes all of those at once and frees nothing else. Ties go to the lower index."""
+    s = np.where(score >= thr, score, -np.inf)
+    rows, cols = [], []
+    live_r = np.nonzero(np.isfinite(s).any(1))[0]
+    live_c = np.nonzero(np.isfinite(s).any(0))[0]
+    while live_r.size and live_c.size:
+        sub = s[np.ix_(live_r, live_c)]
+        best_c = np.argmax(sub, axis=1)
+        best_r = np.argmax(sub, axis=0)
+        r_idx = np.arange(live_r.size)
+        mutual = (best_r[best_c] == r_idx) & np.isfinite(sub[r_idx, best_c])
+        if not mutual.any():
+            break
+        rows.append(live_r[mutual])
+        cols.append(live_c[best_c[mutual]])
+        keep_r, keep_c = ~mutual, np.ones(live_c.size, bool)
+        keep_c[best_c[mutual]] = False
+        sub = sub[np.ix_(keep_r, keep_c)]
+        live_r, live_c = live_r[keep_r], live_c[keep_c]
+        if not sub.size:
+            break
+        live_r = live_r[np.isfinite(sub).any(1)]
+        live_c = live_c[np.isfinite(sub).any(0)]
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
 
 
 def _hungarian(score: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:

@@ -119,3 +119,28 @@ def test_segmentation_confusion_and_class_iou():
     assert seg_m.compare_maps(labels, labels, None, 0).agreement == 1.0
     one = seg_m.labels_of(np.full((1, 1, 4, 4), 0.7), 1)
     assert one.shape == (1, 4, 4) and one.all()
+
+
+def _greedy_loop(score, thr):
+    """The textbook greedy: every candidate pair from the highest score down, taken when both sides are free."""
+    ri, ti = np.nonzero(score >= thr)
+    order = np.lexsort((ti, ri, -score[ri, ti]))
+    used_r, used_t, pairs = set(), set(), set()
+    for k in order:
+        if ri[k] not in used_r and ti[k] not in used_t:
+            used_r.add(ri[k])
+            used_t.add(ti[k])
+            pairs.add((int(ri[k]), int(ti[k])))
+    return pairs
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vectorised_greedy_equals_the_textbook_loop(seed):
+    rng = np.random.default_rng(seed)
+    a = _boxes(rng, 60)
+    b = np.concatenate([a[rng.permutation(60)[:45]] + rng.normal(0, 3, (45, 4)), _boxes(rng, 10)])
+    score = det_m.iou_matrix(a, b)
+    if seed % 2:
+        score = np.round(score, 1)  # many ties
+    ri, ti = det_m._greedy(score, 0.3)
+    assert set(zip(ri.tolist(), ti.tolist())) == _greedy_loop(score, 0.3)
