@@ -63,53 +63,62 @@ def flipped(boxes: np.ndarray, fmt: str) -> int:
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in ``a`` [N, 4] with every box in ``b`` [M, 4] (x1, y1, x2, y2): [N, M], in float64.
-    Degenerate or flipped boxes have area 0; 0/0 is IoU 0."""
-    a = a.astype(np.float64, copy=False)
-    b = b.astype(np.float64, copy=False)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = w * h
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    iou[~np.isfinite(iou)] = 0.0
-    # identical boxes of zero area (points, e.g. an untrained head) are the same detection
-    same = (a[:, None, :] == b[None, :, :]).all(-1) & (union <= 0)
-    iou[same] = 1.0
+    Degenerate boxes have area 0; 0/0 is IoU 0, except for two identical points (the same detection)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    ax1, ay1, ax2, ay2 = (c[:, None] for c in a.T)
+    bx1, by1, bx2, by2 = b.T
+    inter = np.minimum(ax2, bx2)
+    inter -= np.maximum(ax1, bx1)
+    np.maximum(inter, 0, out=inter)
+    h = np.minimum(ay2, by2)
+    h -= np.maximum(ay1, by1)
+    np.maximum(h, 0, out=h)
+    inter *= h
+    union = h
+    np.add((ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1), out=union)
+    union -= inter
+    positive = union > 0
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=positive)
+    if not positive.all():
+        same = (a[:, None, :] == b[None, :, :]).all(-1) & ~positive
+        iou[same] = 1.0
     return iou
 
 
+def _firsts(key: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Mask of the first element of each run of equal ``key`` in ``order``."""
+    k = key[order]
+    first = np.ones(k.size, bool)
+    first[1:] = k[1:] != k[:-1]
+    mask = np.zeros(k.size, bool)
+    mask[order[first]] = True
+    return mask
+
+
+def greedy_pairs(ri: np.ndarray, ti: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Greedy one-to-one matching of candidate pairs (ri[k], ti[k]) with score v[k], from the highest score down
+    (ties: lower row, then lower column); returns the indexes k taken. Vectorised in rounds: a candidate that is the
+    best of its row and of its column among the live ones is exactly what greedy takes next, so each round takes
+    all of those and drops the candidates that share their rows or columns."""
+    live = np.arange(ri.size)
+    taken = []
+    while live.size:
+        r, t, s = ri[live], ti[live], v[live]
+        row_best = _firsts(r, np.lexsort((t, -s, r)))
+        col_best = _firsts(t, np.lexsort((r, -s, t)))
+        mutual = row_best & col_best
+        taken.append(live[mutual])
+        blocked = np.isin(r, r[mutual]) | np.isin(t, t[mutual])
+        live = live[~blocked]
+    return np.concatenate(taken) if taken else np.zeros(0, np.int64)
+
+
 def _greedy(score: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one pairs taken from the highest score down (only pairs with score >= thr), in vectorised rounds:
-    a pair that is the best of both its row and its column among the free ones is exactly the pair greedy takes
-    next, so each round takes all of those at once and frees nothing else. Ties go to the lower index."""
-    s = np.where(score >= thr, score, -np.inf)
-    rows, cols = [], []
-    live_r = np.nonzero(np.isfinite(s).any(1))[0]
-    live_c = np.nonzero(np.isfinite(s).any(0))[0]
-    while live_r.size and live_c.size:
-        sub = s[np.ix_(live_r, live_c)]
-        best_c = np.argmax(sub, axis=1)
-        best_r = np.argmax(sub, axis=0)
-        r_idx = np.arange(live_r.size)
-        mutual = (best_r[best_c] == r_idx) & np.isfinite(sub[r_idx, best_c])
-        if not mutual.any():
-            break
-        rows.append(live_r[mutual])
-        cols.append(live_c[best_c[mutual]])
-        keep_r, keep_c = ~mutual, np.ones(live_c.size, bool)
-        keep_c[best_c[mutual]] = False
-        sub = sub[np.ix_(keep_r, keep_c)]
-        live_r, live_c = live_r[keep_r], live_c[keep_c]
-        if not sub.size:
-            break
-        live_r = live_r[np.isfinite(sub).any(1)]
-        live_c = live_c[np.isfinite(sub).any(0)]
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(rows), np.concatenate(cols)
+    """Greedy matching on a dense score matrix (pairs with score >= thr)."""
+    ri, ti = np.nonzero(score >= thr)
+    k = greedy_pairs(ri, ti, score[ri, ti])
+    return ri[k], ti[k]
 
 
 def _hungarian(score: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
@@ -156,15 +165,58 @@ def _hungarian(score: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
     return ri[keep], ti[keep]
 
 
+def same_class_pairs(ref_labels: np.ndarray, tgt_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (ref index, target index) of the same class, without a Python loop: targets sorted by class, each
+    reference detection paired with the run of its class."""
+    order = np.argsort(tgt_labels, kind="stable")
+    sorted_t = tgt_labels[order]
+    start = np.searchsorted(sorted_t, ref_labels, "left")
+    counts = np.searchsorted(sorted_t, ref_labels, "right") - start
+    ri = np.repeat(np.arange(len(ref_labels)), counts)
+    offsets = np.arange(ri.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return ri, order[np.repeat(start, counts) + offsets]
+
+
+def pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of a[k] with b[k] (x1, y1, x2, y2), for every k."""
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = w * h
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    positive = union > 0
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=positive)
+    iou[~positive & (a == b).all(-1)] = 1.0  # two identical points: the same detection
+    return iou
+
+
 def match(ref: Detections, tgt: Detections, iou: float = 0.5, method: str = "greedy") -> tuple[np.ndarray, ...]:
-    """Matched pairs (ref index, target index, their IoU): same class, IoU >= ``iou``, one-to-one."""
-    ious = iou_matrix(ref.boxes, tgt.boxes)
-    ious[ref.labels[:, None] != tgt.labels[None, :]] = -1.0
-    if method == "hungarian":
-        ri, ti = _hungarian(ious, iou)
+    """Matched pairs (ref index, target index, their IoU): same class, IoU >= ``iou``, one-to-one.
+
+    Only same-class pairs are scored (``same_class_pairs``); when no detection has two candidates (the usual case:
+    the same detections, maybe reordered) the candidates are the matching. Otherwise ``greedy_pairs`` works on the
+    candidate list, and ``hungarian`` on the dense matrix of the rows and columns that have candidates (where
+    non-candidates weigh 0, so the assignment maximises the summed IoU of valid pairs only)."""
+    ri, ti = same_class_pairs(np.asarray(ref.labels), np.asarray(tgt.labels))
+    if ri.size * 4 > len(ref) * len(tgt):  # few classes: the dense matrix is cheaper than gathering pairs
+        dense = iou_matrix(ref.boxes, tgt.boxes)
+        np.putmask(dense, ref.labels[:, None] != tgt.labels[None, :], -1.0)
+        ri, ti = np.nonzero(dense >= iou)
+        v = dense[ri, ti]
     else:
-        ri, ti = _greedy(ious, iou)
-    return ri, ti, ious[ri, ti]
+        v = pair_iou(ref.boxes[ri], tgt.boxes[ti])
+        keep = v >= iou
+        ri, ti, v = ri[keep], ti[keep], v[keep]
+    if np.unique(ri).size == ri.size and np.unique(ti).size == ti.size:
+        return ri, ti, v
+    if method != "hungarian":
+        k = greedy_pairs(ri, ti, v)
+        return ri[k], ti[k], v[k]
+    rows, r_inv = np.unique(ri, return_inverse=True)
+    cols, c_inv = np.unique(ti, return_inverse=True)
+    dense = np.zeros((rows.size, cols.size))
+    dense[r_inv, c_inv] = v
+    a, b = _hungarian(dense, iou)
+    return rows[a], cols[b], dense[a, b]
 
 
 @dataclass

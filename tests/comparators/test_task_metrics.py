@@ -65,9 +65,10 @@ def test_hungarian_is_optimal_and_greedy_is_one_to_one():
     assert len(ri) == 2
 
 
-def test_matching_is_by_class_and_order_free():
+@pytest.mark.parametrize("classes", [1, 5])  # 1: the dense path; 5: same-class pairs only
+def test_matching_is_by_class_and_order_free(classes):
     rng = np.random.default_rng(1)
-    boxes, scores, labels = _boxes(rng, 50), rng.uniform(0.1, 1, 50), rng.integers(0, 5, 50)
+    boxes, scores, labels = _boxes(rng, 50), rng.uniform(0.1, 1, 50), rng.integers(0, classes, 50)
     ref = det_m.Detections(boxes, scores, labels)
     perm = rng.permutation(50)
     tgt = det_m.Detections(boxes[perm] + 0.01, scores[perm] + 1e-4, labels[perm])
@@ -144,3 +145,15 @@ def test_vectorised_greedy_equals_the_textbook_loop(seed):
         score = np.round(score, 1)  # many ties
     ri, ti = det_m._greedy(score, 0.3)
     assert set(zip(ri.tolist(), ti.tolist())) == _greedy_loop(score, 0.3)
+
+
+@pytest.mark.parametrize("method", ["greedy", "hungarian"])
+def test_match_on_crowded_boxes_is_one_to_one(method):
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 20, (40, 2))
+    ref = det_m.Detections(np.concatenate([xy, xy + 30], 1), rng.uniform(0, 1, 40), rng.integers(0, 2, 40))
+    tgt = det_m.Detections(ref.boxes + rng.normal(0, 2, (40, 4)), ref.scores, ref.labels)
+    ri, ti, ious = det_m.match(ref, tgt, 0.5, method)
+    assert len(set(ri.tolist())) == len(ri) == len(set(ti.tolist())) and (ious >= 0.5).all()
+    assert (ref.labels[ri] == tgt.labels[ti]).all() and len(ri) >= 38
+    np.testing.assert_allclose(ious, det_m.iou_matrix(ref.boxes, tgt.boxes)[ri, ti])
