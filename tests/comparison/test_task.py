@@ -139,3 +139,23 @@ def test_api_options_are_plain_keywords(tmp_path):
                                  Tolerances(1e-3, 1e-2), False, quiet=True,
                                  task=TaskOptions(task="detection", iou=0.7, min_match=1.0))
     assert overall_passed(result) and not result.passed and "task_iou_hist" in arrays
+
+
+def _readme_task_commands():
+    import re
+    import shlex
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Task metrics"):]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return [shlex.split(line)[1:] for line in block.splitlines() if line.startswith("trtlab ")]
+
+
+@pytest.mark.parametrize("argv", _readme_task_commands())
+def test_readme_task_commands_run(cli, tmp_path, argv):
+    r = cli(*argv, "--out", str(tmp_path / "run"), "--no-report")
+    assert r.code == 0, r
+    task = _res(tmp_path / "run")["task"]
+    assert task["passed"] and task["overall_passed"]
