@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trtlab.reports import common
+from trtlab.reports import common, compare_task
 from trtlab.reports.compare_plots import attribution_plot, histogram_plots, layer_plot
 from trtlab.reports.findings import Finding, compare_findings
 from trtlab.reports.html import Raw, badge, big_table, esc, figure, fnum, kv, num, page, seconds, table
@@ -66,7 +66,8 @@ def verdict(res: dict) -> str:
     weak = (res.get("verdict") or {}).get("weak_inputs")
     if weak:
         text += f" &middot; {esc(weak[0].get('tensor'))} is {esc(weak[0].get('reason'))}: this check proves little"
-    return (f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b>'
+    label = "element-wise " if "passed" in (res.get("task") or {}) else ""
+    return (f'<div class="verdict {"ok" if ok else "bad"}"><b>{label}{"PASSED" if ok else "FAILED"}</b>'
             f'<span>{text}</span></div>')
 
 
@@ -227,6 +228,7 @@ def render(res: dict, run_dir: Path) -> str:
                           [[u.get("tensor"), u.get("reason")] for u in unmatched], table_id="unmatched")
     sections = [("run", "Run", run_section(res)), ("findings", "Findings", findings_section(found)),
                 ("outputs", "Outputs", out_table if outputs else common.note("No output could be compared.")),
+                ("task", "Task metrics", compare_task.section(res, run_dir)),
                 ("layers", "Layer-wise error", layers_section(res)),
                 ("attribution", "Introduced vs inherited error", attribution_section(res)),
                 ("histograms", "Error histograms", histograms_section(res, run_dir)),
@@ -236,5 +238,6 @@ def render(res: dict, run_dir: Path) -> str:
                 ("warnings", "Warnings and unmatched tensors", misc)]
     subtitle = (f"{esc(tgt.get('spec', 'target'))} vs {esc(ref.get('spec', 'reference'))} &middot; "
                 f"{esc((res.get('environment') or {}).get('time', ''))}")
-    return page(f"trtlab compare: {model.get('name', run_dir.name)}", subtitle, verdict(res), sections,
+    return page(f"trtlab compare: {model.get('name', run_dir.name)}", subtitle,
+                verdict(res) + compare_task.verdict_html(res), sections,
                 common.footer(res, run_dir))

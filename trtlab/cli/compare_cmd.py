@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trtlab.cli.common import add_input_args, add_model_arg, add_report_arg
+from trtlab.cli.task_args import add_task_args, task_options
 from trtlab.comparators.tolerances import HELP as TOL_HELP
 
 HELP = "compare a target backend against a reference on the same inputs, output by output or layer by layer"
@@ -40,6 +41,7 @@ def add_arguments(p) -> None:
     p.add_argument("--save-outputs", action="store_true", help="save both sides' outputs as .npz in the run dir")
     add_report_arg(p, default=True)
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
+    add_task_args(p)
     add_input_args(p)
 
 
@@ -56,6 +58,7 @@ def run(args) -> int:
     for spec in (ref_spec, target_spec):
         backends.create(spec)  # unknown options and unavailable backends fail here, before any work
     tolerances = for_target(target_spec, args.atol, args.rtol)
+    task = task_options(args)
     if args.attribute and not args.layerwise:
         raise TrtlabError("--attribute", "needs --layerwise", "add --layerwise (attribution splits per-layer error)")
     if args.min_cosine is not None and not 0 <= args.min_cosine <= 1:
@@ -75,7 +78,7 @@ def run(args) -> int:
             result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
                                        run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
                                        warmup=max(args.warmup, 0), min_cosine=args.min_cosine,
-                                       layerwise_weights=args.layerwise_weights)
+                                       layerwise_weights=args.layerwise_weights, task=task)
             if args.attribute:
                 _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
         finally:
@@ -91,7 +94,9 @@ def run(args) -> int:
         from trtlab.cli.compare_view import print_result
 
         print_result(result, run_dir)
-    return 0 if result.passed else 1
+    from trtlab.comparison.task import overall_passed
+
+    return 0 if overall_passed(result) else 1
 
 
 def _attribute(model, ref_spec, target_spec, feeds, result, tolerances, args) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from trtlab.cli.task_args import print_task
 from trtlab.comparators.verdict import WEAK_HINT
 from trtlab.ui import fmt_num, middle_ellipsis, out, warn, wrap80
 
@@ -61,6 +62,8 @@ def verdict_line(result) -> str:
     tol, tgt, ref = result.tolerances, result.target, result.ref
     failed = list(dict.fromkeys(f["rule"] for f in (result.verdict or {}).get("failures", [])))
     head = "PASSED" if result.passed else "FAILED" + (f" ({', '.join(failed)})" if failed else "")
+    if result.task and "passed" in result.task:
+        head = f"element-wise {head}"
     min_cos = (result.verdict or {}).get("min_cosine")
     rules = f"atol={tol['atol']:g} rtol={tol['rtol']:g}" + (f" min_cosine={min_cos:g}" if min_cos else "")
     text = wrap80(f"{head}  {tgt['spec']} vs {ref['spec']} on {result.model['name']}: "
@@ -101,6 +104,7 @@ def print_result(result, run_dir: Path) -> None:
         out.print(escape(wrap80(f"{nf['tensor']} ({nf['op']}): {nf['count']} NaN/Inf the reference lacks (max |ref| "
                                 f"{fmt_num(nf.get('ref_max_abs'))})", indent="    ", first="first new NaN/Inf: ")))
     out.print(_metrics_table("outputs", result.outputs))
+    print_task(result.task)
     if result.layers is not None:
         _print_layers(result)
     if result.attribution:

@@ -16,6 +16,7 @@ from trtlab.backends import BackendSpec
 from trtlab.comparators import TensorMetrics, Tolerances, compare_arrays, merge_samples
 from trtlab.comparators import verdict as rules
 from trtlab.comparators.tolerances import precision_of
+from trtlab.comparison.task import TaskOptions, Tracker
 from trtlab.model import LoadedModel, model_summary, walk_nodes
 from trtlab.ui import progress
 
@@ -73,6 +74,7 @@ class CompareResult:
     first_nonfinite: dict | None = None  # the first tensor where the target has NaN/Inf the reference lacks
     findings: list[dict] = field(default_factory=list)  # comparators.findings, as the report shows them
     settled: list[dict] = field(default_factory=list)  # reference vs onnxrt disagreements judged by an oracle
+    task: dict | None = None  # --task metrics (trtlab.comparison.task), or a hint naming the flag
 
 
 class _Accumulator:
@@ -117,7 +119,8 @@ def _histogram(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendSpec, samples: list[dict],
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
                 quiet: bool = False, warmup: int = 1, min_cosine: float | None = None,
-                layerwise_weights: bool = False) -> tuple[CompareResult, dict[str, np.ndarray]]:
+                layerwise_weights: bool = False, task: TaskOptions | None = None
+                ) -> tuple[CompareResult, dict[str, np.ndarray]]:
     """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
     ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm.
     ``min_cosine`` None: the default for the target's precision (comparators.verdict)."""
@@ -132,6 +135,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
     output_names = [o.name for o in model.proto.graph.output]
     summary = model_summary(model)
     acc = _Accumulator(tolerances, output_names)
+    tracker = Tracker(task, output_names)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
@@ -151,6 +155,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
             if save_outputs_to is not None:
                 for side, values in (("ref", ref_out), ("target", tgt_out)):
                     saved[side].update({f"{i}/{n}": values[n] for n in output_names if n in values})
+            tracker.add(i, ref_out, tgt_out)
             for name in list(ref_out):
                 if name in tgt_out:
                     acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
@@ -167,6 +172,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
 
     settle_disagreement(result, model.proto, ref_spec, target_spec, samples[0])
     apply_verdict(result, acc.stats, min_cosine, getattr(target, "fused", {}), model.proto)
+    tracker.finish(result, hist)
     return result, hist
 
 
