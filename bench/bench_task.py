@@ -97,7 +97,10 @@ def in_process(path: Path, samples: int, match: str) -> dict:
     rng = np.random.default_rng(1)
     feeds = [{"x": rng.uniform(0, 1, shape).astype(np.float32)} for _ in range(samples)]
     original, run_mod.Tracker = run_mod.Tracker, Timed
-    try:
+    try:  # one untimed sample first: imports and session caches are not the task's cost
+        run_mod.run_compare(model, backends.parse_spec("onnxrt"), backends.parse_spec("onnxrt:fp16"), feeds[:1],
+                            Tolerances(1e-3, 1e-2), False, quiet=True, task=TaskOptions(task="detection", match=match))
+        spent["task"] = 0.0
         t = time.perf_counter()
         result, _ = run_mod.run_compare(model, backends.parse_spec("onnxrt"), backends.parse_spec("onnxrt:fp16"),
                                         feeds, Tolerances(1e-3, 1e-2), False, quiet=True,

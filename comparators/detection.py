@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IOU_BINS = np.linspace(0.0, 1.0, 21)
+IOU_BINS = np.linspace(0.0, 1.0, 51)
 
 
 @dataclass

@@ -96,6 +96,9 @@ def _detection_plot(rows: list[dict], hist, edges) -> str:
     ax = axes[0, 1]
     if hist is not None and edges is not None:
         ax.stairs(hist, edges, fill=True, color=COLORS["line"], linewidth=0)
+        used = np.nonzero(hist)[0]
+        if used.size:
+            ax.set_xlim(edges[max(used[0] - 2, 0)], 1.0)
     ax.set_xlabel("IoU of matched pairs", fontsize=9)
     ax.set_ylabel("pairs", fontsize=9)
     fig.tight_layout()
@@ -109,7 +112,9 @@ def _segmentation(task: dict, arrays: dict, keys: dict) -> str:
         fig, axes = new_figure(1, 1, width=4.5, height=4.0)
         ax = axes[0, 0]
         ax.grid(False)
-        ax.imshow(mask, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
+        from matplotlib.colors import ListedColormap
+
+        ax.imshow(mask, cmap=ListedColormap(["#ffffff", COLORS["bad"]]), vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(f"{task['summary'].get('worst_sample')}: {int(mask.sum())} of {mask.size} pixels disagree",
                      fontsize=8, loc="left")
         out += figure(to_svg(fig), "Pixels whose class differs between the backends (red) on the worst image.")
