@@ -13,7 +13,7 @@ from trtlab.comparators.tolerances import HELP as TOL_HELP
 from trtlab.errors import TrtlabError
 
 HELP = "debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph"
-FAILS = ("check", "build", "compare")
+FAILS = ("check", "crash", "build", "compare")
 
 
 def add_arguments(p) -> None:
@@ -27,8 +27,8 @@ def add_arguments(p) -> None:
     r.add_argument("-o", "--output", metavar="MIN.onnx", help="where the reduced model goes "
                    "(default: reduced.onnx in the run directory)")
     how = r.add_argument_group("what counts as failing (one of --fails or --check)")
-    how.add_argument("--fails", choices=FAILS, help="check: TensorRT's parser refuses it; build: the builder "
-                     "fails; compare: --ref and --target disagree beyond --atol/--rtol")
+    how.add_argument("--fails", choices=FAILS, help="check: TensorRT's parser refuses it; crash: TensorRT crashes "
+                     "parsing it; build: the builder fails; compare: --ref and --target disagree beyond --atol/--rtol")
     how.add_argument("--check", metavar="CMD", help="a shell command with {model}; failing = exit code "
                      "--fail-code (default: any non-zero) and, with --fail-regex, output matching it")
     how.add_argument("--fail-code", type=int, metavar="N", help="exit code that means failing (--check)")
@@ -79,7 +79,7 @@ def make_mode(args, samples, workdir):
     from trtlab.trt import module
 
     trt = module.load(args.trt_module)
-    cls = rc.ParseMode if args.fails == "check" else rc.BuildMode
+    cls = rc.MODES[args.fails]
     return cls(trt, args.any_failure), {"mode": args.fails, "module": trt.summary(), "any_failure": args.any_failure}
 
 
