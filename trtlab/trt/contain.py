@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
 
 from trtlab.errors import TrtlabError
 
@@ -64,3 +65,40 @@ def probe(subject, stage: str, fn) -> None:
             raise
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) not in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         raise TrtCrash(subject, stage, os.WTERMSIG(status))
+
+
+_pending: list[int] = []
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C (SIGINT) or SIGTERM arrived inside a ``held_signals`` block (a progress monitor returns
+    False then, which cancels the build)."""
+    return bool(_pending)
+
+
+@contextmanager
+def held_signals():
+    """Hold SIGINT/SIGTERM while native TensorRT code runs: its Python callbacks (logger, progress monitor)
+    would swallow the KeyboardInterrupt and the build would finish with exit 0. The signal is re-raised as soon
+    as the block ends: KeyboardInterrupt (exit 130), or the SIGTERM handler that was installed."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def hold(signum, frame):
+        _pending.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        got, _pending[:] = list(_pending), []
+        if got:
+            handler = previous.get(got[0])
+            if callable(handler) and handler not in (signal.default_int_handler,):
+                handler(got[0], None)
+            raise KeyboardInterrupt()
