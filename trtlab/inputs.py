@@ -376,8 +376,10 @@ def _check_npz_sizes(p: Path) -> None:
                 if not info.filename.endswith(".npy"):
                     continue
                 with zf.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    shape, _order, dtype = np.lib.format._read_array_header(f, version, max_header_size=10000)
+                    fmt = np.lib.format
+                    version = fmt.read_magic(f)
+                    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                    shape, _order, dtype = read(f, max_header_size=100000)
                     if dtype.hasobject:
                         raise TrtlabError(p, f"array '{info.filename[:-4]}' holds Python objects (a pickle)",
                                           "save numbers or fixed-width strings (numpy.str_), not object arrays")

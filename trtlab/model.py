@@ -153,6 +153,10 @@ def check_declared(proto: ModelProto, p: Path | None = None) -> None:
     base = p.parent if p is not None else None
     subject = p or "model"
     for graph in walk_graphs(proto.graph):
+        for i, node in enumerate(graph.node):  # protobuf hands back bytes for a string field that is not UTF-8
+            if not all(isinstance(v, str) for v in (node.op_type, node.name, node.domain, *node.input, *node.output)):
+                raise TrtlabError(subject, f"node {i} of graph '{graph.name}' holds names that are not UTF-8 text",
+                                  "the file is corrupt; re-export the model")
         tensors = [(t.name, t) for t in graph.initializer]
         tensors += [(f"{n.name or n.op_type} ({a.name})", a.t) for n in graph.node for a in n.attribute
                     if a.type == onnx.AttributeProto.TENSOR]
