@@ -31,6 +31,7 @@ class Case:
     outputs: tuple = ()  # paths that must not exist afterwards when the command failed (and did not before)
     says: str | None = None  # a substring the error line must hold
     fsize: int | None = None  # RLIMIT_FSIZE for the child: a full disk after this many bytes
+    mem_cap: int | None = None  # RLIMIT_AS for the child: this many bytes over what it has at fork
     family: str = ""
     slow_only: bool = False
 
@@ -78,6 +79,11 @@ def warm() -> None:
         pass
 
 
+def _vm_size() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -92,9 +98,11 @@ def _drain(fd: int, chunks: list) -> None:
     os.close(fd)
 
 
-def run_forked(argv: list[str], cwd: Path, *, fsize: int | None = None, timeout: float = 120.0) -> Outcome:
+def run_forked(argv: list[str], cwd: Path, *, fsize: int | None = None, timeout: float = 120.0,
+               send: tuple[int, float] | None = None, mem_cap: int | None = None) -> Outcome:
     """Fork, run ``main(argv)`` in ``cwd`` in the child, collect its output through pipes (not files: a
-    file-size cap must not cut the error line) and its exit status and peak memory."""
+    file-size cap must not cut the error line) and its exit status and peak memory. ``send``: (signal, seconds)
+    the child sends itself after that long; ``mem_cap``: bytes of address space the child may add."""
     import threading
 
     warm()
@@ -117,6 +125,15 @@ def run_forked(argv: list[str], cwd: Path, *, fsize: int | None = None, timeout:
             if fsize is not None:
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+            if mem_cap is not None:
+                cap = _vm_size() + mem_cap
+                resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+            if send is not None:
+                import threading
+
+                timer = threading.Timer(send[1], os.kill, (os.getpid(), send[0]))
+                timer.daemon = True
+                timer.start()
             from trtlab.cli.main import main
 
             rc = main(list(argv))
@@ -190,18 +207,20 @@ def check(case: Case, tmp: Path) -> Outcome:
         case.setup(tmp)
     protected = {p: digest(tmp / p) for p in case.protect}
     existed = {p: (tmp / p).exists() for p in case.outputs}
-    res = run_forked(case.argv, tmp, fsize=case.fsize)
+    res = run_forked(case.argv, tmp, fsize=case.fsize, mem_cap=case.mem_cap)
     where = f"{case.id}: trtlab {' '.join(case.argv)}\nstdout: {res.stdout[-800:]}\nstderr: {res.stderr[-1500:]}"
     assert res.signal is None, f"killed by signal {res.signal}\n{where}"
     assert res.rc != 4, f"internal error (exit 4)\n{where}"
     assert res.rc in DOCUMENTED, f"undocumented exit code {res.rc}\n{where}"
     assert res.rc in case.codes, f"exit {res.rc}, expected one of {sorted(case.codes)}\n{where}"
     assert "Traceback" not in res.stderr, f"traceback\n{where}"
-    if res.rc != 0:
-        errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    if res.rc in (2, 3):  # a usage error or a missing backend: exactly one line says why
         assert len(errors) == 1, f"expected one error line, got {len(errors)}\n{where}"
+    assert len(errors) <= 1, f"more than one error line\n{where}"
+    if res.rc != 0:
         if case.says:
-            assert case.says.lower() in errors[0].lower(), f"error does not say {case.says!r}\n{where}"
+            assert errors and case.says.lower() in errors[0].lower(), f"error does not say {case.says!r}\n{where}"
         for p in case.outputs:
             path = tmp / p
             if existed[p] or not path.exists():
