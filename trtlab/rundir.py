@@ -158,7 +158,8 @@ def _check_names(path: Path, flag: str) -> None:
         raise TrtlabError(f"{flag} {path!r}", "the path holds a NUL byte", "choose another name")
 
 
-def check_paths(reads=(), files: dict | None = None, dirs: dict | None = None) -> None:
+def check_paths(reads=(), files: dict | None = None, dirs: dict | None = None,
+                hint: str = "write to another file") -> None:
     """The one check of everything a command writes against everything it reads, before any work.
 
     ``reads``: input paths (files, or folders whose files count as inputs); ``files``: {flag: output file};
@@ -184,7 +185,7 @@ def check_paths(reads=(), files: dict | None = None, dirs: dict | None = None) -
         for src, inside in read_files:
             if same_file(out, src):
                 what = f"a file of the input folder {src.parent}" if inside else f"the input {src}"
-                raise TrtlabError(f"{flag} {out}", f"would overwrite {what}", "write to another file")
+                raise TrtlabError(f"{flag} {out}", f"would overwrite {what}", hint)
         real = os.path.realpath(out)
         if real in seen:
             raise TrtlabError(f"{flag} {out}", f"is also the file of {seen[real]}", "give each output its own file")

@@ -55,5 +55,6 @@ def check_command_paths(args) -> None:
     read_paths = [_value(args, d) for d in reads]
     if getattr(args, "in_place", False):  # surgeon --in-place rewrites MODEL on purpose (and checks it itself)
         read_paths = [p for p, d in zip(read_paths, reads) if d != "model"]
+    hint = "write to another file" + (", or pass --in-place to rewrite MODEL" if args.command == "surgeon" else "")
     check_paths(read_paths, {flag: _value(args, d) for d, flag in files.items()},
-                {flag: _value(args, d) for d, flag in dirs.items()})
+                {flag: _value(args, d) for d, flag in dirs.items()}, hint=hint)
