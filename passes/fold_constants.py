@@ -339,14 +339,21 @@ def _evaluate(model, nodes, outputs, consts, state) -> tuple[dict[str, object], 
     g = mini.graph
     g.name = "trtlab_fold"
     g.node.extend(nodes)
-    g.initializer.extend(consts[n] for n in sorted(needed))
+    # Constants go in as feeds when they would push the session's model past protobuf's 2 GB limit.
+    big = sum(len(consts[n].raw_data) for n in needed) > (1 << 30)
+    feeds = {n: numpy_helper.to_array(consts[n]) for n in sorted(needed)} if big else {}
+    if big:
+        g.input.extend(onnx.helper.make_tensor_value_info(n, consts[n].data_type, list(consts[n].dims))
+                       for n in sorted(needed))
+    else:
+        g.initializer.extend(consts[n] for n in sorted(needed))
     g.output.extend(onnx.ValueInfoProto(name=o) for o in outputs)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     so.log_severity_level = 4
     try:
         sess = ort.InferenceSession(mini.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        values = sess.run(list(outputs), {})
+        values = sess.run(list(outputs), feeds)
     except Exception as exc:  # one node cannot be evaluated: find it, fold the rest
         if len(nodes) == 1:
             node = nodes[0]

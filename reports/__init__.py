@@ -70,7 +70,16 @@ def render_html(run_dir) -> str:
     from trtlab.reports.plots import reset_ids
 
     reset_ids()
-    return module.render(res, run_dir)
+    try:
+        return module.render(res, run_dir)
+    except TrtlabError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError, ZeroDivisionError,
+            OverflowError) as exc:  # results.json of the right schema but the wrong shape: edited or damaged
+        text = " ".join(str(exc).split())[:120]
+        raise TrtlabError(run_dir / RESULTS, f"does not have the fields of its schema {res.get('schema')} "
+                          f"({type(exc).__name__}: {text})", "the run was edited or damaged; rerun the command "
+                          "that wrote it") from None
 
 
 def report_path(run_dir, out=None) -> Path:

@@ -57,15 +57,17 @@ def load_npz(run_dir: Path, name: str | None) -> tuple[dict, str]:
     """Arrays of an npz in the run dir, or ({}, why not) when it is missing or unreadable."""
     if not name:
         return {}, ""
-    path = run_dir / name
+    path = run_dir / str(name)
     if not path.exists():
         return {}, f"{name} is missing from the run directory"
+    if not path.is_file() or run_dir.resolve() not in path.resolve().parents:  # FIFOs, devices, links out
+        return {}, f"{name} is not a regular file inside the run directory"
     try:
         import numpy as np
 
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}, ""
-    except (OSError, ValueError, KeyError) as exc:  # a damaged file costs only its section
+    except Exception as exc:  # a damaged file (bad zip, bad header, short data) costs only its section
         return {}, f"{name} could not be read ({type(exc).__name__}: {exc})"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +101,13 @@ def parse_range_args(items: list[str] | None) -> tuple[dict[str, tuple[float, fl
         if not m:
             raise TrtlabError(f"--val-range {item}", "not of the form name:[lo,hi] or [lo,hi]",
                               "e.g. --val-range input_ids:[0,30521]")
-        lo, hi = float(m.group("lo")), float(m.group("hi"))
+        try:
+            lo, hi = float(m.group("lo")), float(m.group("hi"))
+        except ValueError:
+            raise TrtlabError(f"--val-range {item}", "the bounds are not numbers", "e.g. [0,1]") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and np.isfinite(hi - lo)):
+            raise TrtlabError(f"--val-range {item}", "the bounds and their difference must be finite (at most "
+                              "about 1e308 apart)", "e.g. --val-range [-1e30,1e30]")
         if hi < lo:
             raise TrtlabError(f"--val-range {item}", "the upper bound is below the lower bound", "write [lo,hi]")
         if m.group("name"):
@@ -231,11 +239,21 @@ def random_feeds(plan: InputPlan, seed: int, sample: int = 0) -> dict[str, np.nd
         if kind == "b":  # --val-range cond:[1,1] makes every element True
             feeds[spec.name] = rng.integers(int(lo > 0), int(hi > 0) + 1, size=shape).astype(bool)
         elif kind in "iu":
-            feeds[spec.name] = rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=shape).astype(spec.dtype)
+            info = np.iinfo(spec.dtype)
+            ilo, ihi = int(np.ceil(lo)), int(np.floor(hi))
+            if ilo < info.min or ihi > info.max or ilo > ihi:
+                raise TrtlabError(f"--val-range {spec.name}:[{lo:g},{hi:g}]", f"holds no {spec.onnx_type} value "
+                                  f"(the type spans [{info.min},{info.max}])",
+                                  f"give a range inside it, e.g. --val-range {spec.name}:[0,100]")
+            feeds[spec.name] = rng.integers(ilo, ihi, size=shape, endpoint=True, dtype=spec.dtype)
         elif kind == "f":
+            finfo = np.finfo(spec.dtype)
+            if max(abs(lo), abs(hi)) > finfo.max:
+                raise TrtlabError(f"--val-range {spec.name}:[{lo:g},{hi:g}]", f"reaches beyond {spec.onnx_type}'s "
+                                  f"largest value {float(finfo.max):g}", f"give a range inside +-{float(finfo.max):g}")
             feeds[spec.name] = rng.uniform(lo, hi, size=shape).astype(spec.dtype)
-        elif kind == "U":
-            feeds[spec.name] = np.full(shape, "trtlab", dtype=object)
+        elif kind == "U":  # fixed-width unicode: saves and loads without pickles
+            feeds[spec.name] = np.full(shape, "trtlab", dtype="<U6")
         else:
             raise TrtlabError(f"input '{spec.name}'", f"trtlab cannot generate data of type {spec.onnx_type}",
                               "provide the data with --load-inputs feeds.npz")
@@ -258,10 +276,69 @@ def check_feeds(plan: InputPlan, feeds: dict[str, np.ndarray], origin: str) -> d
             if not ok:
                 raise TrtlabError(origin, f"input '{spec.name}' has shape {list(arr.shape)}, the model expects "
                                   f"{_fmt(spec.shape)}", "fix the data or the model's input shape")
-        if spec.dtype is not None and spec.dtype.kind != "U" and arr.dtype != spec.dtype:
-            arr = arr.astype(spec.dtype)
+        if spec.dtype is not None and not _castable(arr.dtype, spec.dtype):
+            raise TrtlabError(origin, f"input '{spec.name}' holds {arr.dtype.name or arr.dtype.str} data, the model "
+                              f"expects {spec.onnx_type}", f"save {spec.onnx_type} data for it")
+        if spec.dtype is not None and spec.dtype.kind == "U" and arr.dtype.kind != "U":
+            arr = arr.astype(str)
+        elif spec.dtype is not None and spec.dtype.kind != "U" and arr.dtype != spec.dtype:
+            with np.errstate(all="ignore"):
+                arr = arr.astype(spec.dtype)
         out[spec.name] = arr
     return out
+
+
+def _castable(have: np.dtype, want: np.dtype) -> bool:
+    """Numbers to numbers (complex only to complex: a cast would drop the imaginary part), text to text."""
+    if want.kind == "U":
+        return have.kind in "US"
+    if have.kind == "c":
+        return want.kind == "c"
+    return have.kind in "biuf" and want.kind in "biufc"
+
+
+def feeds_bytes(plan: InputPlan, samples: int = 1) -> int:
+    """Bytes the generated or loaded feeds take (what a run allocates before any backend starts)."""
+    import math
+
+    total = 0
+    for spec in plan.specs:
+        size = spec.dtype.itemsize if spec.dtype is not None and spec.dtype.kind != "U" else 8
+        total += math.prod(plan.shapes.get(spec.name, [])) * max(size, 1)
+    return total * samples
+
+
+def available_memory() -> int:
+    """Memory this process may use: physical memory, or an address-space rlimit (``ulimit -v``) when smaller."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, ValueError, OSError):
+        pass
+    return min(limits) if limits else 1 << 62
+
+
+def require_memory(need: int, subject: str, what: str, hint: str) -> None:
+    """Refuse (exit 2) a run whose estimate exceeds what this machine has, before anything is allocated."""
+    have = available_memory()
+    if need > have:
+        raise TrtlabError(subject, f"needs ~{fmt_bytes(need)} ({what}), this machine has {fmt_bytes(have)}", hint)
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
 
 
 def load_npz(path: str | Path, plan: InputPlan) -> list[dict[str, np.ndarray]]:
@@ -269,9 +346,12 @@ def load_npz(path: str | Path, plan: InputPlan) -> list[dict[str, np.ndarray]]:
     p = Path(path)
     if not p.exists():
         raise TrtlabError(p, "file not found", "pass a .npz written by --save-inputs or numpy.savez")
+    _check_npz_sizes(p)
     try:
         with np.load(p, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
+    except TrtlabError:
+        raise
     except Exception as exc:
         raise TrtlabError(p, f"not a readable .npz file ({type(exc).__name__})", "write it with numpy.savez") from None
     if not data:
@@ -283,17 +363,88 @@ def load_npz(path: str | Path, plan: InputPlan) -> list[dict[str, np.ndarray]]:
     return [check_feeds(plan, samples[k], str(p)) for k in sorted(samples, key=int)]
 
 
+def _check_npz_sizes(p: Path) -> None:
+    """Each member's header (shape, dtype) against the bytes it holds, before numpy allocates the array."""
+    import math
+    import zipfile
+
+    if not p.is_file():
+        raise TrtlabError(p, "not a regular file", "pass a .npz file written by --save-inputs or numpy.savez")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as f:
+                    fmt = np.lib.format
+                    version = fmt.read_magic(f)
+                    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                    shape, _order, dtype = read(f, max_header_size=100000)
+                    if dtype.hasobject:
+                        raise TrtlabError(p, f"array '{info.filename[:-4]}' holds Python objects (a pickle)",
+                                          "save numbers or fixed-width strings (numpy.str_), not object arrays")
+                    need = math.prod(shape) * dtype.itemsize
+                    if need > info.file_size:
+                        raise TrtlabError(p, f"array '{info.filename[:-4]}' declares shape {list(shape)} "
+                                          f"({need:,} bytes) but holds {info.file_size:,}",
+                                          "the file is truncated or was edited; save it again")
+    except TrtlabError:
+        raise
+    except Exception as exc:
+        raise TrtlabError(p, f"not a readable .npz file ({type(exc).__name__})", "write it with numpy.savez") from None
+
+
 def save_npz(path: str | Path, samples: list[dict[str, np.ndarray]]) -> None:
     from trtlab.rundir import atomic_savez
 
+    def plain(v):  # strings as fixed-width unicode: np.load(allow_pickle=False) reads them back
+        v = np.asarray(v)
+        return v.astype(str) if v.dtype == object else v
+
     if len(samples) == 1:
-        atomic_savez(path, samples[0])
+        atomic_savez(path, {k: plain(v) for k, v in samples[0].items()})
     else:
-        atomic_savez(path, {f"{i}/{k}": v for i, s in enumerate(samples) for k, v in s.items()})
+        atomic_savez(path, {f"{i}/{k}": plain(v) for i, s in enumerate(samples) for k, v in s.items()})
 
 
-def loader_samples(spec: str, plan: InputPlan, limit: int = 1000) -> list[dict[str, np.ndarray]]:
-    """``file.py:function`` yielding dicts of arrays (or a list of them)."""
+def loader_samples(spec: str, plan: InputPlan, limit: int = 1000,
+                   timeout: float | None = None) -> list[dict[str, np.ndarray]]:
+    """``file.py:function`` yielding dicts of arrays (or a list of them). ``timeout``: seconds the whole loader
+    may take (import included), enforced with SIGALRM on the main thread."""
+    with _deadline(timeout, f"--data-loader-script {spec}"):
+        return _loader_samples(spec, plan, limit)
+
+
+class _LoaderTimeout(BaseException):  # BaseException: user code catching Exception cannot swallow it
+    pass
+
+
+@contextmanager
+def _deadline(seconds: float | None, subject: str):
+    import signal
+    import threading
+
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def fire(signum, frame):
+        raise _LoaderTimeout()
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _LoaderTimeout:
+        raise TrtlabError(subject, f"the loader did not finish within {seconds:g} s (--loader-timeout)",
+                          "make it yield faster, or raise --loader-timeout") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _loader_samples(spec: str, plan: InputPlan, limit: int) -> list[dict[str, np.ndarray]]:
     path_text, _, func_name = spec.rpartition(":")
     if not path_text:
         path_text, func_name = spec, "load_data"
@@ -315,11 +466,12 @@ def loader_samples(spec: str, plan: InputPlan, limit: int = 1000) -> list[dict[s
                 raise TrtlabError(f"--data-loader-script {spec}", f"sample {i} is a {type(item).__name__}, not a dict",
                                   "yield {input_name: array}")
             samples.append(check_feeds(plan, item, f"--data-loader-script {spec} (sample {i})"))
-    except TrtlabError:
+    except (TrtlabError, KeyboardInterrupt, _LoaderTimeout):
         raise
-    except Exception as exc:
-        raise TrtlabError(f"--data-loader-script {spec}", f"the loader raised {type(exc).__name__}: {exc}",
-                          "run the function by hand to see the error") from None
+    except BaseException as exc:  # SystemExit and GeneratorExit too: user code must not end trtlab silently
+        text = " ".join(str(exc).split())[:200]
+        raise TrtlabError(f"--data-loader-script {spec}", f"the loader raised {type(exc).__name__}"
+                          + (f": {text}" if text else ""), "run the function by hand to see the error") from None
     if not samples:
         raise TrtlabError(f"--data-loader-script {spec}", "the loader yielded no samples", "yield at least one dict")
     return samples

@@ -61,8 +61,174 @@ def load_model(path: str | os.PathLike, *, check: bool = True) -> LoadedModel:
         raise TrtlabError(p, f"not a readable ONNX model ({_short(exc)})",
                           "the file is corrupt, truncated or not ONNX; re-export it") from None
     _check_not_garbage(proto, p)
+    check_declared(proto, p)
     _load_external(proto, p)
     return LoadedModel(proto=proto, path=p, warnings=checker_warnings)
+
+
+# --- declared sizes and types: a file must not be able to lie its way into a huge allocation ------------------
+
+_VALID_TYPES = frozenset(onnx.TensorProto.DataType.values()) - {onnx.TensorProto.UNDEFINED}
+_PACKED = {"INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2"}  # several elements per byte
+_TYPED_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data")
+
+
+def _type_name(data_type: int) -> str:
+    try:
+        return onnx.TensorProto.DataType.Name(data_type)
+    except ValueError:
+        return str(data_type)
+
+
+def tensor_nbytes(t: onnx.TensorProto) -> int:
+    """Bytes the tensor's declared dims and type need in raw form (strings: 0)."""
+    import math
+
+    import numpy as np
+
+    n = math.prod(t.dims)
+    name = _type_name(t.data_type)
+    if name == "STRING":
+        return 0
+    if name in _PACKED:
+        per = 4 if name in ("INT2", "UINT2") else 2
+        return (n + per - 1) // per
+    return n * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+
+
+def tensor_problem(t: onnx.TensorProto, base: Path | None = None) -> str | None:
+    """Why a tensor's data cannot be what its dims and type declare, or None."""
+    import math
+
+    if t.data_type not in _VALID_TYPES:
+        return f"has data type {t.data_type}, which ONNX does not define"
+    if any(d < 0 for d in t.dims):
+        return f"declares a negative dimension {list(t.dims)}"
+    n = math.prod(t.dims)
+    if t.data_location == onnx.TensorProto.EXTERNAL:
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        if not loc or os.path.isabs(loc) or ".." in Path(loc).parts or loc.startswith(("/", "\\")):
+            return f"points at external data '{loc}' outside the model's folder"
+        try:
+            offset, length = int(info.get("offset", 0) or 0), info.get("length")
+        except ValueError:
+            return "has a non-numeric external data offset"
+        if base is not None and (base / loc).is_file():
+            size, want = (base / loc).stat().st_size, tensor_nbytes(t)
+            have = int(length) if length else min(want, max(size - offset, 0))
+            if offset < 0 or have != want or offset + have > size:
+                return (f"declares dims {list(t.dims)} ({_type_name(t.data_type).lower()}, {tensor_nbytes(t):,} bytes)"
+                        f" but its external data holds {have:,} bytes")
+        return None
+    if t.raw_data:
+        have, want = len(t.raw_data), tensor_nbytes(t)
+    else:
+        counts = [len(getattr(t, f)) for f in _TYPED_FIELDS if len(getattr(t, f))]
+        have = counts[0] if counts else 0
+        name = _type_name(t.data_type)
+        want = n * (2 if name.startswith("COMPLEX") else 1)
+        if name in _PACKED:
+            want = (n + 1) // 2 if name not in ("INT2", "UINT2") else (n + 3) // 4
+        if not counts and n and name == "STRING":
+            have = 0
+    if have != want:
+        return (f"declares dims {list(t.dims)} ({_type_name(t.data_type).lower()}) but holds "
+                f"{have:,} {'bytes' if t.raw_data else 'values'} of data where {want:,} are needed")
+    return None
+
+
+def _value_types(graph: GraphProto) -> Iterator[tuple[str, int]]:
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        t = vi.type
+        if t.HasField("tensor_type"):
+            yield vi.name, t.tensor_type.elem_type
+        elif t.HasField("sequence_type") and t.sequence_type.elem_type.HasField("tensor_type"):
+            yield vi.name, t.sequence_type.elem_type.tensor_type.elem_type
+
+
+def check_declared(proto: ModelProto, p: Path | None = None) -> None:
+    """Refuse (exit 2) tensors whose data does not match their declared dims, unknown element types, external
+    data outside the model's folder, and graphs that read tensors nothing defines."""
+    base = p.parent if p is not None else None
+    subject = p or "model"
+    for graph in walk_graphs(proto.graph):
+        for i, node in enumerate(graph.node):  # protobuf hands back bytes for a string field that is not UTF-8
+            if not all(isinstance(v, str) for v in (node.op_type, node.name, node.domain, *node.input, *node.output)):
+                raise TrtlabError(subject, f"node {i} of graph '{graph.name}' holds names that are not UTF-8 text",
+                                  "the file is corrupt; re-export the model")
+        tensors = [(t.name, t) for t in graph.initializer]
+        tensors += [(f"{n.name or n.op_type} ({a.name})", a.t) for n in graph.node for a in n.attribute
+                    if a.type == onnx.AttributeProto.TENSOR]
+        for name, t in tensors:
+            problem = tensor_problem(t, base)
+            if problem:
+                raise TrtlabError(subject, f"tensor '{name}' {problem}",
+                                  "the file is corrupt or was edited; re-export the model")
+        for name, elem in _value_types(graph):
+            if elem and elem not in _VALID_TYPES:
+                raise TrtlabError(subject, f"tensor '{name}' has element type {elem}, which ONNX does not define",
+                                  "the file is corrupt or was edited; re-export the model")
+    problem = graph_problem(proto.graph)
+    if problem:
+        raise TrtlabError(subject, problem, "the model is malformed; re-export it (or fix the graph by hand)")
+
+
+def graph_problem(graph: GraphProto, outer: frozenset = frozenset()) -> str | None:
+    """The first structural defect of a graph (and its subgraphs): a node input nothing defines, a cycle, or a
+    graph output no node produces. None when sound. Nodes need not be in order."""
+    defined = set(outer) | {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
+    defined |= {t.name for t in graph.sparse_initializer} if hasattr(graph, "sparse_initializer") else set()
+    produced = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
+    visible = frozenset(defined | set(produced))
+    for node in graph.node:
+        for name in node.input:
+            if name and name not in visible:
+                return f"node '{node.name or node.op_type}' reads tensor '{name}', which nothing in the graph defines"
+        for sub in subgraphs(node):
+            problem = graph_problem(sub, visible)
+            if problem:
+                return problem
+    for out in graph.output:
+        if out.name not in visible:
+            return f"graph output '{out.name}' is produced by no node"
+    return _cycle(graph, produced, defined)
+
+
+def _cycle(graph: GraphProto, produced: dict[str, int], defined: set[str]) -> str | None:
+    """Kahn's algorithm over the node graph (subgraph bodies' outer reads count as inputs)."""
+    deps: list[set[int]] = []
+    for node in graph.node:
+        names = set(node.input) | {n for sub in subgraphs(node) for n in _outer_reads(sub)}
+        deps.append({produced[x] for x in names if x in produced and x not in defined})
+    users: dict[int, list[int]] = {}
+    for i, d in enumerate(deps):
+        for j in d:
+            users.setdefault(j, []).append(i)
+    waiting = [len(d) for d in deps]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    done = 0
+    while ready:
+        i = ready.pop()
+        done += 1
+        for u in users.get(i, []):
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+    if done == len(deps):
+        return None
+    stuck = next(graph.node[i] for i, w in enumerate(waiting) if w > 0)
+    return f"the graph has a cycle through node '{stuck.name or stuck.op_type}'"
+
+
+def _outer_reads(graph: GraphProto) -> set[str]:
+    local = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
+    local |= {o for n in graph.node for o in n.output}
+    reads = {x for n in graph.node for x in n.input if x}
+    for n in graph.node:
+        for sub in subgraphs(n):
+            reads |= _outer_reads(sub)
+    return reads - local
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
@@ -206,6 +372,11 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
     from trtlab.rundir import _file_mode, check_output_path
 
     out = check_output_path(out, flag="output")
+    problem = "it has no nodes" if not proto.graph.node else graph_problem(proto.graph)
+    if problem:  # never write something trtlab itself would refuse to load
+        raise TrtlabError(out, f"the result is not a valid model ({problem}); nothing was written",
+                          "the input model or a pass produced a broken graph: check the model with `trtlab inspect`",
+                          code=1)
     proto.ir_version = sane_ir_version(proto)
     if external_data is None:
         external_data = is_large(proto)

@@ -52,12 +52,57 @@ def fresh_run_dir(out: str | None, kind: str, model_arg: str):
     except OSError as exc:
         raise TrtlabError(out or DEFAULT_ROOT, f"cannot create the run directory ({exc.strerror or exc})",
                           "choose a folder you can write to with --out") from None
+    lock = lock_run_dir(run_dir)  # a second run on the same folder is refused here, before it writes anything
     try:
         yield run_dir
     except BaseException:
         if fresh:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    finally:
+        unlock_run_dir(run_dir, lock)
+
+
+LOCK = ".trtlab.lock"
+
+
+def lock_run_dir(run_dir: Path) -> int | None:
+    """Take the run directory's lock (an flock on ``.trtlab.lock``, released by the kernel if the process dies);
+    refuse (exit 2) a folder another running trtlab command holds. Returns the lock's file descriptor."""
+    from trtlab.errors import TrtlabError
+
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here
+        return None
+    path = Path(run_dir) / LOCK
+    for _attempt in range(5):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise TrtlabError(run_dir, f"cannot lock the run directory ({exc.strerror or exc})",
+                              "choose a folder you can write to with --out") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise TrtlabError(run_dir, "is in use by another trtlab command running now",
+                              "give this run its own folder with --out, or wait for the other to finish") from None
+        try:  # the holder before us may have removed the file between our open and our lock: lock the new one
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except OSError:
+            pass
+        os.close(fd)
+    raise TrtlabError(run_dir, "is in use by other trtlab commands", "give this run its own folder with --out")
+
+
+def unlock_run_dir(run_dir: Path, fd: int | None) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(Path(run_dir) / LOCK)
+    os.close(fd)
 
 
 def write_results(run_dir: Path, result) -> Path:
@@ -87,16 +132,104 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
+# Files a run directory may already hold that a later command over it rewrites by design.
+REWRITTEN = frozenset({"report.html"})
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: same real path, or (both existing) the same inode (hard links)."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _check_names(path: Path, flag: str) -> None:
+    from trtlab.errors import TrtlabError
+
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise TrtlabError(f"{flag} {str(path)[:60]}...", f"a file name in the path is {size} bytes; file "
+                              f"systems allow {NAME_MAX}", "choose a shorter name")
+    if "\0" in str(path):
+        raise TrtlabError(f"{flag} {path!r}", "the path holds a NUL byte", "choose another name")
+
+
+def check_paths(reads=(), files: dict | None = None, dirs: dict | None = None,
+                hint: str = "write to another file") -> None:
+    """The one check of everything a command writes against everything it reads, before any work.
+
+    ``reads``: input paths (files, or folders whose files count as inputs); ``files``: {flag: output file};
+    ``dirs``: {flag: output folder}. Refuses (exit 2) an output file that is an input (or a file inside an
+    input folder, ``report.html`` excepted) or another output, an output folder that holds an input, and every
+    path :func:`check_output_path` refuses."""
+    from trtlab.errors import TrtlabError
+
+    read_files = []
+    for src in reads:
+        if not src:
+            continue
+        src = Path(src)
+        read_files.append((src, False))
+        if src.is_dir():
+            with contextlib.suppress(OSError):
+                read_files.extend((f, True) for f in src.iterdir() if f.name not in REWRITTEN)
+    seen: dict[str, str] = {}
+    for flag, out in (files or {}).items():
+        if not out:
+            continue
+        check_output_path(out, flag=flag)
+        for src, inside in read_files:
+            if same_file(out, src):
+                what = f"a file of the input folder {src.parent}" if inside else f"the input {src}"
+                raise TrtlabError(f"{flag} {out}", f"would overwrite {what}", hint)
+        real = os.path.realpath(out)
+        if real in seen:
+            raise TrtlabError(f"{flag} {out}", f"is also the file of {seen[real]}", "give each output its own file")
+        seen[real] = flag
+    for flag, folder in (dirs or {}).items():
+        if not folder:
+            continue
+        check_output_dir(folder, flag=flag)
+        real = os.path.realpath(folder)
+        for src, _inside in read_files:
+            if os.path.realpath(src).startswith(real + os.sep):
+                raise TrtlabError(f"{flag} {folder}", f"holds the input {src}; the run would write beside it",
+                                  "choose a new folder for the run")
+
+
+def check_output_dir(path: str | Path, *, flag: str = "--out") -> Path:
+    """An output folder: not a file, no file among its parents, names within limits. Raises TrtlabError."""
+    from trtlab.errors import TrtlabError
+
+    path = Path(path)
+    _check_names(path, flag)
+    if path.exists() and not path.is_dir():
+        raise TrtlabError(f"{flag} {path}", "is a file; this is a folder", "give a folder name")
+    existing = next((p for p in [path, *path.parents] if p.exists() or p.is_symlink()), Path("."))
+    if not existing.is_dir():
+        raise TrtlabError(f"{flag} {path}", f"'{existing}' is a file, not a folder", "choose another location")
+    return path
+
+
 def check_output_path(path: str | Path, *, inputs: tuple = (), flag: str = "-o") -> Path:
     """Validate an output file path before any work: not a folder, not one of the inputs, in a folder that can
     be created and written. Raises TrtlabError (exit 2)."""
     from trtlab.errors import TrtlabError
 
     path = Path(path)
+    _check_names(path, flag)
     if path.is_dir():
         raise TrtlabError(f"{flag} {path}", "is a folder", "give a file name, e.g. out.onnx")
+    if path.exists() and not path.is_file():
+        raise TrtlabError(f"{flag} {path}", "is not a regular file (a device, FIFO or socket)",
+                          "write to a regular file")
     for src in inputs:
-        if src is not None and Path(src).exists() and path.exists() and path.resolve() == Path(src).resolve():
+        if src is not None and same_file(path, src):
             raise TrtlabError(f"{flag} {path}", "would overwrite the input", "write to another file")
     parent = path.parent if str(path.parent) else Path(".")
     existing = next((p for p in [parent, *parent.parents] if p.exists()), Path("."))
@@ -166,10 +299,24 @@ def read_results(run_dir: str | Path) -> dict:
         path = run_dir / SWEEP_SUMMARY
     if not path.exists():
         raise TrtlabError(run_dir, "not a trtlab run (no results.json)", "pass a folder under ./trtlab-runs/")
+    if not path.is_file():  # a folder, FIFO (would block forever), device (/dev/zero never ends), socket
+        raise TrtlabError(path, "is not a regular file", "pass a run directory written by trtlab")
+    if path.stat().st_size > MAX_RESULTS:
+        raise TrtlabError(path, f"is {path.stat().st_size:,} bytes; trtlab writes results.json well under "
+                          f"{MAX_RESULTS >> 20} MiB (arrays go to .npz)", "pass a run directory written by trtlab")
     try:
         return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TrtlabError(path, f"not valid JSON ({exc})", "the run was not written by trtlab or was edited") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else _short_exc(exc)
+        raise TrtlabError(path, f"not valid JSON ({why})", "the run was not written by trtlab or was edited") from None
+
+
+MAX_RESULTS = 256 << 20
+
+
+def _short_exc(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160]
 
 
 def environment() -> dict:

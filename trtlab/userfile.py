@@ -21,7 +21,10 @@ def import_user_file(path: Path, subject: str, prefix: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (KeyboardInterrupt, GeneratorExit):
+        sys.modules.pop(module_name, None)
+        raise
+    except BaseException as exc:  # SystemExit too: a user file must not end trtlab silently
         sys.modules.pop(module_name, None)
         raise TrtlabError(subject, f"importing the file failed ({type(exc).__name__}: {exc})",
                           "run the file with python to see the error") from None

@@ -85,6 +85,7 @@ def run(args) -> int:
     from trtlab.rundir import environment, fresh_run_dir, write_results
     from trtlab.trt import module
     from trtlab.trt.build import BuildFailure
+    from trtlab.trt.contain import TrtCrash
     from trtlab.ui import print_json, progress
 
     check_outputs(args)
@@ -97,7 +98,7 @@ def run(args) -> int:
         try:
             with progress(args.quiet or args.json) as bar:
                 result = build_to_files(trt, model, opts, engine_path, bar, args.triton_repo, args.triton_name)
-        except BuildFailure as exc:  # parser or builder refused: keep the run (results.json, report), no engine
+        except (BuildFailure, TrtCrash) as exc:  # refused or crashed: keep the run (results.json, report), no engine
             failure, result = exc, failed_result(trt, model, opts, exc)
         result.argv = command_argv(args)
         result.environment = environment()

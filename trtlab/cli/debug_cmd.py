@@ -13,7 +13,7 @@ from trtlab.comparators.tolerances import HELP as TOL_HELP
 from trtlab.errors import TrtlabError
 
 HELP = "debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph"
-FAILS = ("check", "build", "compare", "nonfinite")
+FAILS = ("check", "crash", "build", "compare", "nonfinite")
 
 
 def add_arguments(p) -> None:
@@ -27,9 +27,9 @@ def add_arguments(p) -> None:
     r.add_argument("-o", "--output", metavar="MIN.onnx", help="where the reduced model goes "
                    "(default: reduced.onnx in the run directory)")
     how = r.add_argument_group("what counts as failing (one of --fails or --check)")
-    how.add_argument("--fails", choices=FAILS, help="check: TensorRT's parser refuses it; build: the builder "
-                     "fails; compare: --ref and --target disagree beyond --atol/--rtol (or --metric); nonfinite: "
-                     "the target has NaN/Inf in an output where the reference is finite")
+    how.add_argument("--fails", choices=FAILS, help="check: TensorRT's parser refuses it; crash: TensorRT crashes "
+                     "parsing it; build: the builder fails; compare: --ref and --target disagree beyond --atol/--rtol "
+                     "(or --metric); nonfinite: the target has NaN/Inf in an output where the reference is finite")
     how.add_argument("--metric", metavar="NAME:THRESHOLD", help="compare: judge outputs by a metric instead of "
                      "atol/rtol: cosine:0.99 fails below 0.99, max_abs:0.1 fails above 0.1 (new NaN/Inf always fail)")
     how.add_argument("--check", metavar="CMD", help="a shell command with {model}; failing = exit code "
@@ -87,7 +87,7 @@ def make_mode(args, samples, workdir):
     from trtlab.trt import module
 
     trt = module.load(args.trt_module)
-    cls = rc.ParseMode if args.fails == "check" else rc.BuildMode
+    cls = rc.MODES[args.fails]
     return cls(trt, args.any_failure), {"mode": args.fails, "module": trt.summary(), "any_failure": args.any_failure}
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import signal
 import sys
 
 from trtlab import __version__
@@ -46,8 +48,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C so every temp file and half-made run directory is removed."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+# OS errors that describe the machine or the paths given (disk full, read-only, ...), never a trtlab bug
+_ENV_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EFBIG,
+               errno.ENOTDIR, errno.EISDIR, errno.ENOENT, errno.EEXIST, errno.ELOOP, errno.EMFILE, errno.EIO,
+               errno.ENXIO, errno.ENODEV}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str]) -> int:
     verbose = "--verbose" in argv or "-v" in argv
     try:
         args = build_parser().parse_args(argv)
@@ -55,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().print_help()
             return EXIT_USAGE
         args._argv = ["trtlab", *argv]  # what results.json records as argv (never the host's sys.argv)
+        from trtlab.cli.paths import check_command_paths
+
+        check_command_paths(args)  # every output against every input, before any work
         return int(args._module.run(args) or 0)
     except TrtlabError as exc:
         if verbose:
@@ -66,9 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: trtlab | interrupted\n")
         return 130
+    except Terminated:
+        sys.stderr.write("error: trtlab | terminated (SIGTERM); nothing partial was left\n")
+        return 128 + signal.SIGTERM
     except Exception as exc:  # a bug: say so in one line, trace on --verbose
         if verbose:
             raise
+        if isinstance(exc, MemoryError):
+            sys.stderr.write("error: trtlab | ran out of memory. Hint: use --input-shapes for smaller inputs, or "
+                             "a machine with more memory\n")
+            return EXIT_USAGE
+        if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:  # the machine or the path, not a bug
+            sys.stderr.write(f"error: {exc.filename or 'trtlab'} | {exc.strerror or exc}. Hint: free disk space, "
+                             "or choose another location\n")
+            return EXIT_USAGE
         text = " ".join(str(exc).split())[:300]
         sys.stderr.write(f"error: trtlab | internal error: {type(exc).__name__}: {text}. "
                          "Hint: rerun with --verbose and report the traceback\n")

@@ -27,6 +27,14 @@ def _verifier(args, loaded, steps, result):
 
     try:
         samples, warnings = make_samples(_with_overrides(args, loaded, steps), loaded)
+    except TrtlabError as exc:  # data the user gave (a file, a loader, a flag) is wrong: that is their error
+        if args.load_inputs or args.data_loader_script or str(exc.subject).startswith("--"):
+            raise
+        reason = f"verification impossible: no inputs for it ({exc.problem})"
+        result.verify = {"enabled": False, "reason": reason}
+        result.warnings.append(reason)
+        return None
+    try:
         verifier = Verifier(samples[0])
         verifier.baseline(loaded.proto)
     except TrtlabError as exc:

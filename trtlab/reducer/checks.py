@@ -6,6 +6,8 @@ reduce) and ``__call__(candidate) -> Verdict``. Literal registry: ``MODES``.
 - ``check``: TensorRT's ONNX parser refuses the model. The candidate reproduces when the parser refuses one of the
   nodes it refused in the original (``any_failure`` accepts any refusal), so a cut that breaks something else
   is not mistaken for the bug.
+- ``crash``: TensorRT crashes (a native signal, contained in a child process) while parsing the model; ``check``
+  accepts a crashing original too, and then only candidates that crash reproduce.
 - ``build``: the model parses but the builder fails; a parser refusal of the candidate is a different failure.
 - ``compare``: outputs of a reference and a target backend differ beyond atol/rtol on any of several samples.
   A candidate's inputs are the reference model's intermediate values on the original samples; the reproducer's
@@ -33,6 +35,7 @@ from trtlab.model import LoadedModel
 from trtlab.reducer.graph import Candidate, Plan
 
 NOTHING = "nothing to reduce: the check passes on the original model"
+CRASHED = "crash"  # in a parse's node set: TensorRT died on the model
 
 
 @dataclass
@@ -56,8 +59,12 @@ class ParseMode:
 
     def _parse(self, proto, origin: list[int]) -> tuple[bool, set[int], str]:
         from trtlab.trt.check import parse_network, parser_errors
+        from trtlab.trt.contain import TrtCrash
 
-        _b, _n, parser, logger, ok, _s = parse_network(self.trt, LoadedModel(proto=proto, path=None))
+        try:
+            _b, _n, parser, logger, ok, _s = parse_network(self.trt, LoadedModel(proto=proto, path=None))
+        except TrtCrash as exc:
+            return False, {CRASHED}, _one_line(exc.problem)
         errors = parser_errors(parser)
         nodes = {origin[e["node"]] for e in errors if 0 <= e["node"] < len(origin)}
         first = errors[0] if errors else {"node_name": "", "op": "", "message": "; ".join(logger.errors())}
@@ -71,7 +78,7 @@ class ParseMode:
                               "it)", "nothing to do; for builder failures use --fails build, for accuracy "
                               "--fails compare", code=EXIT_USAGE)
         self.signature = nodes
-        return Verdict(True, detail, _names(plan, nodes))
+        return Verdict(True, detail, _names(plan, nodes - {CRASHED}))
 
     def __call__(self, cand: Candidate) -> Verdict:
         ok, nodes, detail = self._parse(cand.proto, cand.origin)
@@ -79,6 +86,22 @@ class ParseMode:
         if not ok and not same:
             detail = "a different failure: " + detail
         return Verdict(not ok and same, detail, sorted(str(n) for n in nodes))
+
+
+class CrashMode(ParseMode):
+    name = "crash"
+
+    def original(self, plan: Plan) -> Verdict:
+        ok, nodes, detail = self._parse(plan.model, list(range(len(plan.model.graph.node))))
+        if CRASHED not in nodes:
+            raise TrtlabError("debug reduce --fails crash", f"{NOTHING} (TensorRT does not crash on it: {detail})",
+                              "use --fails check for parser refusals", code=EXIT_USAGE)
+        self.signature = nodes
+        return Verdict(True, detail)
+
+    def __call__(self, cand: Candidate) -> Verdict:
+        _ok, nodes, detail = self._parse(cand.proto, cand.origin)
+        return Verdict(CRASHED in nodes, detail if CRASHED in nodes else f"no crash: {detail}")
 
 
 class BuildMode(ParseMode):
@@ -317,5 +340,5 @@ def _names(plan: Plan, nodes) -> list[str]:
     return [graph.node[i].name or f"{graph.node[i].op_type}_{i}" for i in sorted(nodes)]
 
 
-MODES = {"check": ParseMode, "build": BuildMode, "compare": CompareMode, "nonfinite": NonfiniteMode,
-         "command": CommandMode}
+MODES = {"check": ParseMode, "crash": CrashMode, "build": BuildMode, "compare": CompareMode,
+         "nonfinite": NonfiniteMode, "command": CommandMode}

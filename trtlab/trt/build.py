@@ -271,7 +271,10 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
     load_timing_cache(trt, config, opts.timing_cache)
     del logger.messages[:]
     start = time.perf_counter()
-    engine = builder.build_serialized_network(network, config)
+    from trtlab.trt.contain import held_signals
+
+    with held_signals():  # Ctrl-C inside the build: cancel it and exit 130, never a swallowed interrupt
+        engine = builder.build_serialized_network(network, config)
     build_s = time.perf_counter() - start
     if engine is None:
         why = " | ".join(logger.errors()) or "the builder returned no engine and logged no error"

@@ -107,15 +107,26 @@ def _serialized(model: LoadedModel) -> tuple[bytes | None, str]:
 
 def parse_network(trt: TrtModule, model: LoadedModel, flags: int = 0):
     """Parse into a new network; return (builder, network, parser, logger, ok, seconds). Keep all alive together."""
+    from trtlab.trt.contain import held_signals, probe
+
+    data, path = _serialized(model)
+    probe(model.path or model.name, "parsing", lambda: _parse_once(trt, data, path, flags))
     logger = CapturingLogger.create(trt)
     builder = trt.mod.Builder(logger)
     network = builder.create_network(flags)
     parser = trt.mod.OnnxParser(network, logger)
-    data, path = _serialized(model)
     start = time.perf_counter()
-    with native_stderr(logger):  # what the parser prints itself lands in logger.native(), not the terminal
+    with held_signals(), native_stderr(logger):  # parser prints land in logger.native(); Ctrl-C waits for it
         ok = parser.parse_from_file(path) if data is None else parser.parse(data, path or None)
     return builder, network, parser, logger, bool(ok), time.perf_counter() - start
+
+
+def _parse_once(trt: TrtModule, data: bytes | None, path: str, flags: int) -> None:
+    """One throw-away parse (run in a forked child by ``parse_network`` to contain native crashes)."""
+    logger = CapturingLogger.create(trt)
+    network = trt.mod.Builder(logger).create_network(flags)
+    parser = trt.mod.OnnxParser(network, logger)
+    parser.parse_from_file(path) if data is None else parser.parse(data, path or None)
 
 
 def parser_errors(parser) -> list[dict]:
@@ -141,13 +152,15 @@ def capability(trt: TrtModule, model: LoadedModel, builder,
     logger = logger or CapturingLogger.create(trt)
     network = builder.create_network(0)
     parser = trt.mod.OnnxParser(network, logger)
+    from trtlab.trt.contain import held_signals
+
     if hasattr(parser, "supports_model_v2"):
-        with native_stderr(logger):
+        with held_signals(), native_stderr(logger):
             parser.supports_model_v2(data, path)
         return [(list(parser.get_subgraph_nodes(i)), bool(parser.is_subgraph_supported(i)))
                 for i in range(parser.num_subgraphs)], None
     if hasattr(parser, "supports_model"):
-        with native_stderr(logger):
+        with held_signals(), native_stderr(logger):
             _ok, subgraphs = parser.supports_model(data, path)
         return [(list(nodes), bool(sup)) for nodes, sup in subgraphs], None
     return [], f"{trt.name} {trt.version} has no capability query (supports_model_v2)"

@@ -23,7 +23,9 @@ def monitor_factory(bar):
             def step_complete(self, phase_name, step):
                 if phase_name in self.tasks:
                     bar.update(self.tasks[phase_name], completed=int(step) + 1)
-                return True  # False would cancel the build
+                from trtlab.trt.contain import interrupted
+
+                return not interrupted()  # False cancels the build (Ctrl-C arrived)
 
             def phase_finish(self, phase_name):
                 task = self.tasks.pop(phase_name, None)
