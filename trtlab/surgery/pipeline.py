@@ -91,7 +91,7 @@ def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, s
     refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted)."""
     from trtlab.passes.graphutil import graphsurgeon
 
-    if size > GS_NORMALIZE_LIMIT:
+    if size > GS_NORMALIZE_LIMIT or _reads_outer_weights(model.graph):
         _normalize_in_place(model)
         return model, None
     try:
@@ -113,6 +113,20 @@ def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, s
         del out.functions[:]
         out.functions.extend(model.functions)
     return out, None
+
+
+def _reads_outer_weights(graph: onnx.GraphProto) -> bool:
+    """Whether a body (If/Loop/Scan) reads an initializer of an enclosing graph: graphsurgeon's export copies such
+    a weight into every body that reads it (a model with nested Ifs grew by half), so trtlab normalises those
+    models itself."""
+    from trtlab.passes.graphutil import outer_refs, subgraphs
+
+    inits = {t.name for t in graph.initializer}
+    for node in graph.node:
+        for sub in subgraphs(node):
+            if outer_refs(sub) & inits or _reads_outer_weights(sub):
+                return True
+    return False
 
 
 def fit_ir_version(model: onnx.ModelProto) -> str | None:
@@ -195,12 +209,23 @@ def _normalized(out, before: dict, rec: PassRecord, result: SurgeonResult, name:
     after, warning = normalize(out.model, before["bytes"])
     rec.normalize_seconds = time.perf_counter() - t0
     rec.notes.extend(n for n in (warning, fit_ir_version(after)) if n)
+    if _has_bodies(after):
+        from trtlab.passes.graphutil import drop_conflicting_value_info
+
+        dropped = drop_conflicting_value_info(after)
+        if dropped:
+            rec.notes.append(f"{len(dropped)} declared shape(s) that disagree with shape inference dropped "
+                             f"({', '.join(dropped[:3])}{', ...' if len(dropped) > 3 else ''})")
     after_m = measure(after)
     rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
     rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]
     if out.modified is False and rec.ops_after == rec.ops_before and rec.skipped:
         rec.status = "skipped"
     return after, after_m
+
+
+def _has_bodies(model: onnx.ModelProto) -> bool:
+    return any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node)
 
 
 def _verified(verifier, before: onnx.ModelProto, after: onnx.ModelProto, tol: tuple, p, rec: PassRecord,
