@@ -2,7 +2,8 @@
 
 Rewrites (``convert_to_half``):
 - every node of a standard domain runs in half precision, unless it is on the keep-list (node name or op type),
-  holds a body (If/Loop/Scan), reads a value derived from ``Shape``/``Size`` (shape arithmetic stays exact), or
+  holds a body (If/Loop/Scan), computes a value derived only from ``Shape``/``Size`` and weights (shape
+  arithmetic stays exact; a node that also reads an activation, like Reshape or OneHot, computes data), or
   is a ``Cast`` from float to a non-float type. Which of its inputs and outputs become half is read from the
   operator schema (type constraints), so ops that only accept ``tensor(float)`` in a slot (Resize scales,
   Range, ...) keep FP32 there and mixed-type exports (``Sub``/``Where``/``Pow`` with FP32 constants) stay
@@ -41,8 +42,28 @@ def convert_to_half(proto: onnx.ModelProto, precision: str, keep_fp32: Iterable[
     """A copy of ``proto`` converted to ``precision`` ("fp16" or "bf16"); see the module docstring.
 
     Raises TrtlabError (exit 2) for bf16 below opset 13, where the model cannot hold bfloat16 tensors."""
-    model, _notes = _convert(proto, precision, set(keep_fp32), keep_io_types)
+    model, _conv = _convert(proto, precision, set(keep_fp32), keep_io_types)
     return model
+
+
+def convert_with_report(proto: onnx.ModelProto, precision: str, keep_fp32: Iterable[str] = (),
+                        keep_io_types: bool = True) -> tuple[onnx.ModelProto, list[str], float | None, list[str]]:
+    """``convert_to_half`` plus what it did: (model, notes, converted fraction of the float compute nodes,
+    warnings: a fraction below ``LOW_FRACTION`` means the "half" model computes mostly in FP32)."""
+    model, conv = _convert(proto, precision, set(keep_fp32), keep_io_types)
+    frac = conv.fraction()
+    return model, conv.notes(), frac, low_fraction_warning(frac, conv.stats["float_nodes"], precision)
+
+
+LOW_FRACTION = 0.5
+
+
+def low_fraction_warning(frac: float | None, float_nodes: int, precision: str) -> list[str]:
+    if frac is None or frac >= LOW_FRACTION:
+        return []
+    return [f"only {frac:.0%} of the {float_nodes} float compute node(s) run in {precision}: the result is mostly "
+            "FP32 (the notes say why nodes stayed FP32: keep-list, unknown input types, shape arithmetic); "
+            "`trtlab surgeon MODEL --fold-constants -o F.onnx` first makes more types known"]
 
 
 def _convert(proto, precision, keep, keep_io_types):
@@ -63,7 +84,7 @@ def _convert(proto, precision, keep, keep_io_types):
     types = {k: v[0] for k, v in gu.shape_facts(model).items()}
     conv = _Converter(model, half, keep, types, keep_io_types)
     conv.run()
-    return model, conv.notes()
+    return model, conv
 
 
 class _Converter:
@@ -73,13 +94,21 @@ class _Converter:
         self.opset = main_opset(model)
         self.native: dict[str, int] = {}  # tensor -> dtype it has after conversion (float tensors only)
         self.casts: dict[tuple[str, int], str] = {}
-        self.stats = {"half_nodes": 0, "fp32_nodes": 0, "casts": 0, "weights": 0, "clipped": 0, "kept": 0}
+        self.stats = {"half_nodes": 0, "fp32_nodes": 0, "casts": 0, "weights": 0, "clipped": 0, "kept": 0,
+                      "float_nodes": 0, "float_half": 0}
 
     # which nodes run in half ---------------------------------------------------------------------------------
     def _shape_derived(self) -> set[str]:
+        """Tensors computed from shapes only: outputs of Shape/Size, and of nodes that read a shape-derived value
+        and otherwise only weights or other shape-derived values. A node that also reads an activation (Reshape
+        of data, OneHot of an input's indices, Expand, Tile, ...) computes data: the rule stops there, or it would
+        spread through the whole graph."""
         derived: set[str] = set()
+        inits = {t.name for t in self.g.initializer}
         for node in self.g.node:
-            if node.op_type in ("Shape", "Size") or any(r in derived for r in node.input):
+            reads = [r for r in node.input if r]
+            if node.op_type in ("Shape", "Size") or (
+                    any(r in derived for r in reads) and all(r in derived or r in inits for r in reads)):
                 derived.update(o for o in node.output if o)
         return derived
 
@@ -89,8 +118,8 @@ class _Converter:
             return False
         if node.domain not in ("", "ai.onnx") or node.op_type in ALWAYS_FP32 or any(True for _ in gu.subgraphs(node)):
             return False
-        if any(r in derived for r in node.input if r):
-            return False
+        if any(o in derived for o in node.output if o):
+            return False  # shape arithmetic stays exact; a node that only reads a shape (Reshape's target) may not
         if node.op_type == "Cast" and _attr(node, "to") != FLOAT:
             return False
         if any(r and r not in self.types for r in node.input):
@@ -135,6 +164,9 @@ class _Converter:
             self._set_outputs(node, mode)
             new_nodes.append(node)
             self.stats["half_nodes" if mode else "fp32_nodes"] += 1
+            if self._float_compute(node):
+                self.stats["float_nodes"] += 1
+                self.stats["float_half"] += bool(mode)
         self._fix_graph_outputs(new_nodes)
         del g.node[:]
         g.node.extend(new_nodes)
@@ -235,9 +267,25 @@ class _Converter:
         t.raw_data = rounded.tobytes()
         return t
 
+    FLOAT_COMPUTE_SKIP = ("Cast", "Shape", "Size", "Identity", "Constant")
+
+    def _float_compute(self, node) -> bool:
+        """A node that computes on float data (what a precision change is about): a float input or output, and not
+        a Cast/Shape/Identity."""
+        if node.op_type in self.FLOAT_COMPUTE_SKIP:
+            return False
+        return any(self.types.get(n) == FLOAT for n in list(node.input) + list(node.output) if n)
+
+    def fraction(self) -> float | None:
+        """Converted share of the float compute nodes (None when the model has none)."""
+        s = self.stats
+        return s["float_half"] / s["float_nodes"] if s["float_nodes"] else None
+
     def notes(self) -> list[str]:
         s = self.stats
-        notes = [f"{s['half_nodes']} node(s) in half precision, {s['fp32_nodes']} in FP32 "
+        frac = self.fraction()
+        share = f"{frac:.0%} of {s['float_nodes']} float compute node(s) converted; " if frac is not None else ""
+        notes = [f"{share}{s['half_nodes']} node(s) in half precision, {s['fp32_nodes']} in FP32 "
                  f"({s['kept']} by the keep-list), {s['weights']} weight(s) converted, {s['casts']} Cast(s) inserted"]
         if s["clipped"]:
             notes.append(f"{s['clipped']} weight value(s) beyond +-65504 clipped to the FP16 range")
@@ -298,9 +346,9 @@ def _run(precision):
         if isinstance(keep_fp32, str):
             keep_fp32 = [k for k in keep_fp32.split(",") if k]
         unmatched = unmatched_keep(model, keep_fp32)
-        converted, notes = _convert(model, precision, set(keep_fp32), keep_io_types)
+        converted, notes, _frac, low = convert_with_report(model, precision, keep_fp32, keep_io_types)
         return PassResult(converted, notes, modified=True, verify_tolerance=PRECISION_TOLERANCES[precision],
-                          warnings=[keep_warning(unmatched)] if unmatched else [])
+                          warnings=([keep_warning(unmatched)] if unmatched else []) + low)
     return run
 
 

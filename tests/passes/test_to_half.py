@@ -107,3 +107,49 @@ def test_real_models_convert_and_run(name):
     feeds = random_feeds(plan_inputs(model.graph), 1)
     for ref, got in zip(run(model, feeds), run(half, feeds)):
         assert got.dtype == ref.dtype and got.shape == ref.shape
+
+
+def _keras_onehot():
+    """tf2onnx Keras export: an integer input feeds a one-hot embedding whose depth and reshape target come from
+    Shape; the shape-derived rule used to spread through every node after them (2 of 9 nodes converted)."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Shape", ["w_emb"], ["es"]),
+        helper.make_node("Gather", ["es", "zero"], ["depth"], axis=0),
+        helper.make_node("OneHot", ["ids", "depth", "onoff"], ["oh"], axis=-1),
+        helper.make_node("Shape", ["ids"], ["ids_shape"]),
+        helper.make_node("Concat", ["ids_shape", "minus1"], ["tgt"], axis=0),
+        helper.make_node("MatMul", ["oh", "w_emb"], ["emb"]),
+        helper.make_node("Reshape", ["emb", "tgt"], ["r"]),
+        helper.make_node("MatMul", ["r", "w1"], ["h"]),
+        helper.make_node("Relu", ["h"], ["hr"]),
+        helper.make_node("MatMul", ["hr", "w2"], ["h2"]),
+        helper.make_node("Add", ["h2", "b2"], ["h3"]),
+        helper.make_node("Tanh", ["h3"], ["y"]),
+    ]
+    inits = [const("w_emb", rng.uniform(-1, 1, (10, 8))), const("zero", 0, np.int64), const("onoff", [0.0, 1.0]),
+             const("minus1", [-1], np.int64), const("w1", rng.uniform(-1, 1, (8, 8))),
+             const("w2", rng.uniform(-1, 1, (8, 4))), const("b2", rng.uniform(-1, 1, (4,)))]
+    return make_model(nodes, [tensor("ids", ["batch", 3], TensorProto.INT64)], [tensor("y", ["batch", 3, 4])], inits)
+
+
+def test_shape_rule_does_not_spread_and_fraction_is_reported():
+    from trtlab.passes.to_half import convert_with_report
+
+    model = _keras_onehot()
+    half, notes, frac, warnings = convert_with_report(model, "fp16")
+    assert frac is not None and frac >= 0.8, notes
+    assert "float compute node(s) converted" in notes[0]
+    assert not warnings
+    by_out = {n.output[0]: n for n in half.graph.node}
+    assert by_out["hr"].op_type == "Relu"
+    assert any(t.data_type == TensorProto.FLOAT16 for t in half.graph.initializer if t.name.startswith("w1"))
+    feeds = {"ids": np.array([[1, 4, 9], [0, 2, 3]], np.int64)}
+    np.testing.assert_allclose(run(half, feeds)[0], run(model, feeds)[0], atol=2e-2, rtol=1e-2)
+
+
+def test_low_fraction_warns():
+    from trtlab.passes.to_half import convert_with_report
+
+    _h, _n, frac, warnings = convert_with_report(_keras_onehot(), "fp16", keep_fp32=["MatMul", "Relu", "Tanh"])
+    assert frac < 0.5 and warnings and "run in fp16" in warnings[0]
