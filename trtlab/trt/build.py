@@ -271,15 +271,27 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
     build_s = time.perf_counter() - start
     if engine is None:
         why = " | ".join(logger.errors()) or "the builder returned no engine and logged no error"
-        hint = ("raise the memory pool limit (--workspace 2G) or lower the profiles' max shapes"
-                if "OutOfMemory" in why else "the builder's message names the layer; `trtlab check` the model, "
-                "fold constants (`trtlab surgeon --fold-constants`) or fix the shapes it names")
+        hint = _build_hint(why, model)
         raise BuildFailure(model.path or model.name, f"engine build failed: {why}", hint, stage="build",
                            messages=logger.errors(), notes=[f"{trt.name} printed: {x}" for x in logger.native()])
     save_timing_cache(config, opts.timing_cache)
     warnings += [w for w in logger.warnings() if "Thread context" not in w]
     return Built(bytes(engine), inputs, outputs, layers, marked, parse_s, build_s, convert_s, notes, warnings,
                  half_fraction)
+
+
+def _build_hint(why: str, model: LoadedModel) -> str:
+    """What to do about a builder failure: memory, an internal error (a TensorRT bug: find the smallest model that
+    shows it), or the layer it names."""
+    path = model.path or "MODEL"
+    if "OutOfMemory" in why:
+        return "raise the memory pool limit (--workspace 2G) or lower the profiles' max shapes"
+    low = why.lower()
+    if "internal error" in low or "assertion" in low or "error code 2" in low:
+        return (f"an internal builder error (a TensorRT bug, not the model's): find the smallest model that shows it "
+                f"with `trtlab debug reduce {path} --fails build -o min.onnx` and report it, or isolate that part")
+    return ("the builder's message names the layer; `trtlab check` the model, fold constants (`trtlab surgeon "
+            "MODEL --fold-constants -o folded.onnx`) or fix the shapes it names")
 
 
 def _flag_net(trt: TrtModule):
