@@ -113,7 +113,7 @@ class _Converter:
         return derived
 
     def _half_mode(self, node, derived: set[str]) -> bool:
-        if node.name in self.keep or node.op_type in self.keep:
+        if node.name in self.keep or node.op_type in self.keep or (node.output and node.output[0] in self.keep):
             self.stats["kept"] += 1
             return False
         if node.domain not in ("", "ai.onnx") or node.op_type in ALWAYS_FP32 or any(True for _ in gu.subgraphs(node)):
@@ -332,7 +332,7 @@ def unmatched_keep(model: onnx.ModelProto, keep: Iterable[str]) -> list[str]:
 
     seen: set[str] = set()
     for node, _depth in walk_nodes(model.graph):
-        seen.update((node.name, node.op_type))
+        seen.update((node.name, node.op_type, node.output[0] if node.output else ""))
     return [k for k in keep if k not in seen]
 
 
@@ -352,11 +352,12 @@ def _run(precision):
     return run
 
 
-_OPTIONS = {"keep_fp32": "node names or op types that stay in FP32 (Casts at their boundary)",
+_OPTIONS = {"keep_fp32": "node names, op types or nodes' first output names that stay in FP32 (Casts at their "
+                         "boundary)",
             "keep_io_types": "keep graph inputs/outputs in their original dtype (default on)"}
 TO_FP16 = Pass(name="to-fp16", description="convert weights and activations to FP16, Casts around an FP32 keep-list",
                run=_run("fp16"), options=_OPTIONS, numeric=True,
-               ort_gaps=True)
+               ort_gaps=True, undo_option="keep_fp32")
 TO_BF16 = Pass(name="to-bf16", description="convert weights and activations to BF16, Casts around an FP32 keep-list",
                run=_run("bf16"), options=_OPTIONS, numeric=True,
-               ort_gaps=True)
+               ort_gaps=True, undo_option="keep_fp32")
