@@ -83,8 +83,14 @@ def sweep_pass(model: onnx.ModelProto, feeds: dict, name: str) -> tuple[str, str
     work.CopyFrom(model)
     verifier = Verifier(feeds)
     verifier.baseline(work)
+    from trtlab.errors import TrtlabError
+
     try:
         _out, result = run_pipeline(work, [Step(name)], verifier=verifier)
+    except TrtlabError as exc:
+        if exc.code == 2:  # refused with a reason and a hint (bf16 below opset 13)
+            return "skipped", f"refused: {exc.problem}"[:200]
+        return "failed", f"{exc.problem}"[:200]
     except Exception as exc:  # noqa: BLE001 - a crash of the runner is what the sweep looks for
         return "failed", f"crashed: {type(exc).__name__}: {str(exc)[:150]}"
     rec = result.passes[0]

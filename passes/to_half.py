@@ -52,7 +52,8 @@ def convert_with_report(proto: onnx.ModelProto, precision: str, keep_fp32: Itera
     warnings: a fraction below ``LOW_FRACTION`` means the "half" model computes mostly in FP32)."""
     model, conv = _convert(proto, precision, set(keep_fp32), keep_io_types)
     frac = conv.fraction()
-    return model, conv.notes(), frac, low_fraction_warning(frac, conv.stats["float_nodes"], precision)
+    return (model, conv.notes(), frac,
+            low_fraction_warning(frac, conv.stats["float_nodes"], precision) + conv.clip_warning())
 
 
 LOW_FRACTION = 0.5
@@ -94,6 +95,7 @@ class _Converter:
         self.opset = main_opset(model)
         self.native: dict[str, int] = {}  # tensor -> dtype it has after conversion (float tensors only)
         self.casts: dict[tuple[str, int], str] = {}
+        self.clipped_names: list[str] = []
         self.stats = {"half_nodes": 0, "fp32_nodes": 0, "casts": 0, "weights": 0, "clipped": 0, "kept": 0,
                       "float_nodes": 0, "float_half": 0}
 
@@ -257,6 +259,7 @@ class _Converter:
             clipped = int(np.count_nonzero(np.abs(value[np.isfinite(value)]) > FP16_MAX))
             self.stats["clipped"] += clipped
             if clipped:
+                self.clipped_names.append(name)
                 value = np.where(np.isfinite(value), np.clip(value, -FP16_MAX, FP16_MAX), value)
             return numpy_helper.from_array(value.astype(np.float16), name)
         bits = np.ascontiguousarray(value, dtype=np.float32).view(np.uint32).astype(np.uint64)
@@ -288,8 +291,23 @@ class _Converter:
         notes = [f"{share}{s['half_nodes']} node(s) in half precision, {s['fp32_nodes']} in FP32 "
                  f"({s['kept']} by the keep-list), {s['weights']} weight(s) converted, {s['casts']} Cast(s) inserted"]
         if s["clipped"]:
-            notes.append(f"{s['clipped']} weight value(s) beyond +-65504 clipped to the FP16 range")
+            notes.append(f"{s['clipped']} weight value(s) beyond +-65504 clipped to the FP16 range "
+                         f"({clipped_list(self.clipped_names)})")
         return notes
+
+    def clip_warning(self) -> list[str]:
+        """Clipped weights, named, with what usually avoids them: folding first (a BatchNormalization variance
+        above 65504 is in range once folded into the Conv before it)."""
+        if not self.clipped_names:
+            return []
+        return [f"{self.stats['clipped']} weight value(s) beyond +-65504 clipped to FP16 in "
+                f"{clipped_list(self.clipped_names)}: fold first (`trtlab surgeon MODEL --fold-constants --to-fp16 "
+                "-o OUT.onnx`; folded into a Conv they are usually in range), or keep their readers in FP32 "
+                "(--keep-fp32 NODE)"]
+
+
+def clipped_list(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def _attr(node, name, default=None):

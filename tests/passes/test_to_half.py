@@ -153,3 +153,43 @@ def test_low_fraction_warns():
 
     _h, _n, frac, warnings = convert_with_report(_keras_onehot(), "fp16", keep_fp32=["MatMul", "Relu", "Tanh"])
     assert frac < 0.5 and warnings and "run in fp16" in warnings[0]
+
+
+def _conv_bn_big_variance():
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "scale", "bias", "mean", "var"], ["y"])]
+    inits = [const("w", rng.uniform(-1, 1, (4, 3, 3, 3))), const("scale", np.ones(4)), const("bias", np.zeros(4)),
+             const("mean", np.zeros(4)), const("var", [1e5, 2e5, 1.0, 4.0])]
+    return make_model(nodes, [tensor("x", [1, 3, 8, 8])], [tensor("y", [1, 4, 8, 8])], inits)
+
+
+def test_clipped_weights_are_named_with_fold_advice():
+    from trtlab.passes.to_half import convert_with_report
+
+    _m, notes, _f, warnings = convert_with_report(_conv_bn_big_variance(), "fp16")
+    assert any("clipped" in n and "var" in n for n in notes)
+    assert warnings and "var" in warnings[0] and "--fold-constants" in warnings[0]
+
+
+def test_fold_then_fp16_is_close():
+    from trtlab.surgery.pipeline import Step, run_pipeline
+    from trtlab.surgery.verify import Verifier
+
+    model = _conv_bn_big_variance()
+    feeds = {"x": np.random.default_rng(2).uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32)}
+    verifier = Verifier(feeds)
+    verifier.baseline(model)
+    out, result = run_pipeline(model, [Step("fold-constants"), Step("to-fp16")], verifier=verifier)
+    assert result.passed and all(p.verified for p in result.passes), result.failure
+    assert not result.passes[1].undone and not any("clipped" in w for w in result.warnings)
+
+
+def test_small_drift_names_atol():
+    from trtlab.surgery.verify import Verifier
+
+    model = _bert_like()
+    verifier = Verifier(_feeds())
+    verifier.baseline(model)
+    check = verifier.check(model, convert_to_half(model, "fp16"), (1e-7, 0.0), "to-fp16")
+    assert check.verified is False and "--atol" in check.failure
