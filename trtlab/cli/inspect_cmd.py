@@ -32,27 +32,28 @@ def _shape(shape) -> str:
 
 
 def _print(s: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from trtlab.ui import out, warn
 
     for w in s["warnings"]:
         warn(w)
-    out.print(f"[bold]{s['model']}[/]  producer: {s['producer'] or '-'}  IR {s['ir_version']}  opsets: "
+    out.print(f"[bold]{escape(s['model'])}[/]  producer: {escape(s['producer'] or '-')}  IR {s['ir_version']}  opsets: "
               + ", ".join(f"{d} {v}" for d, v in s["opsets"].items()))
     io = Table(title="inputs and outputs", title_justify="left")
     for col in ("", "name", "dtype", "shape"):
         io.add_column(col)
     for kind in ("inputs", "outputs"):
         for t in s[kind]:
-            io.add_row(kind[:-1], t["name"], t["dtype"], _shape(t["shape"]))
+            io.add_row(kind[:-1], escape(t["name"]), escape(str(t["dtype"])), escape(_shape(t["shape"])))
     out.print(io)
     ops = Table(title=f"{s['nodes']} nodes ({s['nodes_in_subgraphs']} inside subgraphs)", title_justify="left")
     ops.add_column("op")
     ops.add_column("count", justify="right")
     ops.add_column("in subgraphs", justify="right")
     for op, n in s["op_counts"].items():
-        ops.add_row(op, str(n), str(s["op_counts_in_subgraphs"].get(op, "")))
+        ops.add_row(escape(op), str(n), str(s["op_counts_in_subgraphs"].get(op, "")))
     out.print(ops)
     init = s["initializers"]
     out.print(f"initializers: {init['count']} ({init['bytes'] / 2**20:.2f} MiB"
@@ -63,7 +64,7 @@ def _print(s: dict) -> None:
                   "`trtlab surgeon --fold-constants` turns them into initializers")
     if s["dynamic_dims"]:
         out.print("dynamic dims: " + ", ".join(f"{d['tensor']}[{d['axis']}]={d['dim'] or '?'}"
-                                              for d in s["dynamic_dims"]))
+                                              for d in s["dynamic_dims"]), markup=False)
     if s["custom_ops"]:
         out.print("[yellow]custom-domain ops:[/] " + ", ".join(f"{k} x{v}" for k, v in s["custom_ops"].items()))
     if s["domains_without_opset_import"]:
