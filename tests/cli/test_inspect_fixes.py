@@ -28,3 +28,22 @@ def test_strict_shape_inference_failure_is_a_warning(cli, tmp_path):
     assert any("shape inference fails" in w for w in warnings), warnings
     r = cli("inspect", "m.onnx")
     assert "shape inference fails" in r.err + r.out
+
+
+def test_inspect_engine_says_so_and_shows_provenance(cli, tmp_path):
+    import pytest
+
+    from trtlab.errors import TrtlabError
+    from trtlab.trt.module import load
+
+    try:
+        load()
+    except TrtlabError as exc:
+        pytest.skip(f"no TensorRT module: {exc.problem}")
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [tensor("x", [1, 3])], [tensor("y", [1, 3])])
+    onnx.save(model, tmp_path / "m.onnx")
+    r = cli("build", "m.onnx", "-o", "m.engine", "--precision", "fp16")
+    assert r.code == 0, r.out + r.err
+    r = cli("inspect", "m.engine")
+    assert r.code == 0 and "a TensorRT engine" in r.out and "built by" in r.out, r.out + r.err
+    assert "precision fp16, 100% of float compute nodes converted" in " ".join(r.out.split())
