@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from onnx import helper
 
 from tests.passes.helpers import const, make_model, tensor
@@ -40,8 +41,6 @@ def test_nodeless_error_must_match_the_original_text():
 
 
 def test_error_keys_on_real_parser_messages():
-    import pytest
-
     from trtlab.errors import TrtlabError
     from trtlab.model import LoadedModel
     from trtlab.trt.check import parse_network, parser_errors
@@ -64,3 +63,22 @@ def test_error_keys_on_real_parser_messages():
     assert same_error(keys(gather), keys(softmax))  # one error, other node, other numbers
     assert not same_error({error_key(AXIS)}, {error_key(SHAPE_INPUT)})
     assert same_error({error_key(AXIS)}, keys(gather))
+
+
+@pytest.mark.slow
+def test_trtlab_check_as_the_check_command_leaves_no_candidate_runs(cli, tmp_path):
+    import os
+
+    import onnx
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Fake", ["a"], ["b"], domain="com.acme"),
+             helper.make_node("Relu", ["b"], ["y"])]
+    model = make_model(nodes, [tensor("x", [2, 3])], [tensor("y", [2, 3])])
+    model.opset_import.append(helper.make_opsetid("com.acme", 1))
+    onnx.save(model, tmp_path / "m.onnx")
+    trtlab = os.path.join(os.path.dirname(__import__("sys").executable), "trtlab")
+    r = cli("debug", "reduce", "m.onnx", "-o", "min.onnx", "--check", f"{trtlab} check {{model}}")
+    assert r.code == 0, r.out + r.err
+    runs = sorted(p.name for p in (tmp_path / "trtlab-runs").iterdir())
+    assert not [n for n in runs if "candidate" in n], runs
+    assert len(runs) == 1 and runs[0].startswith("reduce-")

@@ -246,6 +246,7 @@ class CommandMode:
                 return Verdict(False, f"timed out after {self.timeout} s (counted as passing)")
         finally:
             os.unlink(path)
+            _remove_candidate_runs(path)
         return self._verdict(proc.returncode, proc.stdout, proc.stderr)
 
     def _verdict(self, rc: int, stdout: str, stderr: str) -> Verdict:
@@ -272,6 +273,21 @@ class CommandMode:
 
     def __call__(self, cand: Candidate) -> Verdict:
         return self._run(cand.proto)
+
+
+def _remove_candidate_runs(candidate: str) -> None:
+    """A check command that is itself trtlab (``trtlab check {model}``) leaves a run folder per candidate under
+    ./trtlab-runs, named after the candidate's temporary file: remove those (only those)."""
+    import shutil
+
+    from trtlab.rundir import DEFAULT_ROOT
+
+    stem = os.path.splitext(os.path.basename(candidate))[0]
+    if not DEFAULT_ROOT.is_dir():
+        return
+    for run in DEFAULT_ROOT.iterdir():
+        if run.is_dir() and (run.name.endswith(f"-{stem}") or f"-{stem}-" in run.name):
+            shutil.rmtree(run, ignore_errors=True)
 
 
 def _names(plan: Plan, nodes) -> list[str]:
