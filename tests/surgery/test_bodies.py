@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.conftest import shared_model
 from tests.passes.helpers import const, make_model, run, tensor
 from trtlab.surgery.pipeline import Step, run_pipeline
 from trtlab.surgery.verify import Verifier
@@ -81,3 +83,14 @@ def test_fold_in_loop_body_leaves_no_invalid_value_info():
     onnx.shape_inference.infer_shapes(out, strict_mode=True)  # raised "differ in rank: (1) vs (0)" before
     for got, want in zip(run(out, feeds), run(model, feeds)):
         np.testing.assert_allclose(got, want)
+
+
+@pytest.mark.parametrize("name", ["poly_loop", "poly_scan", "poly_if_conditionally_invalid", "fastestdet",
+                                  "super_resolution"])
+def test_printed_sizes_are_sizes_on_disk_for_shared_models(name):
+    model = onnx.load(shared_model(f"{name}.onnx"))
+    out, result = run_pipeline(model, [Step("fold-constants")])
+    assert result.passed, result.failure
+    on_disk = len(out.SerializeToString())
+    assert abs(result.passes[-1].bytes_after - on_disk) <= max(512, on_disk // 200), (result.passes[-1].bytes_after,
+                                                                                        on_disk)
