@@ -47,3 +47,10 @@ def test_inspect_engine_says_so_and_shows_provenance(cli, tmp_path):
     r = cli("inspect", "m.engine")
     assert r.code == 0 and "a TensorRT engine" in r.out and "built by" in r.out, r.out + r.err
     assert "precision fp16, 100% of float compute nodes converted" in " ".join(r.out.split())
+
+
+def test_doctor_for_compare_names_the_targets_that_work(cli):
+    r = cli("doctor", "--for", "compare")
+    if r.code == 0:
+        return  # a machine ready for TensorRT targets
+    assert "compare targets that work here: onnxrt (CPU)" in r.out and "not here: trt" in r.out, r.out
