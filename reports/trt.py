@@ -77,13 +77,13 @@ def render_check(res: dict, run_dir: Path) -> str:
                           [[n.get("index", "-"), n.get("name"), n.get("op"), n.get("domain") or "ai.onnx",
                             Raw(badge(n.get("supported"), "yes", "no")), n.get("error") or ""] for n in nodes],
                           table_id="all-nodes", numeric={0}) if nodes else ""
-    run = common.command_line(res) + kv([("model", res.get("model")), ("TensorRT module", _module(res)),
-                                         ("nodes", len(nodes) or None)])
+    run = common.command_line(res) + kv([("model", model_label(res, run_dir, full=True)),
+                                         ("TensorRT module", _module(res)), ("nodes", len(nodes) or None)])
     sections = [("run", "Run", run), ("unsupported", "Unsupported nodes", unsupported),
                 ("partitions", "Partitions", parts), ("nodes", "Nodes", all_nodes),
                 ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
                 ("environment", "Environment", common.environment(res))]
-    return page(f"trtlab check: {Path(str(res.get('model') or run_dir.name)).name}", esc(_module(res)), banner,
+    return page(f"trtlab check: {model_label(res, run_dir)}", esc(_module(res)), banner,
                 sections, common.footer(res, run_dir))
 
 
@@ -156,8 +156,8 @@ def render_build(res: dict, run_dir: Path) -> str:
                                                                  "not available or the build did not finish)."))
     timing_pairs = [(k.replace("_", " "), seconds(v) if k.endswith("_s") else num(fnum(v)) if fnum(v) is not None
                      else common._flat(v)) for k, v in timing.items()]
-    sections = [("run", "Run", common.command_line(res) + kv([("model", res.get("model")), ("engine", built),
-                                                             ("TensorRT module", _module(res))]))]
+    sections = [("run", "Run", common.command_line(res) + kv([("model", model_label(res, run_dir, full=True)),
+                                                             ("engine", built), ("TensorRT module", _module(res))]))]
     if failed and (res.get("failure") or res.get("nodes")):
         sections.append(("failure", "Why it did not build", failure_section(res)))
     sections += [
@@ -167,7 +167,7 @@ def render_build(res: dict, run_dir: Path) -> str:
         ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()])),
         ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
         ("environment", "Environment", common.environment(res))]
-    return page(f"trtlab build: {Path(str(res.get('model') or run_dir.name)).name}", esc(_module(res)), banner,
+    return page(f"trtlab build: {model_label(res, run_dir)}", esc(_module(res)), banner,
                 sections, common.footer(res, run_dir))
 
 
@@ -175,3 +175,12 @@ def render(res: dict, run_dir: Path) -> str:
     if str(res.get("schema", "")).startswith("trtlab.build/"):
         return render_build(res, run_dir)
     return render_check(res, run_dir)
+
+
+def model_label(res: dict, run_dir: Path, full: bool = False) -> str:
+    """The model's file name (or path) for a title: results hold it as a path or as a summary dict."""
+    model = res.get("model")
+    if isinstance(model, dict):
+        model = model.get("path") or model.get("name")
+    text = str(model or run_dir.name)
+    return text if full else Path(text).name

@@ -107,3 +107,15 @@ def test_substitute_banner_warns_when_the_parser_refuses_a_new_node(tmp_path):
     res["parse"] = {"checked": True, "parseable": True, "new_nodes": [{"node": "n", "op": "Gelu", "parsed": True}]}
     html = render_html(make_run(tmp_path, res, "sub2"))
     assert '<div class="verdict ok"><b>PASSED</b><span>outputs verified (2 tensors); TensorRT parser imports' in html
+
+
+@pytest.mark.parametrize("kind", ["check", "build"])
+def test_title_names_the_model_when_results_hold_a_summary_dict(tmp_path, kind):
+    """check/build results store the model as a summary dict; the title printed the dict."""
+    import re
+
+    res = dict(ALL[kind])
+    res["model"] = {"path": "/models/crnn_int8.onnx", "name": "crnn_int8", "sha256": "ab" * 32, "nodes": 292}
+    html = render_html(make_run(tmp_path, res, kind))
+    title = re.search(r"<title>([^<]*)</title>", html).group(1)
+    assert title == f"trtlab {kind}: crnn_int8.onnx", title

@@ -85,14 +85,14 @@ class OnnxrtBackend(Backend):
             except ValueError:
                 raise TrtlabError(f"backend '{self.spec}'", f"threads={threads} is not a number",
                                   "e.g. threads=2") from None
-        so.log_severity_level = 3
+        so.log_severity_level = 4  # errors come back as exceptions (ERROR lines, too, went to stderr)
         self.info["graph_optimization_level"] = level
         return so
 
     def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
         import onnxruntime as ort
 
-        ort.set_default_logger_severity(3)  # errors come back as exceptions; no coloured log lines on stderr
+        ort.set_default_logger_severity(4)  # errors come back as exceptions; no coloured log lines on stderr
         work = onnx.ModelProto()
         work.CopyFrom(model)  # cheap when trtlab.weights holds the large initializers apart
         if self.precision != "fp32":

@@ -4,8 +4,9 @@ Each mode is a small class with ``original(plan)`` (run once on the whole model;
 reduce) and ``__call__(candidate) -> Verdict``. Literal registry: ``MODES``.
 
 - ``check``: TensorRT's ONNX parser refuses the model. The candidate reproduces when the parser refuses one of the
-  nodes it refused in the original (``any_failure`` accepts any refusal), so a cut that breaks something else
-  is not mistaken for the bug.
+  nodes it refused in the original or, when the parser named no node, with the same error text (names and numbers
+  normalised away; ``any_failure`` accepts any refusal), so a cut that breaks something else is not mistaken for
+  the bug.
 - ``crash``: TensorRT crashes (a native signal, contained in a child process) while parsing the model; ``check``
   accepts a crashing original too, and then only candidates that crash reproduce.
 - ``build``: the model parses but the builder fails; a parser refusal of the candidate is a different failure.
@@ -56,33 +57,40 @@ class ParseMode:
     def __init__(self, trt, any_failure: bool = False):
         self.trt, self.any_failure = trt, any_failure
         self.signature: set[int] = set()
+        self.keys: set[str] = set()
 
-    def _parse(self, proto, origin: list[int]) -> tuple[bool, set[int], str]:
+    def _parse(self, proto, origin: list[int]) -> tuple[bool, set[int], str, set[str]]:
         from trtlab.trt.check import parse_network, parser_errors
         from trtlab.trt.contain import TrtCrash
 
         try:
             _b, _n, parser, logger, ok, _s = parse_network(self.trt, LoadedModel(proto=proto, path=None))
         except TrtCrash as exc:
-            return False, {CRASHED}, _one_line(exc.problem)
+            return False, {CRASHED}, _one_line(exc.problem), {"<crash>"}
         errors = parser_errors(parser)
         nodes = {origin[e["node"]] for e in errors if 0 <= e["node"] < len(origin)}
         first = errors[0] if errors else {"node_name": "", "op": "", "message": "; ".join(logger.errors())}
         detail = "parses" if ok else _one_line(f"{first['node_name']} ({first['op']}): {first['message']}")
-        return ok, nodes, detail
+        keys = {error_key(e["message"]) for e in errors} | {error_key(m) for m in logger.errors()}
+        return ok, nodes, detail, keys - {""}
 
     def original(self, plan: Plan) -> Verdict:
-        ok, nodes, detail = self._parse(plan.model, list(range(len(plan.model.graph.node))))
+        ok, nodes, detail, keys = self._parse(plan.model, list(range(len(plan.model.graph.node))))
         if ok:
             raise TrtlabError("debug reduce --fails check", f"{NOTHING} ({self.trt.name} {self.trt.version} parses "
                               "it)", "nothing to do; for builder failures use --fails build, for accuracy "
                               "--fails compare", code=EXIT_USAGE)
-        self.signature = nodes
+        self.signature, self.keys = nodes, keys
         return Verdict(True, detail, _names(plan, nodes - {CRASHED}))
 
     def __call__(self, cand: Candidate) -> Verdict:
-        ok, nodes, detail = self._parse(cand.proto, cand.origin)
-        same = self.any_failure or not self.signature or bool(nodes & self.signature)
+        ok, nodes, detail, keys = self._parse(cand.proto, cand.origin)
+        if self.any_failure:
+            same = True
+        elif self.signature:
+            same = bool(nodes & self.signature)
+        else:  # the parser named no node: the same failure is the same error text (names and numbers aside)
+            same = same_error(self.keys, keys) or not self.keys
         if not ok and not same:
             detail = "a different failure: " + detail
         return Verdict(not ok and same, detail, sorted(str(n) for n in nodes))
@@ -92,7 +100,7 @@ class CrashMode(ParseMode):
     name = "crash"
 
     def original(self, plan: Plan) -> Verdict:
-        ok, nodes, detail = self._parse(plan.model, list(range(len(plan.model.graph.node))))
+        ok, nodes, detail, _keys = self._parse(plan.model, list(range(len(plan.model.graph.node))))
         if CRASHED not in nodes:
             raise TrtlabError("debug reduce --fails crash", f"{NOTHING} (TensorRT does not crash on it: {detail})",
                               "use --fails check for parser refusals", code=EXIT_USAGE)
@@ -100,8 +108,41 @@ class CrashMode(ParseMode):
         return Verdict(True, detail)
 
     def __call__(self, cand: Candidate) -> Verdict:
-        _ok, nodes, detail = self._parse(cand.proto, cand.origin)
+        _ok, nodes, detail, _keys = self._parse(cand.proto, cand.origin)
         return Verdict(CRASHED in nodes, detail if CRASHED in nodes else f"no crash: {detail}")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_NODE_PREFIX = re.compile(r"in node -?\d+ with name: .*? and operator: \S+ ?\(?|^\[[^\]]*\]\s*", re.I)
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?", re.I)
+
+
+def error_key(text: str) -> str:
+    """A parser error with what a cut changes taken out (tensor and node names, numbers, source locations), so the
+    original failure and the same failure on a reduced model compare equal, and a different one does not."""
+    text = _NODE_PREFIX.sub(" ", str(text))
+    text = _QUOTED.sub("<name>", text)
+    text = re.sub(r"\b[\w./-]+\.(cpp|cu|h|hpp):\d+", "<src>", text)
+    text = _NUMBER.sub("#", text)
+    text = re.sub(r"(network input|input|tensor|node|layer|output)\s+\S*[/_.:#\d]\S*", r"\1 <name>", text,
+                  flags=re.I)
+    return " ".join(text.lower().split())[:200]
+
+
+def _core(key: str) -> str:
+    """The message proper: the longest ':'-separated part, bracketed values dropped."""
+    parts = [re.sub(r"\[[^\]]*\]|\([^)]*\)", "", p).strip(" .") for p in key.split(":")]
+    return max(parts, key=len) if parts else ""
+
+
+def same_error(original: set[str], candidate: set[str]) -> bool:
+    """Whether a candidate's parser errors include the original one (``error_key`` texts; one message may be
+    reported with or without the parser's prefix and details)."""
+    for a in original:
+        for b in candidate:
+            if a == b or (len(_core(a)) >= 12 and _core(a) in b) or (len(_core(b)) >= 12 and _core(b) in a):
+                return True
+    return False
 
 
 class BuildMode(ParseMode):
@@ -307,6 +348,7 @@ class CommandMode:
                 return Verdict(False, f"timed out after {self.timeout} s (counted as passing)")
         finally:
             os.unlink(path)
+            _remove_candidate_runs(path)
         return self._verdict(proc.returncode, proc.stdout, proc.stderr)
 
     def _verdict(self, rc: int, stdout: str, stderr: str) -> Verdict:
@@ -333,6 +375,21 @@ class CommandMode:
 
     def __call__(self, cand: Candidate) -> Verdict:
         return self._run(cand.proto)
+
+
+def _remove_candidate_runs(candidate: str) -> None:
+    """A check command that is itself trtlab (``trtlab check {model}``) leaves a run folder per candidate under
+    ./trtlab-runs, named after the candidate's temporary file: remove those (only those)."""
+    import shutil
+
+    from trtlab.rundir import DEFAULT_ROOT
+
+    stem = os.path.splitext(os.path.basename(candidate))[0]
+    if not DEFAULT_ROOT.is_dir():
+        return
+    for run in DEFAULT_ROOT.iterdir():
+        if run.is_dir() and (run.name.endswith(f"-{stem}") or f"-{stem}-" in run.name):
+            shutil.rmtree(run, ignore_errors=True)
 
 
 def _names(plan: Plan, nodes) -> list[str]:

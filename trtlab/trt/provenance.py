@@ -44,6 +44,7 @@ def make(trt, model, built, opts, engine_path: Path, gpu: dict | None, layers: d
         "marked": built.marked,
         "layers": layers,
         "notes": built.notes,
+        "half_fraction": getattr(built, "half_fraction", None),
     }
 
 
