@@ -41,16 +41,52 @@ def _package(name: str, module: str, hint: str) -> Check:
         return Check(name, False, f"not importable ({type(exc).__name__}: {str(exc)[:80]})", hint)
 
 
+# Distributions that install the same ``onnxruntime`` module folder: two of them overwrite each other's files.
+ORT_FLAVOURS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino",
+                "onnxruntime-qnn", "onnxruntime-training", "onnxruntime-silicon", "ort-nightly", "ort-nightly-gpu")
+ORT_HINT = "pip install 'trtlab[cpu]' (CPU) or 'trtlab[gpu]' (CUDA provider); one of the two, never both"
+
+
+def onnxruntime_flavours() -> dict[str, str]:
+    """Installed onnxruntime distributions (normalised name -> version), from the installed packages' metadata."""
+    from importlib import metadata
+
+    found = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata.get("Name") or "").lower().replace("_", "-").replace(".", "-")
+        if name in ORT_FLAVOURS:
+            found[name] = dist.version
+    return dict(sorted(found.items()))
+
+
+def mixed_flavour_fix(flavours: dict[str, str], python: str = "python") -> str:
+    """The commands that leave exactly one flavour: uninstall all (they share files), reinstall the one to keep
+    (the GPU one when present, at its installed version)."""
+    keep = "onnxruntime-gpu" if "onnxruntime-gpu" in flavours else next(n for n in flavours if n != "onnxruntime")
+    return (f"{python} -m pip uninstall -y {' '.join(flavours)} && "
+            f"{python} -m pip install {keep}=={flavours[keep]}")
+
+
 def _onnxruntime() -> list[Check]:
-    check = _package("onnxruntime", "onnxruntime", "pip install onnxruntime (or onnxruntime-gpu for the CUDA provider)")
+    flavours = onnxruntime_flavours()
+    if len(flavours) > 1:
+        listed = ", ".join(f"{n} {v}" for n, v in flavours.items())
+        return [Check("onnxruntime", False, f"{len(flavours)} flavours installed over one module folder ({listed}); "
+                      "the files of the last one installed win",
+                      f"keep one: {mixed_flavour_fix(flavours, sys.executable)} (for the CPU flavour instead: "
+                      "install onnxruntime the same way)")]
+    check = _package("onnxruntime", "onnxruntime", ORT_HINT)
     if not check.ok:
         return [check]
     import onnxruntime as ort
 
+    if flavours:
+        check.value = f"{check.value} ({next(iter(flavours))})"
     providers = ort.get_available_providers()
     cuda_ok = "CUDAExecutionProvider" in providers
     return [check, Check("onnxruntime providers", True, ", ".join(providers),
-                         None if cuda_ok else "optional: pip install onnxruntime-gpu for onnxrt:cuda")]
+                         None if cuda_ok else "optional, for onnxrt:cuda: pip uninstall -y onnxruntime && "
+                         "pip install 'trtlab[gpu]'")]
 
 
 def _tensorrt(module_name: str | None):
