@@ -40,8 +40,8 @@ def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tup
 
 
 def parse_events(events: list[dict], mapping: dict[str, tuple[int, str, str]], skip_runs: int = 1) -> dict:
-    """Every node's median time per run (after ``skip_runs`` warm runs; medians, so that one preempted run on a
-    busy machine does not move a node), summed by op type; ``run_ms`` is the median of ORT's ``model_run``."""
+    """Every node's mean time per run (after ``skip_runs`` warm runs), summed by op type; ``run_ms`` is the mean of
+    ORT's own ``model_run`` over the same runs, so ``nodes_ms / run_ms`` is the share of the run spent in nodes."""
     runs = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
                   key=lambda e: e["ts"])
     counted = runs[skip_runs:] if len(runs) > skip_runs else runs
@@ -61,10 +61,10 @@ def parse_events(events: list[dict], mapping: dict[str, tuple[int, str, str]], s
         per_node.setdefault(node, np.zeros(len(counted)))[k] += e.get("dur", 0) / 1e3
         args = e.get("args") or {}
         info[node] = (str(args.get("op_name", "")), str(args.get("provider", "")))
-    medians = {node: float(np.median(v)) for node, v in per_node.items()}
-    total = sum(medians.values())
+    means = {node: float(np.mean(v)) for node, v in per_node.items()}
+    total = sum(means.values())
     nodes = []
-    for node, ms in medians.items():
+    for node, ms in means.items():
         op, provider = info[node]
         index, display, graph_op = mapping.get(node, (None, node, op))
         nodes.append({"name": display, "index": index, "op": op or graph_op, "provider": provider, "ms": ms,
@@ -74,7 +74,7 @@ def parse_events(events: list[dict], mapping: dict[str, tuple[int, str, str]], s
     for r in nodes:
         by_op[r["op"]][0] += 1
         by_op[r["op"]][1] += r["ms"]
-    return {"runs": len(counted), "run_ms": float(np.median([e["dur"] for e in counted])) / 1e3, "nodes_ms": total,
+    return {"runs": len(counted), "run_ms": float(np.mean([e["dur"] for e in counted])) / 1e3, "nodes_ms": total,
             "nodes": nodes,
             "by_op": [{"op": op, "nodes": c, "ms": ms, "share": ms / total if total else 0.0}
                       for op, (c, ms) in sorted(by_op.items(), key=lambda kv: -kv[1][1])]}

@@ -47,41 +47,45 @@ ORT_FLAVOURS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxr
 ORT_HINT = "pip install 'trtlab[cpu]' (CPU) or 'trtlab[gpu]' (CUDA provider); one of the two, never both"
 
 
-def onnxruntime_flavours() -> dict[str, str]:
-    """Installed onnxruntime distributions (normalised name -> version), from the installed packages' metadata."""
+def onnxruntime_flavours() -> dict[str, dict[str, str]]:
+    """Installed onnxruntime distributions by the folder that holds them: folder -> {normalised name: version}.
+    Two in one folder overwrite each other's ``onnxruntime/`` files; in different folders (a ``PYTHONPATH``
+    install) the first on ``sys.path`` is imported whole."""
     from importlib import metadata
 
-    found = {}
+    found: dict[str, dict[str, str]] = {}
     for dist in metadata.distributions():
         name = (dist.metadata.get("Name") or "").lower().replace("_", "-").replace(".", "-")
         if name in ORT_FLAVOURS:
-            found[name] = dist.version
-    return dict(sorted(found.items()))
+            found.setdefault(str(dist.locate_file("")), {})[name] = dist.version
+    return found
 
 
 def mixed_flavour_fix(flavours: dict[str, str], python: str = "python") -> str:
     """The commands that leave exactly one flavour: uninstall all (they share files), reinstall the one to keep
     (the GPU one when present, at its installed version)."""
     keep = "onnxruntime-gpu" if "onnxruntime-gpu" in flavours else next(n for n in flavours if n != "onnxruntime")
-    return (f"{python} -m pip uninstall -y {' '.join(flavours)} && "
+    return (f"{python} -m pip uninstall -y {' '.join(sorted(flavours))} && "
             f"{python} -m pip install {keep}=={flavours[keep]}")
 
 
 def _onnxruntime() -> list[Check]:
-    flavours = onnxruntime_flavours()
-    if len(flavours) > 1:
-        listed = ", ".join(f"{n} {v}" for n, v in flavours.items())
-        return [Check("onnxruntime", False, f"{len(flavours)} flavours installed over one module folder ({listed}); "
-                      "the files of the last one installed win",
-                      f"keep one: {mixed_flavour_fix(flavours, sys.executable)} (for the CPU flavour instead: "
-                      "install onnxruntime the same way)")]
+    by_folder = onnxruntime_flavours()
+    for folder, flavours in by_folder.items():
+        if len(flavours) > 1:
+            listed = ", ".join(f"{n} {v}" for n, v in flavours.items())
+            return [Check("onnxruntime", False, f"{len(flavours)} flavours installed over one module folder "
+                          f"({listed}, in {folder}); the files of the last one installed win",
+                          f"keep one: {mixed_flavour_fix(flavours, sys.executable)} (for the CPU flavour instead: "
+                          "install onnxruntime the same way)")]
     check = _package("onnxruntime", "onnxruntime", ORT_HINT)
     if not check.ok:
         return [check]
     import onnxruntime as ort
 
-    if flavours:
-        check.value = f"{check.value} ({next(iter(flavours))})"
+    names = [n for flavours in by_folder.values() for n in flavours]
+    if names:
+        check.value = f"{check.value} ({', '.join(names)}{'; the first is imported' if len(names) > 1 else ''})"
     providers = ort.get_available_providers()
     cuda_ok = "CUDAExecutionProvider" in providers
     return [check, Check("onnxruntime providers", True, ", ".join(providers),
