@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-MODELS = ROOT.parent / "shared" / "models"
+MODELS = Path(os.environ.get("TRTLAB_SHARED_MODELS", ROOT.parent / "shared" / "models"))
 DEFAULT = ["mnist_opt.onnx", "super_resolution.onnx@input:1x1x224x224", "fastestdet.onnx", "light_densenet121.onnx",
            "road_segmentation_adas.onnx", "yunet_face_120x160.onnx", "tbefn_lowlight_180x320.onnx",
            "deeplab_v3_tflite.onnx", "poly_residual_block.onnx"]
@@ -51,9 +52,10 @@ def _run(spec: str, proto, feeds: dict) -> dict:
 
 
 def measure(item: str) -> dict:
+    from trtlab.passes.to_half import convert_to_half as to_half
+
     from trtlab.inputs import parse_shape_args, plan_inputs, random_feeds
     from trtlab.model import load_model
-    from trtlab.passes.to_half import convert_to_half as to_half
 
     name, _, shapes = item.partition("@")
     model = load_model(MODELS / name)

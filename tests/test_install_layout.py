@@ -8,7 +8,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ FLAVOUR = re.compile(r"^(onnxruntime|onnxruntime-gpu)\b")
 
 
 def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
@@ -85,7 +85,8 @@ def test_fresh_venv_from_readme_gpu_command_lists_cuda(tmp_path):
     extras = ",".join(sorted(_extras(command)))
     report = tmp_path / "report.json"
     _pip("install", "--dry-run", "-q", "--ignore-installed", "--report", str(report), "-e", f"{ROOT}[{extras}]")
-    chosen = {i["metadata"]["name"].lower(): i["metadata"]["version"] for i in json.loads(report.read_text())["install"]}
+    chosen = {i["metadata"]["name"].lower(): i["metadata"]["version"]
+              for i in json.loads(report.read_text())["install"]}
     assert "onnxruntime-gpu" in chosen and "onnxruntime" not in chosen, chosen
     cache = Path(os.environ.get("TRTLAB_TEST_WHEELS", Path.home() / ".cache" / "trtlab-tests" / "wheels"))
     runtime = ["onnxruntime-gpu", "numpy", "protobuf", "flatbuffers", "packaging"]  # import-time needs of the gpu wheel

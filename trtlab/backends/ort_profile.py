@@ -6,8 +6,9 @@ compute; on the CUDA provider it is the host time of launching the node's kernel
 only in builds with CUDA profiling), so per-node CUDA figures rank launch cost, not kernel time.
 
 Unnamed and duplicate-named nodes get unique names in the session's copy of the model (the user's model is not
-touched) and are reported as ``#INDEX Op``; nodes ORT inserts or fuses (``opt=`` above ``disabled``, Memcpy on
-CUDA) are reported under their ORT name with ``in_graph`` false.
+touched) and are reported as ``#INDEX Op`` (``NAME (#INDEX)`` for a repeated name); nodes ORT inserts or fuses
+(``opt=`` above ``disabled``, Memcpy on CUDA) and nodes of Loop/Scan bodies are reported under their ORT name
+with ``in_graph`` false.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tup
     seen: set[str] = set()
     mapping = {}
     for i, node in enumerate(work.graph.node):
-        display = node.name or f"#{i} {node.op_type}"
+        display = f"#{i} {node.op_type}" if not node.name else f"{node.name} (#{i})" if node.name in seen else node.name
         if not node.name or node.name in seen:
             node.name = f"{TAG}{i}"
         seen.add(node.name)
