@@ -33,7 +33,7 @@ def measure(path: str, spec_text: str) -> dict:
     model = load_model(path)
     feeds = random_feeds(plan_inputs(model.proto.graph, {}), 1, 0)
     backend, runner, stream = open_timed(spec, model.proto, feeds)
-    rep = benchmark(runner, feeds, warmup_s=0.1, iterations=20, duration_s=0.5)
+    rep = benchmark(runner, feeds, warmup_s=0.1, iterations=5, duration_s=0.5)
     runner.close()
     backend.close()
     key = "compute_ms" if "compute_ms" in rep.stats else "host_ms"
