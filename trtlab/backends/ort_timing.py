@@ -4,7 +4,8 @@
 and wall time: there is no device). On CUDA the inputs and outputs are bound on the device (I/O binding), the
 session computes on trtlab's own CUDA stream (provider option ``user_compute_stream``), and CUDA events on that
 stream time each iteration's host-to-device copies, the run, and the device-to-host copies apart, as trtexec does
-for an engine. The device copies are made once; host buffers are ordinary (pageable) numpy arrays.
+for an engine. The device copies are made once; host buffers are ordinary (pageable) numpy arrays, and the output
+arrays are reused from one call to the next.
 
 ``TimedOnnxrtBackend`` is the ``onnxrt`` backend plus those two session settings (the stream, the profiler).
 """
@@ -113,7 +114,7 @@ class OrtRunner:
         self.stream.synchronize()
         self.last = {"h2d_ms": e1.elapsed_ms(e0), "compute_ms": e2.elapsed_ms(e1), "d2h_ms": e3.elapsed_ms(e2),
                      "wall_ms": (time.perf_counter() - start) * 1e3}
-        return {n: v.copy() for n, v in outputs.items()} if copy_outputs else outputs
+        return outputs  # host buffers reused by the next call (as TensorRT's runner does): copy to keep them
 
     def close(self) -> None:
         for event in getattr(self, "events", ()):

@@ -49,7 +49,7 @@ def _time(spec, model, feeds, args):
 
     backend, runner, stream = open_timed(spec, model, feeds)
     try:
-        outputs = runner.infer(feeds)
+        outputs = {n: v.copy() for n, v in runner.infer(feeds).items()}
         report = benchmark(runner, feeds, warmup_s=args.warmup / 1e3, iterations=args.iterations,
                            duration_s=args.duration)
         return backend.info, outputs, report

@@ -17,7 +17,9 @@ from trtlab.errors import TrtlabError, UnavailableError
 CUDA_HINT = "pip install 'trtlab[gpu]' (cuda-python) on a machine with an NVIDIA GPU and driver"
 
 
+@functools.lru_cache(maxsize=1)
 def runtime():
+    """The CUDA runtime bindings (cached: timing loops call this several times per iteration)."""
     try:
         from cuda.bindings import runtime as cudart
     except ImportError:
