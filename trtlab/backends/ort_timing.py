@@ -4,8 +4,9 @@
 and wall time: there is no device). On CUDA the inputs and outputs are bound on the device (I/O binding), the
 session computes on trtlab's own CUDA stream (provider option ``user_compute_stream``), and CUDA events on that
 stream time each iteration's host-to-device copies, the run, and the device-to-host copies apart, as trtexec does
-for an engine. The device copies are made once; host buffers are ordinary (pageable) numpy arrays, and the output
-arrays are reused from one call to the next.
+for an engine. Host buffers are page-locked (``cudaMallocHost``, as trtexec's); after the first run the outputs are
+bound to device buffers of the shapes produced (back to ORT's allocation if a shape changes), and the output arrays
+returned are reused from one call to the next.
 
 ``TimedOnnxrtBackend`` is the ``onnxrt`` backend plus those two session settings (the stream, the profiler).
 """
@@ -63,21 +64,53 @@ class OrtRunner:
     def _bind(self, feeds: dict[str, np.ndarray]) -> None:
         import onnxruntime as ort
 
-        from trtlab.trt.cuda import Event
+        from trtlab.trt.cuda import Event, PinnedArray
 
         self.stream = self.backend.stream
         self.events = [Event() for _ in range(4)]
         self.binding = self.session.io_binding()
-        self.device_inputs = {}
+        self.device_inputs, self.pinned = {}, {}
         for name, value in {**feeds, **self.weights}.items():
             value = np.ascontiguousarray(value)
             dev = ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0)
             self.binding.bind_ortvalue_input(name, dev)
             if name in feeds:  # weights are copied once; inputs on every iteration (timed as H2D)
                 self.device_inputs[name] = dev
+                self.pinned[name] = PinnedArray(value.shape, value.dtype)
+        self._bind_outputs_dynamic()
+
+    def _bind_outputs_dynamic(self) -> None:
+        """ORT allocates the outputs on the device at every run (first run; outputs whose shape changes)."""
+        self.binding.clear_binding_outputs()
         for name in self.output_names:
             self.binding.bind_output(name, "cuda", 0)
-        self.host_outputs: dict[str, np.ndarray] = {}
+        self.device_outputs = None
+
+    def _bind_outputs_static(self, values) -> None:
+        """After a run: device and pinned host buffers of the shapes just produced, bound once."""
+        import onnxruntime as ort
+
+        from trtlab.trt.cuda import PinnedArray
+
+        self.binding.clear_binding_outputs()
+        self.device_outputs = {}
+        for name, dev in zip(self.output_names, values):
+            dtype = ORT_DTYPES[dev.data_type()]
+            out = ort.OrtValue.ortvalue_from_shape_and_type(dev.shape(), dtype, "cuda", 0)
+            self.binding.bind_ortvalue_output(name, out)
+            self.device_outputs[name] = out
+            self.pinned["out:" + name] = PinnedArray(tuple(dev.shape()), dtype)
+
+    def _run_bound(self) -> list:
+        try:
+            self.session.run_with_iobinding(self.binding)
+        except Exception:
+            if self.device_outputs is None:
+                raise
+            self._bind_outputs_dynamic()  # an output changed shape: let ORT allocate from now on
+            self.session.run_with_iobinding(self.binding)
+            return self.binding.get_outputs()
+        return list(self.device_outputs.values()) if self.device_outputs is not None else self.binding.get_outputs()
 
     def infer(self, feeds: dict[str, np.ndarray], copy_outputs: bool = True) -> dict[str, np.ndarray]:
         if not self.cuda:
@@ -91,22 +124,23 @@ class OrtRunner:
     def _infer_cuda(self, feeds: dict[str, np.ndarray], copy_outputs: bool) -> dict[str, np.ndarray]:
         start = time.perf_counter()
         e0, e1, e2, e3 = self.events
+        for name in self.device_inputs:
+            np.copyto(self.pinned[name].array, feeds[name], casting="no")
         e0.record(self.stream)
         for name, dev in self.device_inputs.items():
-            host = np.ascontiguousarray(feeds[name])
+            host = self.pinned[name].array
             self.stream.h2d(dev.data_ptr(), host, host.nbytes)
         e1.record(self.stream)
-        self.session.run_with_iobinding(self.binding)
+        values = self._run_bound()
         e2.record(self.stream)
         outputs = {}
-        for name, dev in zip(self.output_names, self.binding.get_outputs()):
+        for name, dev in zip(self.output_names, values):
             shape, dtype = tuple(dev.shape()), ORT_DTYPES.get(dev.data_type())
             if dtype is None:  # a type without a plain host layout (string, sequence): ORT copies it
                 outputs[name] = dev.numpy()
                 continue
-            host = self.host_outputs.get(name)
-            if host is None or host.shape != shape or host.dtype != dtype:
-                host = self.host_outputs[name] = np.empty(shape, dtype)
+            pinned = self.pinned.get("out:" + name)
+            host = pinned.array if pinned is not None and pinned.array.shape == shape else np.empty(shape, dtype)
             if copy_outputs and host.nbytes:
                 self.stream.d2h(host, dev.data_ptr(), host.nbytes)
             outputs[name] = host
@@ -114,12 +148,17 @@ class OrtRunner:
         self.stream.synchronize()
         self.last = {"h2d_ms": e1.elapsed_ms(e0), "compute_ms": e2.elapsed_ms(e1), "d2h_ms": e3.elapsed_ms(e2),
                      "wall_ms": (time.perf_counter() - start) * 1e3}
+        if self.device_outputs is None and not any(k.startswith("out:") for k in self.pinned) \
+                and all(v.data_type() in ORT_DTYPES for v in values):
+            self._bind_outputs_static(values)
         return outputs  # host buffers reused by the next call (as TensorRT's runner does): copy to keep them
 
     def close(self) -> None:
         for event in getattr(self, "events", ()):
             event.close()
-        self.binding = None
+        for buf in getattr(self, "pinned", {}).values():
+            buf.free()
+        self.events, self.pinned, self.binding, self.device_outputs = [], {}, None, None
 
 
 def open_timed(spec, model, feeds: dict[str, np.ndarray], profile_prefix: str | None = None):
