@@ -147,15 +147,18 @@ def print_ort(result: dict, report, run_dir, top: int) -> None:
     print_timing(report, label, None)
     prof = result.get("node_profile")
     if prof:
-        out.print(f"per node ({prof['runs']} profiled runs): nodes sum {prof['nodes_ms']:.4f} ms, "
-                  f"{prof['coverage']:.0%} of the measured median; ORT's own run {prof['run_ms']:.4f} ms",
-                  markup=False)
+        out.print(f"per node ({prof['runs']} profiled runs): nodes sum {prof['nodes_ms']:.4f} ms = "
+                  f"{prof['coverage']:.0%} of the measured median", markup=False)
+        out.print(f"  (ORT's own run time in the profiled runs: {prof['run_ms']:.4f} ms)", markup=False)
         for r in prof["nodes"][:top]:
-            out.print(f"  {r['ms']:9.4f} ms {r['share']:6.1%}  {r['op'][:18]:18} {r['name'][:40]}", markup=False)
-        out.print("  by op: " + ", ".join(f"{o['op']} {o['share']:.0%}" for o in prof["by_op"][:6]), markup=False)
-    for row in result.get("sweep") or []:
-        out.print(f"  sweep {row['label'][:40]:40} {row['metric'][:-3]} p50 {row['median_ms']:.4f} ms  "
-                  f"p99 {row['p99_ms']:.4f}", markup=False)
+            out.print(f"  {r['ms']:9.4f} ms {r['share']:6.1%}  {r['op'][:16]:16} {r['name'][:36]}", markup=False)
+        out.print("  by op: " + ", ".join(f"{o['op']} {o['share']:.0%}" for o in prof["by_op"][:5])[:70],
+                  markup=False)
+    rows = result.get("sweep") or []
+    if rows:
+        out.print(f"  {'sweep shape':38} {rows[0]['metric'][:-3] + ' p50':>16} {'p99':>10}", markup=False)
+    for row in rows:
+        out.print(f"  {row['label'][:38]:38} {row['median_ms']:13.4f} ms {row['p99_ms']:10.4f}", markup=False)
     if result.get("suggested_profile"):
         out.print(f"suggested profile: --profile {result['suggested_profile_arg'] or '(static: no input varies)'}",
                   markup=False)

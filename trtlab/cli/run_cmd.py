@@ -153,17 +153,26 @@ def run(args) -> int:
     return 0
 
 
+def _ms(value: float) -> str:
+    """8 columns, a space first: 4 decimals below 100 ms, fewer above."""
+    decimals = 4 if value < 100 else 3 if value < 1000 else 1 if value < 1e5 else 0
+    return f" {value:7.{decimals}f}"
+
+
 def print_timing(report, label: str, run_dir) -> None:
+    """Timing in 80 columns: one row per metric (ms), as trtexec prints them."""
     from trtlab.ui import out
 
-    out.print(f"{label}: {report.iterations} iterations in {report.total_s:.2f} s "
-              f"(warm-up {report.warmup_iterations}), throughput {report.throughput_qps:.1f} qps", markup=False)
+    out.print(f"{label}: {report.iterations} iterations in {report.total_s:.2f} s (warm-up "
+              f"{report.warmup_iterations}), {report.throughput_qps:.1f} qps", markup=False)
     labels = {"h2d_ms": "H2D latency", "compute_ms": "GPU compute", "d2h_ms": "D2H latency",
               "host_ms": "host latency", "wall_ms": "end-to-end wall"}
-    for key, label in labels.items():
+    out.print(f"  {'(ms)':15}" + "".join(f"{k:>8}" for k in ("mean", "min", "max", "p50", "p90", "p95", "p99")),
+              markup=False)
+    for key, name in labels.items():
         s = report.stats.get(key)
         if s and not (key == "wall_ms" and s == report.stats.get("host_ms")):  # the CPU: host latency is the wall
-            out.print(f"  {label:16} mean {s['mean']:.4f} ms  min {s['min']:.4f}  max {s['max']:.4f}  "
-                      f"p50 {s['p50']:.4f}  p90 {s['p90']:.4f}  p95 {s['p95']:.4f}  p99 {s['p99']:.4f}", markup=False)
+            out.print(f"  {name:15}" + "".join(_ms(s[k]) for k in ("mean", "min", "max", "p50", "p90", "p95", "p99")),
+                      markup=False)
     if run_dir is not None:
         out.print(f"run: {run_dir}", markup=False)
