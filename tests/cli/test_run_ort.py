@@ -92,6 +92,7 @@ def test_suggest_profile_from_a_data_loader(cli, tmp_path, dynamic_model):
     (["--backend", "onnxrt", "--sweep-shapes", "x:1x4:8x4", "--sweep-points", "1"], 2, "at least 2 points"),
     (["--backend", "onnxrt", "--sweep-shapes", "x:1x4:8x4", "--profile", "x:1x4:2x4:4x4"], 2, "give one"),
     (["--backend", "onnxrt:bogus"], 2, "unknown option"),
+    (["--profile-nodes"], 2, "works with --backend onnxrt"),
 ])
 def test_bad_arguments_are_one_line(cli, tmp_path, dynamic_model, args, code, text):
     r = cli("run", str(dynamic_model), *args, "--out", str(tmp_path / "run"))

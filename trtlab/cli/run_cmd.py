@@ -115,6 +115,11 @@ def run(args) -> int:
         from trtlab.cli.ort_run import run_ort
 
         return run_ort(args)
+    for flag, given in (("--profile-nodes", args.profile_nodes), ("--sweep-shapes", args.sweep_shapes),
+                        ("--suggest-profile", args.suggest_profile)):
+        if given:
+            raise TrtlabError(flag, "works with --backend onnxrt for now (engines: not yet)",
+                              f"trtlab run MODEL.onnx --backend onnxrt[:cuda] {flag} ...")
     if args.hybrid:
         from trtlab.cli.partition_run import run_hybrid
 
