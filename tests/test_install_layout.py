@@ -69,6 +69,24 @@ def _pip(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
     return r
 
 
+def _wheel(folder: Path, name: str, version: str, providers: list[str]) -> Path:
+    """A minimal wheel installing ``onnxruntime/__init__.py`` (as both real flavours do), listing ``providers``."""
+    import zipfile
+
+    dist = f"{name.replace('-', '_')}-{version}"
+    files = {"onnxruntime/__init__.py": f"__version__ = {version!r}\n"
+                                        f"def get_available_providers():\n    return {providers!r}\n",
+             f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: trtlab-tests\nRoot-Is-Purelib: true\n"
+                                        "Tag: py3-none-any\n"}
+    files[f"{dist}.dist-info/RECORD"] = "".join(f"{f},,\n" for f in files) + f"{dist}.dist-info/RECORD,,\n"
+    path = folder / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for arc, text in files.items():
+            z.writestr(arc, text)
+    return path
+
+
 def _providers(python: Path) -> list[str]:
     r = subprocess.run([str(python), "-c", "import onnxruntime as o; print(','.join(o.get_available_providers()))"],
                        capture_output=True, text=True, timeout=120)
@@ -76,11 +94,45 @@ def _providers(python: Path) -> list[str]:
     return r.stdout.strip().split(",")
 
 
+def _venv(path: Path, with_pip: bool) -> Path:
+    args = [sys.executable, "-m", "venv", str(path)] + ([] if with_pip else ["--without-pip"])
+    subprocess.run(args, check=True, timeout=300, capture_output=True)
+    return path / "bin" / "python"
+
+
+@pytest.mark.slow
+def test_mixed_flavours_break_cuda_and_the_printed_fix_repairs_it(tmp_path):
+    """Real pip, two flavours over one folder (stand-in wheels of the two names): the second install's files win
+    (what a base dependency on onnxruntime did to `pip install .[gpu]`); doctor names it; its fix, typed as
+    printed, leaves the GPU flavour alone."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    gpu = _wheel(wheels, "onnxruntime-gpu", "1.31.1", ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    cpu = _wheel(wheels, "onnxruntime", "1.32.0", ["CPUExecutionProvider"])
+    python = _venv(tmp_path / "venv", with_pip=True)
+    offline = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_CONSTRAINT": ""}
+    for whl in (gpu, cpu):
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(whl)], check=True, env=offline,
+                       timeout=300, capture_output=True)
+    assert _providers(python) == ["CPUExecutionProvider"]  # the bug
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); from trtlab.trt.doctor import _onnxruntime; "
+             "c = _onnxruntime()[0]; print(c.ok, c.hint, sep='\\n')")
+    ok, hint = subprocess.run([str(python), "-c", probe, str(ROOT)], capture_output=True, text=True, timeout=120,
+                              check=True).stdout.strip().split("\n")
+    assert ok == "False"
+    fix = hint.removeprefix("keep one: ").split(" (for the CPU")[0]
+    assert fix == (f"{python} -m pip uninstall -y onnxruntime onnxruntime-gpu && "
+                   f"{python} -m pip install onnxruntime-gpu==1.31.1")
+    for part in fix.split(" && "):
+        subprocess.run(shlex.split(part), check=True, timeout=300, capture_output=True, env=offline)
+    assert _providers(python) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
 @pytest.mark.slow
 def test_fresh_venv_from_readme_gpu_command_lists_cuda(tmp_path):
-    """The resolver's answer for the README GPU command holds onnxruntime-gpu and not onnxruntime; a fresh venv with
-    that set's onnxruntime lists CUDAExecutionProvider (no GPU needed). Adding the CPU wheel reproduces the bug
-    (CPU wins), and the fix doctor prints, typed as printed, brings CUDA back. Wheels are cached between runs."""
+    """The resolver's answer for the README GPU command holds onnxruntime-gpu and not onnxruntime, and that
+    onnxruntime-gpu, in a fresh venv, lists CUDAExecutionProvider (no GPU needed). The venv gets the wheels the
+    resolver chose that `import onnxruntime` needs (cached between runs under ~/.cache/trtlab-tests/wheels)."""
     command = _readme_command("GPU setup")
     extras = ",".join(sorted(_extras(command)))
     report = tmp_path / "report.json"
@@ -89,25 +141,9 @@ def test_fresh_venv_from_readme_gpu_command_lists_cuda(tmp_path):
               for i in json.loads(report.read_text())["install"]}
     assert "onnxruntime-gpu" in chosen and "onnxruntime" not in chosen, chosen
     cache = Path(os.environ.get("TRTLAB_TEST_WHEELS", Path.home() / ".cache" / "trtlab-tests" / "wheels"))
-    runtime = ["onnxruntime-gpu", "numpy", "protobuf", "flatbuffers", "packaging"]  # import-time needs of the gpu wheel
-    pins = [f"{n}=={chosen[n]}" for n in runtime] + [f"onnxruntime=={chosen['onnxruntime-gpu']}"]
+    pins = [f"{n}=={chosen[n]}" for n in ("onnxruntime-gpu", "numpy", "protobuf", "flatbuffers", "packaging")]
     _pip("download", "-q", "--no-deps", "-d", str(cache), *pins)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(cache), "PIP_CONSTRAINT": ""}
-    _pip("--python", str(python), "install", "-q", "--no-deps", *pins[:-1], env=offline)
-    assert "CUDAExecutionProvider" in _providers(python)
-    # The bug this layout prevents: the CPU wheel over the GPU one (what a base dependency on onnxruntime did).
-    _pip("--python", str(python), "install", "-q", "--no-deps", pins[-1], env=offline)
-    assert "CUDAExecutionProvider" not in _providers(python)
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); from trtlab.trt.doctor import _onnxruntime; "
-             "c = _onnxruntime()[0]; print(c.hint)")
-    hint = subprocess.run([str(python), "-c", probe, str(ROOT)], capture_output=True, text=True, timeout=120,
-                          check=True).stdout.strip()
-    fix = hint.removeprefix("keep one: ").split(" (for the CPU")[0]
-    assert fix.startswith(f"{python} -m pip uninstall -y onnxruntime onnxruntime-gpu && "), hint
-    for part in fix.split(" && "):
-        subprocess.run(shlex.split(part), check=True, timeout=600, capture_output=True,
-                       env={**os.environ, **offline})
+    python = _venv(tmp_path / "venv", with_pip=False)
+    _pip("--python", str(python), "install", "-q", "--no-deps", "--no-compile", *pins,
+         env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(cache), "PIP_CONSTRAINT": ""})
     assert "CUDAExecutionProvider" in _providers(python)

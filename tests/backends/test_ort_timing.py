@@ -100,7 +100,7 @@ def test_profile_every_shared_model(name):
     main = [n for n in prof["nodes"] if n["in_graph"]]
     assert main and all(model.proto.graph.node[n["index"]].op_type == n["op"] for n in main)
     assert has_bodies or len(main) == len(prof["nodes"]), [n["name"] for n in prof["nodes"] if not n["in_graph"]]
-    if prof["run_ms"] >= 1.0:
+    if prof["run_ms"] >= 1.0 and not has_bodies:  # Loop/Scan spend their time between body nodes
         assert 0.8 <= prof["nodes_ms"] / prof["run_ms"] <= 1.2, prof["nodes_ms"] / prof["run_ms"]
 
 
