@@ -25,6 +25,7 @@ RENDERERS: dict[str, str] = {
     "trtlab.partition/1": "trtlab.reports.debug",
     "trtlab.substitute/1": "trtlab.reports.substitute",
     "trtlab.sweep/1": "trtlab.reports.sweep",
+    "trtlab.run/1": "trtlab.reports.run",
 }
 GENERIC = "trtlab.reports.generic"
 

@@ -52,10 +52,17 @@ def test_debug_and_partition(tmp_path):
 
 
 def test_generic_renderer_for_later_commands(tmp_path):
-    assert renderer_for("trtlab.run/1", "x") == "trtlab.reports.generic"
-    assert renderer_for("trtlab.run/7", "x") == "trtlab.reports.generic"  # unknown kinds: any version, generically
+    assert renderer_for("trtlab.later/1", "x") == "trtlab.reports.generic"
+    assert renderer_for("trtlab.later/7", "x") == "trtlab.reports.generic"  # unknown kinds: any version, generically
     html = render_html(make_run(tmp_path, ALL["generic"]))
-    assert "trtlab run" in html and "p99 ms" in html and 'id="t-s-iterations"' in html
+    assert "trtlab later" in html and "p99 ms" in html and 'id="t-s-iterations"' in html
+
+
+def test_run_renderer_survives_sparse_results(tmp_path):
+    assert renderer_for("trtlab.run/1", "x") == "trtlab.reports.run"
+    html = render_html(make_run(tmp_path, {"schema": "trtlab.run/1", "passed": True, "timing": {"stats": {}},
+                                           "node_profile": {"nodes": [{"name": "<b>", "ms": "x"}]}, "sweep": [1]}))
+    assert "trtlab run" in html and "&lt;b&gt;" in html and "<b></b>" not in html
 
 
 def test_text_is_escaped(tmp_path):

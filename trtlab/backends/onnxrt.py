@@ -53,8 +53,9 @@ class OnnxrtBackend(Backend):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise UnavailableError("onnxrt:cuda", "the CUDA execution provider is not available here "
                                        f"(providers: {', '.join(ort.get_available_providers())})",
-                                       "install onnxruntime-gpu on a machine with an NVIDIA GPU "
-                                       "(pip install 'trtlab[gpu]'), or use onnxrt (CPU)")
+                                       "on a machine with an NVIDIA GPU, install the gpu flavour instead of the cpu "
+                                       "one (README, GPU setup: pip uninstall -y onnxruntime && pip install "
+                                       "'trtlab[gpu]'); or use onnxrt (CPU)")
             tf32 = self.options.get("tf32", True)
             # ORT's CUDA provider computes FP32 convolutions and matmuls in TF32 by default (10-bit mantissa);
             # tf32=0 asks for true FP32, the right reference for accuracy work.

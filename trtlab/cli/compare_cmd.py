@@ -43,6 +43,9 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
     add_task_args(p)
     add_input_args(p)
+    from trtlab.cli.sweep_compare import add_arguments as add_sweep_arguments
+
+    add_sweep_arguments(p)
 
 
 def run(args) -> int:
@@ -54,6 +57,10 @@ def run(args) -> int:
     from trtlab.rundir import environment, fresh_run_dir
     from trtlab.ui import print_json
 
+    if args.sweep_shapes:
+        from trtlab.cli.sweep_compare import run_sweep
+
+        return run_sweep(args)
     ref_spec, target_spec = backends.parse_spec(args.ref), backends.parse_spec(args.target)
     for spec in (ref_spec, target_spec):
         backends.create(spec)  # unknown options and unavailable backends fail here, before any work
