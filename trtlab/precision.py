@@ -107,6 +107,9 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     if shared:  # weights held apart (trtlab.weights): round copies of them, held apart the same way
         replace_arrays(out, {n: _round_array(a, precision, saturate_weights) for n, a in shared.items()})
     notes = [f"{precision}: {stats['rounded']} tensors rounded to {precision} storage"]
+    if split:
+        notes.append(f"{precision}: opset {opset} has no Cast to bfloat16; rounded by Veltkamp splitting in FP32 "
+                     "(round to nearest at 8 significant bits, as a Cast would)")
     if params:
         notes.append(f"{precision}: {len(params)} parameter tensors left in FP32 (Resize scales/roi"
                      f"{', BatchNormalization parameters' if fp32_bn_params else ''})")
