@@ -1,7 +1,8 @@
 """torchvision detection and segmentation models exported to ONNX with seeded random weights (nothing downloaded).
 
 Needs torch and torchvision (not in the dev extras: CI skips these with the reason). Files are cached: built once
-into ``cache_dir()`` (``$TRTLAB_TEST_CACHE`` or ``~/.cache/trtlab-tests``, folder ``torchvision``), keyed by the torch/torchvision versions.
+into ``cache_dir()`` (``$TRTLAB_TEST_CACHE`` or ``~/.cache/trtlab-tests``, folder ``torchvision``), keyed by the
+torch/torchvision versions.
 
 - ``retinanet``: RetinaNet ResNet-50 FPN at 320x320, ``score_thresh=0`` so it always returns its 300 detections
   (``detections_per_img``): with random weights every score sits near the 0.01 prior, so scores ~1e-6 apart decide

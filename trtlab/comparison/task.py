@@ -26,7 +26,7 @@ from trtlab.errors import TrtlabError
 
 TASKS = ("detection", "classification", "segmentation")
 DEFAULT_MIN_MATCH = {"detection": 0.99, "classification": 1.0, "segmentation": 0.99}
-OPTIONS_SHOWN = {"detection": ("layout", "box", "background", "iou", "score_min", "match"),
+OPTIONS_SHOWN = {"detection": ("layout", "box", "background", "iou", "score_min", "score_margin", "match"),
                  "classification": ("top_k",), "segmentation": ("threshold", "axis", "min_iou")}
 
 
@@ -42,6 +42,7 @@ class TaskOptions:
     background: int | None = None  # detection class scores: this class is never a detection
     iou: float = 0.5
     score_min: float = 0.05
+    score_margin: float = 0.01  # a partner this far below score_min still matches (threshold flips by rounding)
     match: str = "greedy"  # greedy | hungarian
     min_match: float | None = None  # default by task: DEFAULT_MIN_MATCH
     top_k: int = 5
@@ -53,7 +54,7 @@ class TaskOptions:
         if self.task not in TASKS:
             raise TrtlabError(f"--task {self.task}", "unknown task", f"use one of: {', '.join(TASKS)}")
         for name, lo, hi in (("iou", 0.0, 1.0), ("score_min", -np.inf, np.inf), ("min_match", 0.0, 1.0),
-                             ("min_iou", 0.0, 1.0)):
+                             ("min_iou", 0.0, 1.0), ("score_margin", 0.0, np.inf)):
             v = getattr(self, name)
             if v is not None and not lo <= v <= hi:
                 raise TrtlabError(f"--{name.replace('_', '-')} {v}", f"must be in [{lo:g}, {hi:g}]",
@@ -105,7 +106,8 @@ class Tracker:
                               "target", "check the batch dimension of the detection outputs")
         self.flipped += sum(d.flipped for d in ref_imgs)
         for b, (r, t) in enumerate(zip(ref_imgs, tgt_imgs)):
-            self.records.append(((sample, b), det_m.compare_detections(r, t, o.iou, o.score_min, o.match)))
+            self.records.append(((sample, b), det_m.compare_detections(r, t, o.iou, o.score_min, o.match,
+                                                                       o.score_margin)))
 
     def _add_classification(self, sample, ref_out, tgt_out) -> None:
         name = self.roles["scores"]

@@ -31,7 +31,7 @@ def detection(records: list, o, arrays: dict) -> dict:
     failures = []
     for key, s in records:
         total.add(s)
-        missed, spurious = s.n_ref - s.matched, s.n_target - s.matched
+        missed, spurious = s.n_ref - s.matched, s.n_target - s.matched_target
         if missed or spurious:
             failures.append({"where": _where(key), "ref": s.n_ref, "target": s.n_target, "matched": s.matched,
                              "missed": missed, "spurious": spurious})
@@ -42,13 +42,14 @@ def detection(records: list, o, arrays: dict) -> dict:
     arrays["task_iou_edges"] = det_m.IOU_BINS
     summary = {"images": len(records), "ref_detections": total.n_ref, "target_detections": total.n_target,
                "matched": total.matched, "missed": total.n_ref - total.matched,
-               "spurious": total.n_target - total.matched, "matched_fraction": recall, "precision": precision,
-               "mean_iou": total.iou_sum / total.matched if total.matched else None, "min_iou": total.iou_min,
-               "mean_score_change": total.score_abs_sum / total.matched if total.matched else None,
-               "max_score_change": total.score_abs_max if total.matched else None}
+               "spurious": total.n_target - total.matched_target, "matched_fraction": recall,
+               "precision": precision, "mean_iou": total.iou_sum / total.pairs if total.pairs else None,
+               "min_iou": total.iou_min,
+               "mean_score_change": total.score_abs_sum / total.pairs if total.pairs else None,
+               "max_score_change": total.score_abs_max if total.pairs else None}
     reason = (f"{total.matched}/{total.n_ref} reference detections matched ({recall:.2%}), "
-              f"{total.n_target - total.matched} spurious of {total.n_target} (IoU >= {o.iou:g}, same class, "
-              f"score >= {o.score_min:g}; required {o.required:.2%})")
+              f"{total.n_target - total.matched_target} spurious of {total.n_target} (IoU >= {o.iou:g}, same "
+              f"class, score >= {o.score_min:g} with a {o.score_margin:g} margin; required {o.required:.2%})")
     warnings = []
     if total.n_ref == 0:
         warnings.append(f"the reference has no detection with score >= {o.score_min:g}: the detection verdict only "
