@@ -19,21 +19,23 @@ SMALL_CLASS_PIXELS = 64
 SMALL_CLASS_FRACTION = 1e-3
 
 
-def _where(key) -> str:
+def _where(key, batched: bool = False) -> str:
+    """``sample 3``, or ``sample 3 image 1`` when samples hold several images."""
     if isinstance(key, tuple):
         sample, image = key
-        return f"sample {sample}" + (f" image {image}" if image else "")
+        return f"sample {sample}" + (f" image {image}" if batched or image else "")
     return f"sample {key}"
 
 
 def detection(records: list, o, arrays: dict) -> dict:
     total = det_m.DetectionSummary()
     failures = []
+    batched = any(b for (_, b), _ in records)
     for key, s in records:
         total.add(s)
         missed, spurious = s.n_ref - s.matched, s.n_target - s.matched_target
         if missed or spurious:
-            failures.append({"where": _where(key), "ref": s.n_ref, "target": s.n_target, "matched": s.matched,
+            failures.append({"where": _where(key, batched), "ref": s.n_ref, "target": s.n_target, "matched": s.matched,
                              "missed": missed, "spurious": spurious})
     samples = [s for _, s in records]
     recall, precision = total.recall(), total.precision()
@@ -62,13 +64,14 @@ def detection(records: list, o, arrays: dict) -> dict:
 
 def classification(records: list, o, arrays: dict) -> dict:
     keys = [(sample, b) for sample, rows in records for b in range(len(rows.ref_top1))]
+    batched = any(len(rows.ref_top1) > 1 for _, rows in records)
     cat = {k: np.concatenate([getattr(rows, k) for _, rows in records]) for k in
            ("ref_top1", "target_top1", "overlap", "margin", "prob_err", "score_err")}
     agree = cat["ref_top1"] == cat["target_top1"]
     n = int(agree.size)
     frac = float(agree.mean()) if n else 1.0
     passed = frac >= o.required
-    failures = [{"where": _where(keys[i]), "ref_class": int(cat["ref_top1"][i]),
+    failures = [{"where": _where(keys[i], batched), "ref_class": int(cat["ref_top1"][i]),
                  "target_class": int(cat["target_top1"][i]), "ref_margin": float(cat["margin"][i]),
                  "prob_error": float(cat["prob_err"][i]), "topk_overlap": float(cat["overlap"][i])}
                 for i in np.nonzero(~agree)[0]]
