@@ -181,3 +181,15 @@ def test_batched_classification_names_the_image(cli, tmp_path):
     assert r.code == 1
     task = _res(tmp_path / "a")["task"]
     assert [f["where"] for f in task["failures"]] == ["sample 1 image 0", "sample 1 image 1"]
+
+
+def test_evaluate_on_saved_outputs_is_a_goal():
+    """``evaluate`` judges outputs computed elsewhere (what debug precision needs as a goal)."""
+    from trtlab.comparison.task import TaskOptions, evaluate
+
+    xs = graphs.tie_classifier_inputs(samples=3, flip=1)
+    ref = [{"logits": x} for x in xs]
+    fp16 = [{"logits": x.astype(np.float16).astype(np.float32)} for x in xs]
+    verdict = evaluate(TaskOptions(task="classification"), ref, fp16)
+    assert not verdict["passed"] and verdict["failures"][0]["where"] == "sample 1"
+    assert evaluate(TaskOptions(task="classification"), ref, ref)["passed"]

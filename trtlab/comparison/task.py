@@ -134,17 +134,7 @@ class Tracker:
             if self.hint is not None:
                 result.task = self.hint
             return
-        from trtlab.comparison import task_summary
-
-        o = self.options
-        task = getattr(task_summary, o.task)(self.records, o, arrays)
-        if self.flipped:
-            task["warnings"].append(f"{self.flipped} reference boxes have x2 < x1 or y2 < y1 (or a negative size) "
-                                    f"as box={o.box}: check the box format and layout (--detection box=...,layout=...)"
-                                    "; boxes were compared with their corners ordered")
-        task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
-                     "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
-                     "min_match": o.required})
+        task = self.summary(arrays)
         task["elementwise_skipped"] = [
             {"tensor": m.name, "reason": m.reason} for m in result.outputs
             if m.name in task["outputs"] and m.target_shape is not None]
@@ -153,6 +143,33 @@ class Tracker:
                      task["outputs"]]
         task["overall_passed"] = bool(task["passed"] and all(m.passed for m in others) and not unmatched)
         result.task = task
+
+    def summary(self, arrays: dict | None = None) -> dict:
+        """The task section from the samples added so far (``passed``, ``reason``, ``summary``, ...)."""
+        from trtlab.comparison import task_summary
+
+        o = self.options
+        if self.roles is None:
+            raise TrtlabError(f"--task {o.task}", "no sample was compared", "compare at least one sample")
+        task = getattr(task_summary, o.task)(self.records, o, {} if arrays is None else arrays)
+        if self.flipped:
+            task["warnings"].append(f"{self.flipped} reference boxes have x2 < x1 or y2 < y1 (or a negative size) "
+                                    f"as box={o.box}: check the box format and layout (--detection box=...,layout=...)"
+                                    "; boxes were compared with their corners ordered")
+        task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
+                     "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
+                     "min_match": o.required})
+        return task
+
+
+def evaluate(options: TaskOptions, ref_outputs: list[dict], target_outputs: list[dict]) -> dict:
+    """The task verdict on outputs already computed, sample by sample (e.g. a goal for ``debug precision``):
+    ``evaluate(TaskOptions(task="classification"), ref, tgt)["passed"]``."""
+    names = list(dict.fromkeys(n for sample in ref_outputs for n in sample))
+    tracker = Tracker(options, names)
+    for i, (r, t) in enumerate(zip(ref_outputs, target_outputs)):
+        tracker.add(i, r, t)
+    return tracker.summary()
 
 
 def overall_passed(result) -> bool:
