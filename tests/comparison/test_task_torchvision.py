@@ -20,7 +20,7 @@ def test_retinanet_detections_agree_as_a_set_under_fp16(cli, tmp_path):
     task = res["task"]
     assert task["summary"]["ref_detections"] == 300, task["summary"]
     assert not res["passed"]  # position by position the permuted detections differ
-    assert task["summary"]["mean_iou"] > 0.95 and task["summary"]["max_score_change"] < 0.01
+    assert task["summary"]["mean_iou"] > 0.95 and task["summary"]["max_score_change"] < 0.05
     assert (r.code == 0) == task["overall_passed"]
 
 
