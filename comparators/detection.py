@@ -221,36 +221,52 @@ def match(ref: Detections, tgt: Detections, iou: float = 0.5, method: str = "gre
 
 @dataclass
 class DetectionSample:
-    """The comparison of one image."""
+    """The comparison of one image. Counts are of detections at or above ``score_min``; pairs are those with at
+    least one side at or above it (the other side may sit within the margin below)."""
 
     n_ref: int
     n_target: int
-    ref_labels: np.ndarray
+    ref_labels: np.ndarray  # of the reference's detections >= score_min
     target_labels: np.ndarray
-    matched_labels: np.ndarray
+    matched_labels: np.ndarray  # of matched reference detections >= score_min
+    matched_target_labels: np.ndarray  # of matched target detections >= score_min
     ious: np.ndarray
-    score_delta: np.ndarray  # target - reference score of each matched pair
+    score_delta: np.ndarray  # target - reference score of each pair
 
     @property
     def matched(self) -> int:
-        return int(self.ious.size)
+        return int(self.matched_labels.size)
+
+    @property
+    def matched_target(self) -> int:
+        return int(self.matched_target_labels.size)
 
 
 def compare_detections(ref: Detections, tgt: Detections, iou: float = 0.5, score_min: float = 0.0,
-                       method: str = "greedy") -> DetectionSample:
-    ref, tgt = ref.keep(score_min), tgt.keep(score_min)
+                       method: str = "greedy", margin: float = 0.0) -> DetectionSample:
+    """Match the detections at or above ``score_min - margin``; count those at or above ``score_min``. A detection
+    just over the threshold whose partner fell just under it (scores that differ by rounding) is matched, not
+    missed and spurious at once."""
+    ref, tgt = ref.keep(score_min - margin), tgt.keep(score_min - margin)
     ri, ti, ious = match(ref, tgt, iou, method)
-    return DetectionSample(len(ref), len(tgt), ref.labels, tgt.labels, ref.labels[ri], ious,
+    r_in, t_in = ref.scores >= score_min, tgt.scores >= score_min
+    pair = r_in[ri] | t_in[ti]
+    ri, ti, ious = ri[pair], ti[pair], ious[pair]
+    return DetectionSample(int(r_in.sum()), int(t_in.sum()), ref.labels[r_in], tgt.labels[t_in],
+                           ref.labels[ri[r_in[ri]]], tgt.labels[ti[t_in[ti]]], ious,
                            tgt.scores[ti].astype(np.float64) - ref.scores[ri].astype(np.float64))
 
 
 @dataclass
 class DetectionSummary:
-    """Totals over images; the verdict needs matched/n_ref (recall) and matched/n_target (precision) >= min_match."""
+    """Totals over images; the verdict needs recall (matched reference detections / reference detections) and
+    precision (matched target detections / target detections) >= min_match."""
 
     n_ref: int = 0
     n_target: int = 0
     matched: int = 0
+    matched_target: int = 0
+    pairs: int = 0
     iou_sum: float = 0.0
     iou_min: float | None = None
     score_abs_sum: float = 0.0
@@ -260,7 +276,9 @@ class DetectionSummary:
         self.n_ref += s.n_ref
         self.n_target += s.n_target
         self.matched += s.matched
-        if s.matched:
+        self.matched_target += s.matched_target
+        self.pairs += int(s.ious.size)
+        if s.ious.size:
             self.iou_sum += float(s.ious.sum())
             lo = float(s.ious.min())
             self.iou_min = lo if self.iou_min is None else min(self.iou_min, lo)
@@ -272,7 +290,7 @@ class DetectionSummary:
         return self.matched / self.n_ref if self.n_ref else 1.0
 
     def precision(self) -> float:
-        return self.matched / self.n_target if self.n_target else 1.0
+        return self.matched_target / self.n_target if self.n_target else 1.0
 
 
 def per_class(samples: list[DetectionSample]) -> list[dict]:
@@ -280,15 +298,15 @@ def per_class(samples: list[DetectionSample]) -> list[dict]:
     if not samples:
         return []
     cat = [np.concatenate([getattr(s, k) for s in samples]).astype(np.int64) for k in
-           ("ref_labels", "target_labels", "matched_labels")]
+           ("ref_labels", "target_labels", "matched_labels", "matched_target_labels")]
     lo = min((int(c.min()) for c in cat if c.size), default=0)
     size = max((int(c.max()) for c in cat if c.size), default=-1) - lo + 1
     counts = [np.bincount(c - lo, minlength=size) if c.size else np.zeros(size, np.int64) for c in cat]
     rows = []
     for k in np.nonzero(counts[0] + counts[1])[0]:
-        ref_n, tgt_n, m = (int(c[k]) for c in counts)
+        ref_n, tgt_n, m, mt = (int(c[k]) for c in counts)
         rows.append({"class": int(k) + lo, "ref": ref_n, "target": tgt_n, "matched": m, "missed": ref_n - m,
-                     "spurious": tgt_n - m})
+                     "spurious": tgt_n - mt})
     return rows
 
 

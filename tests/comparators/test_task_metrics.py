@@ -157,3 +157,16 @@ def test_match_on_crowded_boxes_is_one_to_one(method):
     assert len(set(ri.tolist())) == len(ri) == len(set(ti.tolist())) and (ious >= 0.5).all()
     assert (ref.labels[ri] == tgt.labels[ti]).all() and len(ri) >= 38
     np.testing.assert_allclose(ious, det_m.iou_matrix(ref.boxes, tgt.boxes)[ri, ti])
+
+
+def test_a_score_rounded_across_the_threshold_is_matched_within_the_margin():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30.0]])
+    ref = det_m.Detections(boxes, np.array([0.9, 0.0502]), np.array([0, 1]))
+    tgt = det_m.Detections(boxes + 0.01, np.array([0.9, 0.0498]), np.array([0, 1]))
+    s = det_m.compare_detections(ref, tgt, score_min=0.05, margin=0.01)
+    assert (s.n_ref, s.n_target, s.matched, s.matched_target) == (2, 1, 2, 1)
+    s = det_m.compare_detections(ref, tgt, score_min=0.05, margin=0.0)
+    assert (s.n_ref, s.n_target, s.matched, s.matched_target) == (2, 1, 1, 1)
+    total = det_m.DetectionSummary()
+    total.add(s)
+    assert total.recall() == 0.5 and total.precision() == 1.0

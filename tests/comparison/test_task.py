@@ -159,3 +159,37 @@ def test_readme_task_commands_run(cli, tmp_path, argv):
     assert r.code == 0, r
     task = _res(tmp_path / "run")["task"]
     assert task["passed"] and task["overall_passed"]
+
+
+def test_hints_name_the_flag_only_for_task_shaped_outputs():
+    from trtlab.comparison.task_io import suggest
+
+    f = np.zeros
+    assert suggest({"boxes": f((7, 4)), "scores": f(7), "labels": f(7, np.int64)})["flag"] == "--task detection"
+    assert suggest({"logits": f((2, 1000), np.float32)})["flag"] == "--task classification"
+    assert suggest({"mask": f((1, 21, 64, 64), np.float32)})["flag"] == "--task segmentation"
+    for shapes in ([(1, 3, 224, 224)], [(1, 1, 672, 672)], [(1, 4)], [(1, 5)]):  # images, super-res, regressions
+        assert suggest({f"o{i}": f(s, np.float32) for i, s in enumerate(shapes)}) is None
+
+
+def test_batched_classification_names_the_image(cli, tmp_path):
+    model = _save(tmp_path, "cls", graphs.passthrough([2, 10]))
+    xs = graphs.tie_classifier_inputs(samples=2, flip=1)
+    feeds = _feeds(tmp_path, [np.concatenate([x, x]) for x in xs])
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--out", str(tmp_path / "a"), "--no-report",
+            "--load-inputs", feeds, "--task", "classification")
+    assert r.code == 1
+    task = _res(tmp_path / "a")["task"]
+    assert [f["where"] for f in task["failures"]] == ["sample 1 image 0", "sample 1 image 1"]
+
+
+def test_evaluate_on_saved_outputs_is_a_goal():
+    """``evaluate`` judges outputs computed elsewhere (what debug precision needs as a goal)."""
+    from trtlab.comparison.task import TaskOptions, evaluate
+
+    xs = graphs.tie_classifier_inputs(samples=3, flip=1)
+    ref = [{"logits": x} for x in xs]
+    fp16 = [{"logits": x.astype(np.float16).astype(np.float32)} for x in xs]
+    verdict = evaluate(TaskOptions(task="classification"), ref, fp16)
+    assert not verdict["passed"] and verdict["failures"][0]["where"] == "sample 1"
+    assert evaluate(TaskOptions(task="classification"), ref, ref)["passed"]

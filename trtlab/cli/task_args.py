@@ -27,6 +27,9 @@ def add_task_args(p) -> None:
     g.add_argument("--iou", type=float, default=0.5, help="detection: IoU a matched pair needs (default 0.5)")
     g.add_argument("--score-min", type=float, default=0.05,
                    help="detection: detections below this score are ignored on both sides (default 0.05)")
+    g.add_argument("--score-margin", type=float, default=0.01,
+                   help="detection: a partner up to this far below --score-min still matches, so a score that "
+                   "rounding moves across the threshold is not counted missed and spurious (default 0.01)")
     g.add_argument("--min-match", type=float, metavar="FRACTION",
                    help="task verdict: required fraction of matched detections (recall and precision), of top-1 "
                    "agreement, or of agreeing pixels (defaults 0.99, 1.0, 0.99)")
@@ -75,7 +78,8 @@ def task_options(args):
         raise TrtlabError(f"--{args.task} {getattr(args, args.task)}", "a number was expected",
                           "e.g. background=0, axis=1, threshold=0.5") from None
     return TaskOptions(task=args.task, outputs={k: v for k, v in kv.items() if k in ROLE_KEYS}, iou=args.iou,
-                       score_min=args.score_min, min_match=args.min_match, top_k=args.top_k, min_iou=args.min_iou,
+                       score_min=args.score_min, score_margin=args.score_margin, min_match=args.min_match,
+                       top_k=args.top_k, min_iou=args.min_iou,
                        **extra)
 
 

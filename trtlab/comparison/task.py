@@ -26,7 +26,7 @@ from trtlab.errors import TrtlabError
 
 TASKS = ("detection", "classification", "segmentation")
 DEFAULT_MIN_MATCH = {"detection": 0.99, "classification": 1.0, "segmentation": 0.99}
-OPTIONS_SHOWN = {"detection": ("layout", "box", "background", "iou", "score_min", "match"),
+OPTIONS_SHOWN = {"detection": ("layout", "box", "background", "iou", "score_min", "score_margin", "match"),
                  "classification": ("top_k",), "segmentation": ("threshold", "axis", "min_iou")}
 
 
@@ -42,6 +42,7 @@ class TaskOptions:
     background: int | None = None  # detection class scores: this class is never a detection
     iou: float = 0.5
     score_min: float = 0.05
+    score_margin: float = 0.01  # a partner this far below score_min still matches (threshold flips by rounding)
     match: str = "greedy"  # greedy | hungarian
     min_match: float | None = None  # default by task: DEFAULT_MIN_MATCH
     top_k: int = 5
@@ -53,7 +54,7 @@ class TaskOptions:
         if self.task not in TASKS:
             raise TrtlabError(f"--task {self.task}", "unknown task", f"use one of: {', '.join(TASKS)}")
         for name, lo, hi in (("iou", 0.0, 1.0), ("score_min", -np.inf, np.inf), ("min_match", 0.0, 1.0),
-                             ("min_iou", 0.0, 1.0)):
+                             ("min_iou", 0.0, 1.0), ("score_margin", 0.0, np.inf)):
             v = getattr(self, name)
             if v is not None and not lo <= v <= hi:
                 raise TrtlabError(f"--{name.replace('_', '-')} {v}", f"must be in [{lo:g}, {hi:g}]",
@@ -105,7 +106,8 @@ class Tracker:
                               "target", "check the batch dimension of the detection outputs")
         self.flipped += sum(d.flipped for d in ref_imgs)
         for b, (r, t) in enumerate(zip(ref_imgs, tgt_imgs)):
-            self.records.append(((sample, b), det_m.compare_detections(r, t, o.iou, o.score_min, o.match)))
+            self.records.append(((sample, b), det_m.compare_detections(r, t, o.iou, o.score_min, o.match,
+                                                                       o.score_margin)))
 
     def _add_classification(self, sample, ref_out, tgt_out) -> None:
         name = self.roles["scores"]
@@ -132,17 +134,7 @@ class Tracker:
             if self.hint is not None:
                 result.task = self.hint
             return
-        from trtlab.comparison import task_summary
-
-        o = self.options
-        task = getattr(task_summary, o.task)(self.records, o, arrays)
-        if self.flipped:
-            task["warnings"].append(f"{self.flipped} reference boxes have x2 < x1 or y2 < y1 (or a negative size) "
-                                    f"as box={o.box}: check the box format and layout (--detection box=...,layout=...)"
-                                    "; boxes were compared with their corners ordered")
-        task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
-                     "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
-                     "min_match": o.required})
+        task = self.summary(arrays)
         task["elementwise_skipped"] = [
             {"tensor": m.name, "reason": m.reason} for m in result.outputs
             if m.name in task["outputs"] and m.target_shape is not None]
@@ -151,6 +143,33 @@ class Tracker:
                      task["outputs"]]
         task["overall_passed"] = bool(task["passed"] and all(m.passed for m in others) and not unmatched)
         result.task = task
+
+    def summary(self, arrays: dict | None = None) -> dict:
+        """The task section from the samples added so far (``passed``, ``reason``, ``summary``, ...)."""
+        from trtlab.comparison import task_summary
+
+        o = self.options
+        if self.roles is None:
+            raise TrtlabError(f"--task {o.task}", "no sample was compared", "compare at least one sample")
+        task = getattr(task_summary, o.task)(self.records, o, {} if arrays is None else arrays)
+        if self.flipped:
+            task["warnings"].append(f"{self.flipped} reference boxes have x2 < x1 or y2 < y1 (or a negative size) "
+                                    f"as box={o.box}: check the box format and layout (--detection box=...,layout=...)"
+                                    "; boxes were compared with their corners ordered")
+        task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
+                     "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
+                     "min_match": o.required})
+        return task
+
+
+def evaluate(options: TaskOptions, ref_outputs: list[dict], target_outputs: list[dict]) -> dict:
+    """The task verdict on outputs already computed, sample by sample (e.g. a goal for ``debug precision``):
+    ``evaluate(TaskOptions(task="classification"), ref, tgt)["passed"]``."""
+    names = list(dict.fromkeys(n for sample in ref_outputs for n in sample))
+    tracker = Tracker(options, names)
+    for i, (r, t) in enumerate(zip(ref_outputs, target_outputs)):
+        tracker.add(i, r, t)
+    return tracker.summary()
 
 
 def overall_passed(result) -> bool:

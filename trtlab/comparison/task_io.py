@@ -106,12 +106,15 @@ def classification_candidates(outs: dict[str, np.ndarray], min_classes: int = 2)
     return sorted(found, key=lambda n: not any(h in n.lower() for h in ("logit", "prob", "score", "output")))
 
 
-def segmentation_candidates(outs: dict[str, np.ndarray]) -> list[str]:
+def segmentation_candidates(outs: dict[str, np.ndarray], hint: bool = False) -> list[str]:
+    """Score maps [N, C, H, W] / [N, H, W, C] (H, W >= 8) and label maps [N, H, W]. For a hint, C must be 2 or
+    more and not 3, so image-to-image outputs (RGB, one-channel super-resolution) are not taken for masks."""
     found = []
     for n, a in outs.items():
-        if _float(a) and a.ndim == 4 and min(a.shape[1], a.shape[3]) >= 1 and max(a.shape[1:]) >= 8 and sorted(
-                a.shape[1:])[1] >= 8:
-            found.append(n)
+        if _float(a) and a.ndim == 4 and sorted(a.shape[1:])[1] >= 8:
+            c = a.shape[1] if a.shape[1] <= a.shape[3] else a.shape[3]
+            if not hint or (c >= 2 and c != 3):
+                found.append(n)
         elif a.dtype.kind in "iu" and a.ndim == 3 and min(a.shape[1:]) >= 8:
             found.append(n)
     return found
@@ -130,8 +133,8 @@ def suggest(outs: dict[str, np.ndarray]) -> dict | None:
         n = classification_candidates(outs, MIN_CLASSES)[0]
         task, why, flag = "classification", f"output {n} {list(outs[n].shape)} looks like class scores", \
             "--task classification"
-    elif segmentation_candidates(outs) and len(outs) == 1:
-        n = segmentation_candidates(outs)[0]
+    elif segmentation_candidates(outs, hint=True) and len(outs) == 1:
+        n = segmentation_candidates(outs, hint=True)[0]
         task, why, flag = "segmentation", f"output {n} {list(outs[n].shape)} looks like a segmentation map", \
             "--task segmentation"
     else:

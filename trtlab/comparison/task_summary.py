@@ -19,21 +19,23 @@ SMALL_CLASS_PIXELS = 64
 SMALL_CLASS_FRACTION = 1e-3
 
 
-def _where(key) -> str:
+def _where(key, batched: bool = False) -> str:
+    """``sample 3``, or ``sample 3 image 1`` when samples hold several images."""
     if isinstance(key, tuple):
         sample, image = key
-        return f"sample {sample}" + (f" image {image}" if image else "")
+        return f"sample {sample}" + (f" image {image}" if batched or image else "")
     return f"sample {key}"
 
 
 def detection(records: list, o, arrays: dict) -> dict:
     total = det_m.DetectionSummary()
     failures = []
+    batched = any(b for (_, b), _ in records)
     for key, s in records:
         total.add(s)
-        missed, spurious = s.n_ref - s.matched, s.n_target - s.matched
+        missed, spurious = s.n_ref - s.matched, s.n_target - s.matched_target
         if missed or spurious:
-            failures.append({"where": _where(key), "ref": s.n_ref, "target": s.n_target, "matched": s.matched,
+            failures.append({"where": _where(key, batched), "ref": s.n_ref, "target": s.n_target, "matched": s.matched,
                              "missed": missed, "spurious": spurious})
     samples = [s for _, s in records]
     recall, precision = total.recall(), total.precision()
@@ -42,13 +44,14 @@ def detection(records: list, o, arrays: dict) -> dict:
     arrays["task_iou_edges"] = det_m.IOU_BINS
     summary = {"images": len(records), "ref_detections": total.n_ref, "target_detections": total.n_target,
                "matched": total.matched, "missed": total.n_ref - total.matched,
-               "spurious": total.n_target - total.matched, "matched_fraction": recall, "precision": precision,
-               "mean_iou": total.iou_sum / total.matched if total.matched else None, "min_iou": total.iou_min,
-               "mean_score_change": total.score_abs_sum / total.matched if total.matched else None,
-               "max_score_change": total.score_abs_max if total.matched else None}
+               "spurious": total.n_target - total.matched_target, "matched_fraction": recall,
+               "precision": precision, "mean_iou": total.iou_sum / total.pairs if total.pairs else None,
+               "min_iou": total.iou_min,
+               "mean_score_change": total.score_abs_sum / total.pairs if total.pairs else None,
+               "max_score_change": total.score_abs_max if total.pairs else None}
     reason = (f"{total.matched}/{total.n_ref} reference detections matched ({recall:.2%}), "
-              f"{total.n_target - total.matched} spurious of {total.n_target} (IoU >= {o.iou:g}, same class, "
-              f"score >= {o.score_min:g}; required {o.required:.2%})")
+              f"{total.n_target - total.matched_target} spurious of {total.n_target} (IoU >= {o.iou:g}, same "
+              f"class, score >= {o.score_min:g} with a {o.score_margin:g} margin; required {o.required:.2%})")
     warnings = []
     if total.n_ref == 0:
         warnings.append(f"the reference has no detection with score >= {o.score_min:g}: the detection verdict only "
@@ -61,13 +64,14 @@ def detection(records: list, o, arrays: dict) -> dict:
 
 def classification(records: list, o, arrays: dict) -> dict:
     keys = [(sample, b) for sample, rows in records for b in range(len(rows.ref_top1))]
+    batched = any(len(rows.ref_top1) > 1 for _, rows in records)
     cat = {k: np.concatenate([getattr(rows, k) for _, rows in records]) for k in
            ("ref_top1", "target_top1", "overlap", "margin", "prob_err", "score_err")}
     agree = cat["ref_top1"] == cat["target_top1"]
     n = int(agree.size)
     frac = float(agree.mean()) if n else 1.0
     passed = frac >= o.required
-    failures = [{"where": _where(keys[i]), "ref_class": int(cat["ref_top1"][i]),
+    failures = [{"where": _where(keys[i], batched), "ref_class": int(cat["ref_top1"][i]),
                  "target_class": int(cat["target_top1"][i]), "ref_margin": float(cat["margin"][i]),
                  "prob_error": float(cat["prob_err"][i]), "topk_overlap": float(cat["overlap"][i])}
                 for i in np.nonzero(~agree)[0]]
