@@ -30,7 +30,7 @@ PASSES = ("fold-constants", "cleanup", "to-fp16", "to-bf16")
 
 def cases() -> list[dict]:
     """[{name, model (bytes), feeds, opset, ops}] for every conformance node test, cached."""
-    cache = OUT / f"conformance-{onnx.__version__}.pkl"
+    cache = OUT / f"conformance2-{onnx.__version__}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
     import warnings
@@ -51,12 +51,20 @@ def cases() -> list[dict]:
             feeds = None  # sequences/optionals: not a tensor feed
         else:
             feeds = dict(zip(names, inputs))
-        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+        opset = op_opset(model)
         rows.append({"name": case.name, "model": model.SerializeToString(), "feeds": feeds, "opset": opset,
                      "ops": sorted({n.op_type for n in model.graph.node})})
     OUT.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(rows))
     return rows
+
+
+def op_opset(model: onnx.ModelProto) -> str:
+    """The opset of the model's (first) op's domain: "13", or "ai.onnx.ml 3" for another domain."""
+    domain = model.graph.node[0].domain if model.graph.node else ""
+    version = next((o.version for o in model.opset_import if o.domain == domain or (
+        domain in ("", "ai.onnx") and o.domain in ("", "ai.onnx"))), None)
+    return str(version) if domain in ("", "ai.onnx") else f"{domain} {version}"
 
 
 def ort_runs(model: onnx.ModelProto, feeds: dict) -> str | None:
@@ -75,7 +83,8 @@ def ort_runs(model: onnx.ModelProto, feeds: dict) -> str | None:
 
 def sweep_pass(model: onnx.ModelProto, feeds: dict, name: str) -> tuple[str, str]:
     """(status, detail): status "ok" (verified, or nothing to change), "skipped" (not verifiable, with the
-    reason) or "failed"."""
+    reason), "refused" (no node of the model can be rewritten without changing its outputs beyond the pass's
+    tolerance: the pass fails with that reason, exit 1, nothing written) or "failed"."""
     from trtlab.surgery.pipeline import Step, run_pipeline
     from trtlab.surgery.verify import Verifier
 
@@ -94,6 +103,8 @@ def sweep_pass(model: onnx.ModelProto, feeds: dict, name: str) -> tuple[str, str
     except Exception as exc:  # noqa: BLE001 - a crash of the runner is what the sweep looks for
         return "failed", f"crashed: {type(exc).__name__}: {str(exc)[:150]}"
     rec = result.passes[0]
+    if not result.passed and any("undoing rewrites did not help" in n for n in rec.notes):
+        return "refused", (result.failure or "")[:200]  # no node can be rewritten within tolerance: exit 1, said why
     if not result.passed:
         return "failed", (result.failure or "")[:200]
     if rec.verified is None and rec.nodes_after and rec.status != "skipped":
@@ -205,7 +216,7 @@ def op_table(data: dict) -> list[tuple[str, str, int, int, int]]:
         status = r["check"][0]
         t["acc"] += status == "accepted"
         t["ref"] += status != "accepted"
-    return [(op, ",".join(str(o) for o in sorted(t["opsets"])), t["n"], t["acc"], t["ref"])
+    return [(op, ", ".join(sorted(str(o) for o in t["opsets"])), t["n"], t["acc"], t["ref"])
             for op, t in sorted(table.items())]
 
 
@@ -218,15 +229,18 @@ def render(data: dict, seconds: float, trt_version: str) -> str:
              f"**{s['ort_runs']}** of them on their own test inputs. Each of those goes through each pass on its own, "
              "verified on the test inputs (outputs before and after the pass compared; the precision passes at "
              "their precision's tolerances).", "",
-             "| pass | ok (verified or nothing to change) | skipped (not verifiable, reason recorded) | failed |",
-             "|---|---|---|---|"]
+             "| pass | ok (verified or nothing to change) | skipped (not verifiable, reason recorded) | refused "
+             "(no node convertible within tolerance: exit 1 with the reason) | failed |",
+             "|---|---|---|---|---|"]
     for p, c in s["passes"].items():
-        lines.append(f"| {p} | {c.get('ok', 0)} | {c.get('skipped', 0)} | {c.get('failed', 0)} |")
-    failed = [(r["name"], p, r["passes"][p][1]) for r in data["rows"] if r["ort"] is None for p in data["passes"]
-              if r["passes"][p][0] == "failed"]
-    if failed:
-        lines += ["", "Failed:", ""] + [f"- `{n}` {p}: {d[:160]}" for n, p, d in failed[:60]]
-    skipped = Counter(r["passes"][p][1][:90] for r in data["rows"] if r["ort"] is None for p in data["passes"]
+        lines.append(f"| {p} | {c.get('ok', 0)} | {c.get('skipped', 0)} | {c.get('refused', 0)} | "
+                     f"{c.get('failed', 0)} |")
+    for status, title in (("failed", "Failed"), ("refused", "Refused (the pass fails with this reason)")):
+        found = [(r["name"], p, r["passes"][p][1]) for r in data["rows"] if r["ort"] is None
+                 for p in data["passes"] if r["passes"][p][0] == status]
+        if found:
+            lines += ["", f"{title}:", ""] + [f"- `{n}` {p}: {d[:170]}" for n, p, d in found[:60]]
+    skipped = Counter(r["passes"][p][1][:150] for r in data["rows"] if r["ort"] is None for p in data["passes"]
                       if r["passes"][p][0] == "skipped")
     if skipped:
         lines += ["", "Most common reasons for a skip:", ""] + [f"- {n} x {why}" for why, n in skipped.most_common(6)]
