@@ -33,7 +33,15 @@ HALF_STR = {TensorProto.FLOAT16: "tensor(float16)", TensorProto.BFLOAT16: "tenso
 FLOAT = TensorProto.FLOAT
 FP16_MAX = 65504.0
 ALWAYS_FP32 = {"EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-               "Bernoulli"}
+               "Bernoulli",
+               "BitCast",  # reinterprets bits: a half input is another value
+               "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",  # losses accumulate: FP32
+               # onnxruntime expands these functions with FP32 constants: the half model does not type-check
+               "MeanVarianceNormalization", "GroupNormalization",
+               # sequences keep the element type they were declared with
+               "SplitToSequence", "SequenceConstruct", "SequenceInsert", "SequenceEmpty", "SequenceErase",
+               "SequenceAt", "ConcatFromSequence", "SequenceMap"}
+SCATTER_REDUCING = ("ScatterND", "ScatterElements")  # with reduction="add"/"mul"/...: accumulate in FP32
 BF16_OPSET = 13
 
 
@@ -119,6 +127,8 @@ class _Converter:
             self.stats["kept"] += 1
             return False
         if node.domain not in ("", "ai.onnx") or node.op_type in ALWAYS_FP32 or any(True for _ in gu.subgraphs(node)):
+            return False
+        if node.op_type in SCATTER_REDUCING and _attr(node, "reduction", b"none") not in (b"none", "none"):
             return False
         if any(o in derived for o in node.output if o):
             return False  # shape arithmetic stays exact; a node that only reads a shape (Reshape's target) may not

@@ -1,9 +1,9 @@
 """Conformance sweep (bench/conformance.py): models onnxruntime runs survive fold-constants, cleanup, to-fp16 and
 to-bf16 (verified, or skipped with a reason), and ``trtlab check`` (in a child process) does not crash on them.
 
-Fast: the wheel's ``simple`` and ``pytorch-operator`` test models (58, with their own inputs). Slow: every fifth
+Fast: the wheel's ``simple`` and ``pytorch-operator`` test models (58, with their own inputs). Slow: every seventh
 model of the 1,884 ONNX node conformance tests (the full sweep is ``python bench/conformance.py``, results in
-docs/conformance.md).
+docs/conformance-passes.md).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def test_passes_survive_wheel_models(name, path, feeds):
         pytest.skip("onnxruntime does not run it")
     for p in PASSES:
         status, detail = sweep_pass(model, feeds, p)
-        assert status in ("ok", "skipped"), f"{p}: {detail}"
-        if status == "skipped":
+        assert status in ("ok", "skipped", "refused"), f"{p}: {detail}"
+        if status != "ok":
             assert detail, f"{p} skipped without a reason"
 
 
@@ -66,15 +66,15 @@ def test_check_does_not_crash_on_wheel_models(tmp_path):
 
 @pytest.mark.slow
 def test_conformance_sweep_sample():
-    data = sweep(stride=5)
+    data = sweep(stride=7)
     rows = data["rows"]
     runnable = [r for r in rows if r["ort"] is None]
-    assert len(runnable) > 250
+    assert len(runnable) > 180
     failed = [(r["name"], p, r["passes"][p][1]) for r in runnable for p in PASSES
               if r["passes"][p][0] == "failed"]
     assert not failed, failed[:5]
-    skipped = [(r["name"], p) for r in runnable for p in PASSES if r["passes"][p][0] == "skipped"
-               and not r["passes"][p][1]]
-    assert not skipped
+    unexplained = [(r["name"], p) for r in runnable for p in PASSES if r["passes"][p][0] in ("skipped", "refused")
+                   and not r["passes"][p][1]]
+    assert not unexplained
     crashed = [r["name"] for r in rows if r["check"][0] == "crashed"]
     assert len(crashed) <= 3, crashed

@@ -46,17 +46,41 @@ def test_fp16_overflow_undoes_only_the_offending_nodes():
     np.testing.assert_allclose(run(out, _feeds())[0], run(model, _feeds())[0], atol=5e-2, rtol=5e-2)
 
 
-def test_sequence_type_error_is_undone():
-    """to-fp16 made a SplitToSequence graph output a float16 sequence, which onnxruntime refuses: the whole pass
-    failed (a conformance model)."""
+def test_sequence_ops_stay_fp32():
+    """to-fp16 made a SplitToSequence graph output a float16 sequence, which onnxruntime refuses (a conformance
+    model): sequence ops stay FP32 now, and the rest converts."""
     nodes = [helper.make_node("SplitToSequence", ["x"], ["seq"], axis=0), helper.make_node("Relu", ["x"], ["y"])]
     model = make_model(nodes, [tensor("x", [2, 3])], [
         helper.make_tensor_sequence_value_info("seq", TensorProto.FLOAT, None), tensor("y", [2, 3])])
     out, result = run_pipeline(model, [Step("to-fp16")], verifier=_verifier_for(model))
+    assert result.passed and result.passes[0].verified, result.failure
+    assert not result.passes[0].undone
+    assert any(n.op_type == "Relu" for n in out.graph.node)
+
+
+def test_unloadable_rewrite_is_undone(monkeypatch):
+    """A pass whose rewrite of one node makes the model unloadable (a wrong type): only that node is left alone."""
+    from trtlab.passes import registry
+    from trtlab.passes.base import Pass, PassResult
+
+    def run(model, keep=()):
+        for node in model.graph.node:
+            if node.output[0] == "b" and "b" not in keep:
+                node.op_type = "NoSuchOp"  # breaks loading
+            elif node.op_type == "Relu" and node.output[0] not in keep:
+                node.op_type = "Abs"  # same values on these inputs: a good rewrite
+        return PassResult(model, ["rewrote"], modified=True)
+
+    fake = Pass(name="cleanup", description="test", run=run, options={"keep": ""}, undo_option="keep")
+    monkeypatch.setitem(registry.PASSES, "cleanup", fake)
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"]),
+             helper.make_node("Relu", ["x"], ["c"]), helper.make_node("Add", ["b", "c"], ["y"])]
+    model = make_model(nodes, [tensor("x", [2, 3])], [tensor("y", [2, 3])])
+    out, result = run_pipeline(model, [Step("cleanup")], verifier=_verifier_for(model))
     assert result.passed, result.failure
-    rec = result.passes[0]
-    assert rec.verified and {u["rewrite"] for u in rec.undone} == {"seq"}
-    assert any("left as they were" in n for n in rec.notes)
+    assert {u["rewrite"] for u in result.passes[0].undone} == {"b"}
+    assert "unrunnable" in result.passes[0].undone[0]["reason"]
+    assert [n.op_type for n in out.graph.node].count("Abs") == 2
 
 
 def test_nothing_kept_fails_the_pass():

@@ -173,7 +173,7 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
         after, after_m = _normalized(out, before, rec, result, step.name)
         if verifier is not None:
             tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
-            state = (dict(verifier._cache), dict(verifier.feeds))
+            state = verifier.state()
             if not _verified(verifier, keep_before, after, tol, p, rec, result):
                 repaired = _undo_offending(p, step, keep_before, verifier, state, tol, rec, result)
                 if repaired is None:
@@ -248,7 +248,7 @@ def _undo_offending(p, step: Step, before: onnx.ModelProto, verifier, state: tup
     def attempt(excluded: list[str]):
         nonlocal checks
         checks += 1
-        verifier._cache, verifier.feeds = dict(state[0]), dict(state[1])
+        verifier.restore(state)
         work = onnx.ModelProto()
         work.CopyFrom(before)
         try:

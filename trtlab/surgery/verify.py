@@ -55,6 +55,13 @@ class Verifier:
             names = {i.name for i in backend.session.get_inputs()}
             return backend.run({k: v for k, v in feeds.items() if k in names})
 
+    def state(self) -> tuple[dict, dict]:
+        """What ``check`` advances (the last model's outputs, the feeds): to try rewrites and go back."""
+        return dict(self._cache), dict(self.feeds)
+
+    def restore(self, state: tuple[dict, dict]) -> None:
+        self._cache, self.feeds = dict(state[0]), dict(state[1])
+
     def baseline(self, model: onnx.ModelProto) -> None:
         """Run the input model once; raise when it cannot run (verification then is impossible)."""
         self._cache = self._run(model, [], self.feeds)
