@@ -325,6 +325,14 @@ def _evaluate_and_replace(model, graph, foldable, frontier, consts, state) -> in
     return len(accepted)
 
 
+def _view(t: TensorProto) -> np.ndarray:
+    """A tensor as an array without copying its raw bytes where possible (large weights)."""
+    if t.raw_data and t.data_type not in (TensorProto.STRING, TensorProto.BFLOAT16) and np.little_endian:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type)
+        return np.frombuffer(t.raw_data, dtype=dtype).reshape(tuple(t.dims))
+    return numpy_helper.to_array(t)
+
+
 def _evaluate(model, nodes, outputs, consts, state) -> tuple[dict[str, object], bool]:
     """Run ``nodes`` in one onnxruntime session; (values, failed)."""
     import onnxruntime as ort
@@ -341,7 +349,7 @@ def _evaluate(model, nodes, outputs, consts, state) -> tuple[dict[str, object], 
     g.node.extend(nodes)
     # Constants go in as feeds when they would push the session's model past protobuf's 2 GB limit.
     big = sum(len(consts[n].raw_data) for n in needed) > (1 << 30)
-    feeds = {n: numpy_helper.to_array(consts[n]) for n in sorted(needed)} if big else {}
+    feeds = {n: _view(consts[n]) for n in sorted(needed)} if big else {}
     if big:
         g.input.extend(onnx.helper.make_tensor_value_info(n, consts[n].data_type, list(consts[n].dims))
                        for n in sorted(needed))
