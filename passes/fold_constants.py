@@ -325,6 +325,9 @@ def _evaluate_and_replace(model, graph, foldable, frontier, consts, state) -> in
     return len(accepted)
 
 
+FEED_ABOVE = 1 << 30  # bytes of constants an evaluation passes as feeds instead of initializers (2 GB proto limit)
+
+
 def _view(t: TensorProto) -> np.ndarray:
     """A tensor as an array without copying its raw bytes where possible (large weights)."""
     if t.raw_data and t.data_type not in (TensorProto.STRING, TensorProto.BFLOAT16) and np.little_endian:
@@ -348,7 +351,7 @@ def _evaluate(model, nodes, outputs, consts, state) -> tuple[dict[str, object], 
     g.name = "trtlab_fold"
     g.node.extend(nodes)
     # Constants go in as feeds when they would push the session's model past protobuf's 2 GB limit.
-    big = sum(len(consts[n].raw_data) for n in needed) > (1 << 30)
+    big = sum(len(consts[n].raw_data) for n in needed) > FEED_ABOVE
     feeds = {n: _view(consts[n]) for n in sorted(needed)} if big else {}
     if big:
         g.input.extend(onnx.helper.make_tensor_value_info(n, consts[n].data_type, list(consts[n].dims))
