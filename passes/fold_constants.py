@@ -328,11 +328,22 @@ def _evaluate_and_replace(model, graph, foldable, frontier, consts, state) -> in
     return len(accepted)
 
 
+FEED_ABOVE = 1 << 30  # bytes of constants an evaluation passes as feeds instead of initializers (2 GB proto limit)
+
+
+def _view(t: TensorProto) -> np.ndarray:
+    """A tensor as an array without copying its raw bytes where possible (large weights)."""
+    if t.HasField("raw_data") and t.data_type not in (TensorProto.STRING, TensorProto.BFLOAT16) and np.little_endian:
+        raw = t.raw_data  # each access copies the bytes: once
+        return np.frombuffer(raw, dtype=onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).reshape(tuple(t.dims))
+    return numpy_helper.to_array(t)
+
+
 def _evaluate(model, nodes, outputs, consts, state) -> tuple[dict[str, object], bool]:
     """Run ``nodes`` in one onnxruntime session; (values, failed)."""
     import onnxruntime as ort
 
-    from trtlab.model import sane_ir_version
+    from trtlab.model import sane_ir_version, tensor_nbytes
 
     produced = {o for n in nodes for o in n.output if o}
     needed = {r for n in nodes for r in gu.node_reads(n) if r not in produced}
@@ -343,8 +354,8 @@ def _evaluate(model, nodes, outputs, consts, state) -> tuple[dict[str, object], 
     g.name = "trtlab_fold"
     g.node.extend(nodes)
     # Constants go in as feeds when they would push the session's model past protobuf's 2 GB limit.
-    big = sum(len(consts[n].raw_data) for n in needed) > (1 << 30)
-    feeds = {n: numpy_helper.to_array(consts[n]) for n in sorted(needed)} if big else {}
+    big = sum(tensor_nbytes(consts[n]) for n in needed) > FEED_ABOVE  # from dims: raw_data would be copied
+    feeds = {n: _view(consts[n]) for n in sorted(needed)} if big else {}
     if big:
         g.input.extend(onnx.helper.make_tensor_value_info(n, consts[n].data_type, list(consts[n].dims))
                        for n in sorted(needed))

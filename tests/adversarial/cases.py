@@ -466,7 +466,10 @@ def collision_cases() -> list[Case]:
         ("save_inputs_folder", ["compare", "m.onnx", "--target", "onnxrt:fp16", "--save-inputs", "sub"]),
         ("save_inputs_under_file", ["compare", "m.onnx", "--target", "onnxrt:fp16", "--save-inputs",
                                     "m.onnx/x.npz"]),
-        ("save_inputs_devnull", ["compare", "m.onnx", "--target", "onnxrt:fp16", "--save-inputs", "/dev/null"]),
+        # never /dev/null itself: run as root by code that failed this check, a rename would replace the device
+        ("save_inputs_link_to_devnull", ["compare", "m.onnx", "--target", "onnxrt:fp16", "--save-inputs",
+                                         "null.npz"]),
+        ("save_inputs_fifo", ["compare", "m.onnx", "--target", "onnxrt:fp16", "--save-inputs", "fifo.npz"]),
         ("surgeon_o_model", ["surgeon", "m.onnx", "--fold-constants", "-o", "m.onnx"]),
         ("surgeon_o_hardlink", ["surgeon", "m.onnx", "--fold-constants", "-o", "hard.onnx"]),
         ("surgeon_o_symlink", ["surgeon", "m.onnx", "--fold-constants", "-o", "link.onnx"]),
@@ -501,6 +504,8 @@ def collision_cases() -> list[Case]:
         (tmp / "link.onnx").symlink_to("m.onnx")
         (tmp / "feeds.inputs.npz").write_bytes(npz_variants()["ok"][0])
         (tmp / "e.json").write_bytes(M.base_bytes("add"))  # a model named e.json: `-o e` writes e + .json
+        (tmp / "null.npz").symlink_to("/dev/null")
+        os.mkfifo(tmp / "fifo.npz")
 
     cases = []
     for name, argv in specs:

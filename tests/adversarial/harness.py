@@ -225,7 +225,8 @@ def check(case: Case, tmp: Path) -> Outcome:
             path = tmp / p
             if existed[p] or not path.exists():
                 continue
-            assert not path.is_dir(), f"run directory {p} left by a failed command\n{where}"
+            if res.rc != 1:  # exit 1 is a verdict (mismatch, not parseable): its run directory stays
+                assert not path.is_dir(), f"run directory {p} left by a failed command\n{where}"
             assert complete(path), f"partial output {p} left by a failed command\n{where}"
     for p, before in protected.items():
         assert digest(tmp / p) == before, f"input {p} was modified\n{where}"

@@ -237,3 +237,45 @@ def test_string_inputs_save_without_pickles_and_load_back(tmp_path):
     res = run_forked(["compare", "s.onnx", "--target", "reference", "--load-inputs", "r1/inputs.npz", "--out", "r2",
                       "-q"], tmp_path)
     assert res.rc == 0, res.stderr
+
+
+# 10. over 2 GB ----------------------------------------------------------------------------------------------
+
+def test_fold_feeds_large_constants_instead_of_serializing_them(tmp_path, monkeypatch):
+    """Folding evaluates constant subgraphs in onnxruntime; constants that would push that model past protobuf's
+    2 GB limit go in as feeds (EncodeError before). Forced here on a small model: same folded result."""
+    import onnx
+
+    from trtlab.cli.main import main
+
+    fold = pytest.importorskip("trtlab.passes.fold_constants")
+    _model(tmp_path, "fold")
+    assert main(["surgeon", str(tmp_path / "m.onnx"), "--fold-constants", "-o", str(tmp_path / "a.onnx"), "-q",
+                 "--run-dir", str(tmp_path / "ra")]) == 0
+    monkeypatch.setattr(fold, "FEED_ABOVE", 0)
+    assert main(["surgeon", str(tmp_path / "m.onnx"), "--fold-constants", "-o", str(tmp_path / "b.onnx"), "-q",
+                 "--run-dir", str(tmp_path / "rb")]) == 0
+    a, b = onnx.load(tmp_path / "a.onnx"), onnx.load(tmp_path / "b.onnx")
+    assert len(b.graph.node) == len(a.graph.node) == 1
+    assert [t.raw_data for t in a.graph.initializer] == [t.raw_data for t in b.graph.initializer]
+
+
+@pytest.mark.skipif(not os.environ.get("TRTLAB_BIG_TESTS"), reason="writes a 2.2 GB model and needs ~5 GB of "
+                    "memory: set TRTLAB_BIG_TESTS=1")
+def test_fold_over_2gb(tmp_path):
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    from trtlab.model import save_model
+
+    g = h.make_graph([h.make_node("ReduceMax", ["W"], ["wm"], keepdims=0), h.make_node("Add", ["x", "wm"], ["y"])],
+                     "g", [h.make_tensor_value_info("x", T.FLOAT, [1])], [h.make_tensor_value_info("y", T.FLOAT, [1])])
+    g.initializer.add().CopyFrom(numpy_helper.from_array(np.ones(int(2.2 * 2**30) // 4, np.float32), "W"))
+    save_model(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), tmp_path / "big.onnx")
+    del g
+    res = run_forked(["surgeon", "big.onnx", "--fold-constants", "-o", "f.onnx", "-q"], tmp_path, timeout=900)
+    assert res.rc == 0, res.stderr
+    folded = onnx.load(tmp_path / "f.onnx")
+    assert [n.op_type for n in folded.graph.node] == ["Add"]

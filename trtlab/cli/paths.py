@@ -5,8 +5,6 @@ One literal table, so a new output flag is one line here, and every output is ch
 
 from __future__ import annotations
 
-from pathlib import Path
-
 # command -> (read args, output-file args {dest: flag}, output-folder args {dest: flag})
 _INPUTS = ("load_inputs", "data_loader_script")
 TABLE: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, str]]] = {
@@ -31,8 +29,10 @@ def _value(args, dest: str):
     if dest == "_provenance":
         from trtlab.trt.provenance import path_for
 
-        output = getattr(args, "output", None)
-        return str(path_for(output)) if output and Path(output).name else None  # "." is refused as a folder later
+        try:
+            return str(path_for(args.output)) if getattr(args, "output", None) else None
+        except ValueError:  # "." or "/": -o itself is refused as a folder
+            return None
     if dest == "_inputs":
         if getattr(args, "output", None) and getattr(args, "fails", None) == "compare":
             from trtlab.reducer.search import inputs_path_for
@@ -55,6 +55,8 @@ def check_command_paths(args) -> None:
     if entry is None:
         return
     reads, files, dirs = entry
+    if getattr(args, "isolate_unsupported", False):  # surgeon --isolate-unsupported -o DIR writes a folder
+        files, dirs = {k: v for k, v in files.items() if k != "output"}, {**dirs, "output": "-o"}
     read_paths = [_value(args, d) for d in reads]
     if getattr(args, "in_place", False):  # surgeon --in-place rewrites MODEL on purpose (and checks it itself)
         read_paths = [p for p, d in zip(read_paths, reads) if d != "model"]
