@@ -32,6 +32,9 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     p.add_argument("--warmup", type=int, default=1, metavar="N",
                    help="untimed runs of the first sample on each backend before the timed ones (default 1)")
+    p.add_argument("--max-memory", metavar="SIZE",
+                   help="with --layerwise: hold at most SIZE of compared tensors (both sides) at once, e.g. 512M; "
+                   "the backends run once per chunk of tensors that fits")
     p.add_argument("--save-outputs", action="store_true", help="save both sides' outputs as .npz in the run dir")
     add_report_arg(p, default=True)
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
@@ -56,6 +59,7 @@ def run(args) -> int:
     if args.attribute_top < 1:
         raise TrtlabError("--attribute-top", f"must be at least 1 (got {args.attribute_top})",
                           "e.g. --attribute-top 10")
+    max_memory = _max_memory(args)
     with fresh_run_dir(args.out, "compare", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
         samples, input_warnings = make_samples(args, model)
@@ -66,7 +70,7 @@ def run(args) -> int:
         try:
             result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
                                        run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
-                                       warmup=max(args.warmup, 0))
+                                       warmup=max(args.warmup, 0), max_memory=max_memory)
             if args.attribute:
                 _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
         finally:
@@ -83,6 +87,20 @@ def run(args) -> int:
 
         print_result(result, run_dir)
     return 0 if result.passed else 1
+
+
+def _max_memory(args) -> int | None:
+    from trtlab.errors import TrtlabError
+    from trtlab.trt.build import parse_size
+
+    if args.max_memory is None:
+        return None
+    if not args.layerwise:
+        raise TrtlabError("--max-memory", "bounds the tensors of a layer-wise run", "add --layerwise")
+    size = parse_size(args.max_memory)
+    if size <= 0:
+        raise TrtlabError(f"--max-memory {args.max_memory}", "must be a positive size", "e.g. --max-memory 512M")
+    return size
 
 
 def _attribute(model, ref_spec, target_spec, feeds, result, tolerances, args) -> None:

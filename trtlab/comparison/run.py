@@ -64,6 +64,7 @@ class CompareResult:
     argv: list[str] = field(default_factory=list)
     attribution: list[dict] = field(default_factory=list)  # --attribute: introduced vs total error per layer
     attribution_skipped: list[dict] = field(default_factory=list)
+    memory: dict = field(default_factory=dict)  # --max-memory: budget, chunks, peaks (comparison/budget.py)
 
 
 class _Accumulator:
@@ -103,9 +104,11 @@ def _histogram(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendSpec, samples: list[dict],
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
-                quiet: bool = False, warmup: int = 1) -> tuple[CompareResult, dict[str, np.ndarray]]:
+                quiet: bool = False, warmup: int = 1,
+                max_memory: int | None = None) -> tuple[CompareResult, dict[str, np.ndarray]]:
     """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
-    ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm."""
+    ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm.
+    ``max_memory`` (bytes, layer-wise only): run in chunks of marked tensors that fit it (comparison/budget.py)."""
     warnings = list(model.warnings)
     layers, nested = topo_tensors(model) if layerwise else ([], 0)
     if layerwise and nested:
@@ -116,6 +119,9 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
     summary = model_summary(model)
     acc = _Accumulator(tolerances)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
+    if max_memory is not None and layerwise:
+        return _run_bounded(model, summary, ref_spec, target_spec, samples, tolerances, layers, output_names, acc,
+                            saved, save_outputs_to, quiet, warmup, max_memory, warnings)
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
         ref.load(model.proto, layer_names, model_sha256=summary["sha256"])
@@ -146,6 +152,23 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         _save_outputs(save_outputs_to, saved, len(samples))
     return _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
                      unmatched, timing, warnings)
+
+
+def _run_bounded(model, summary, ref_spec, target_spec, samples, tolerances, layers, output_names, acc, saved,
+                 save_outputs_to, quiet, warmup, max_memory, warnings):
+    from trtlab.comparison.budget import run_bounded
+
+    layer_names = [layer.tensor for layer in layers]
+    ref_info, tgt_info, exposed, timing, memory, more = run_bounded(
+        model, ref_spec, target_spec, samples, acc, layer_names, output_names, max_memory,
+        saved if save_outputs_to is not None else None, quiet, warmup, summary["sha256"])
+    if save_outputs_to is not None:
+        _save_outputs(save_outputs_to, saved, len(samples))
+    unmatched = _unmatched(exposed["ref"], exposed["target"], output_names, layer_names)
+    result, hist = _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
+                             unmatched, timing, warnings + more)
+    result.memory = memory
+    return result, hist
 
 
 def _timing(backend) -> dict:
