@@ -65,7 +65,9 @@ def round_to_half(model: onnx.ModelProto, precision: str,
         _round_node_outputs(graph, half, types, keep, stats)
     _round_graph_inputs(out.graph, half, types)
     shared = {name: arr for name, arr in shared_arrays(out).items() if arr.dtype.kind == "f"}
-    if shared:  # weights held apart (trtlab.weights): round copies of them, held apart the same way
+    if shared and precision == "fp16":  # held apart (trtlab.weights): FP16 copies, widened by a Cast where used
+        _half_weights(out, shared)
+    elif shared:  # bf16 has no NumPy type: rounded FP32 copies, held apart the same way
         replace_arrays(out, {n: _round_array(a, precision) for n, a in shared.items()})
     notes = [f"{precision}: {stats['rounded']} tensors rounded to {precision} storage"]
     names = {n.name for g in walk_graphs(out.graph) for n in g.node} | {n.op_type for g in walk_graphs(out.graph)
@@ -79,6 +81,39 @@ def round_to_half(model: onnx.ModelProto, precision: str,
         notes.append(f"{precision}: {stats['unknown']} tensors of unknown type left unrounded (shape inference "
                      "could not type them)")
     return out, notes
+
+
+def _half_weights(model: onnx.ModelProto, shared: dict[str, np.ndarray]) -> None:
+    """Hold the rounded copies of shared weights as FP16 arrays (half the memory of FP32 copies): placeholder
+    ``W`` becomes ``W__trtlab_w16`` (FLOAT16) and a ``Cast(to=W's type)`` right before W's first reader
+    recreates ``W``, so the widened copy lives only while the runtime needs it. Same values as rounding."""
+    graph = model.graph
+    halves, widened = {}, {}
+    for t in graph.initializer:
+        if t.name in shared:
+            half_name = f"{t.name}{SUFFIX}w16"
+            widened[t.name] = (half_name, t.data_type)
+            halves[half_name] = shared[t.name].astype(np.float16)
+            t.name, t.data_type = half_name, TensorProto.FLOAT16
+    replace_arrays(model, halves)
+    nodes, done = [], set()
+    for node in graph.node:
+        reads = [n for n in node.input if n in widened and n not in done]
+        for sub in (a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH):
+            reads += [n for g in walk_graphs(sub) for x in g.node for n in x.input if n in widened and n not in done]
+        for name in dict.fromkeys(reads):
+            nodes.append(onnx.helper.make_node("Cast", [widened[name][0]], [name], to=widened[name][1],
+                                               name=f"{name}{SUFFIX}w16_cast"))
+            done.add(name)
+        nodes.append(node)
+    for name in widened.keys() - done:  # read by no node (e.g. a graph output): widen at the end
+        nodes.append(onnx.helper.make_node("Cast", [widened[name][0]], [name], to=widened[name][1],
+                                           name=f"{name}{SUFFIX}w16_cast"))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    inputs = [vi for vi in graph.input if vi.name not in widened]  # initializers listed as inputs (IR < 4)
+    del graph.input[:]
+    graph.input.extend(inputs)
 
 
 def _round_array(arr: np.ndarray, precision: str) -> np.ndarray:

@@ -86,6 +86,10 @@ class OnnxrtBackend(Backend):
                 raise TrtlabError(f"backend '{self.spec}'", f"threads={threads} is not a number",
                                   "e.g. threads=2") from None
         so.log_severity_level = 3
+        if getattr(self, "lean", False):  # --max-memory: no arena or memory pattern that outlive a tensor, and
+            so.enable_cpu_mem_arena = False  # an order that runs a node when its inputs are ready, not all the
+            so.enable_mem_pattern = False  # weight Casts of the FP16 simulation first (all widened at once)
+            so.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         self.info["graph_optimization_level"] = level
         return so
 
@@ -96,14 +100,11 @@ class OnnxrtBackend(Backend):
         work = onnx.ModelProto()
         work.CopyFrom(model)  # cheap when trtlab.weights holds the large initializers apart
         if self.precision != "fp32":
-            from trtlab.precision import round_to_half
-
-            keep = (set(filter(None, str(self.options.get("keep", "")).split("+")))
-                    if self.options.get("keep") else set())
-            work, notes = round_to_half(work, self.precision, keep)
-            self.notes.extend(notes)
+            work = self._rounded(work)
         self.exposed = mark_outputs(work, outputs or [])
         self._own_tokens = weights.tokens(work) - weights.tokens(model)  # rounded copies made for this backend
+        if getattr(self, "prepared", None) is not None:
+            self._own_tokens = set()  # the cache's owner releases them (comparison/budget.py)
         providers = self._providers(ort)
         so = self._session_options(ort)
         self._weight_feeds = weights.as_graph_inputs(work)
@@ -137,6 +138,25 @@ class OnnxrtBackend(Backend):
             raise TrtlabError(f"onnxrt ({self.spec})", f"inference failed: {text[:400]}",
                               "check the input shapes and value ranges (--input-shapes, --val-range)") from None
         return {n: v for n, v in zip(self.output_names, values) if isinstance(v, np.ndarray)}
+
+    def _rounded(self, work: onnx.ModelProto) -> onnx.ModelProto:
+        """The half-precision simulation of ``work``; with a ``prepared`` dict (set by a caller that loads the
+        same model many times, e.g. --max-memory chunks) made once and copied (the proto is light)."""
+        from trtlab.precision import round_to_half
+
+        keep = (set(filter(None, str(self.options.get("keep", "")).split("+")))
+                if self.options.get("keep") else set())
+        cache, key = getattr(self, "prepared", None), (self.precision, tuple(sorted(keep)))
+        if cache is not None and key in cache:
+            base, notes = cache[key]
+        else:
+            base, notes = round_to_half(work, self.precision, keep)
+            if cache is not None:
+                cache[key] = (base, notes)
+        self.notes.extend(notes)
+        out = onnx.ModelProto()
+        out.CopyFrom(base)
+        return out
 
     def close(self) -> None:
         self.session = None

@@ -67,6 +67,7 @@ def run(args) -> int:
         token = None
         if {ref_spec.name, target_spec.name} <= SHARES_WEIGHTS:
             model.proto, token = weights.share_weights(model.proto)
+            weights.return_freed_memory()  # the parsed proto's pages, else resident for the whole run
         try:
             result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
                                        run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
@@ -140,4 +141,11 @@ def _write_run(run_dir: Path, result, hist: dict, samples: list[dict]) -> None:
     for side in ("ref", "target"):
         if (run_dir / f"{side}_outputs.npz").exists():
             result.files[f"{side}_outputs"] = f"{side}_outputs.npz"
+    if result.layers:
+        from trtlab.reports import node_data
+        from trtlab.rundir import jsonable
+
+        written = node_data.write(run_dir, jsonable(result))
+        if written:
+            result.files["model_explorer"] = ",".join(written.values())
     write_results(run_dir, result)

@@ -70,5 +70,12 @@ def print_result(result, run_dir: Path) -> None:
         warm = f" after {len(tm['warmup_ms'])} warm-up run(s)" if tm.get("warmup_ms") else " (cold)"
         out.print(f"[dim]{name}: setup {tm['setup_s']:.3f} s, inference median {fmt_num(tm['median_ms'])} ms "
                   f"over {len(tm['latency_ms'])} run(s){warm}[/]")
+    if result.memory:
+        mem, mib = result.memory, 2**20
+        out.print(f"memory: budget {mem['budget_bytes'] / mib:.1f} MiB, tensors held at most "
+                  f"{mem['peak_tensor_bytes'] / mib:.1f} MiB ({mem['chunks']} chunks), peak RSS "
+                  f"{mem['peak_rss_bytes'] / mib:.0f} MiB")
+    if result.files.get("model_explorer"):
+        out.print(f"[dim]Model Explorer overlays: {result.files['model_explorer']} (command in the report)[/]")
     out.print(f"run directory: {run_dir}" + (f"  report: {run_dir / 'report.html'}"
                                             if (run_dir / "report.html").exists() else ""))

@@ -114,56 +114,132 @@ def _fmt(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
 
 
+def current_rss_bytes() -> int | None:
+    """Resident set now (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) so that ``window_peak_bytes`` measures from here (Linux 4.0+)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def window_peak_bytes() -> int | None:
+    """VmHWM: the peak resident set since the last ``reset_peak_rss`` (None where /proc has no such field)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def run_bounded(model, ref_spec, target_spec, samples, acc, layer_names, output_names, budget: int,
                 save, quiet: bool, warmup: int, model_sha256: str | None = None):
     """The chunked loop. Fills ``acc`` (run.py's accumulator) and ``save`` ({side: {key: array}}, graph outputs,
-    or None); returns (ref_info, target_info, exposed (ref, target), timing, memory, warnings)."""
-    from trtlab.comparison.run import _timing
+    or None); returns (ref_info, target_info, exposed (ref, target), timing, memory, warnings).
+
+    The budget covers everything the comparison holds beyond the weights (held once): the runtimes' sessions and
+    working memory as well as the tensors. A first run with only the graph outputs marked measures what the
+    backends need (peak resident set minus the shared weights, where /proc tells); the tensors then get the rest
+    of the budget. Where it cannot be measured the whole budget goes to the tensors."""
+    from trtlab import weights
 
     sizes = tensor_sizes(model.proto, samples[0], list(dict.fromkeys(output_names + layer_names)))
-    chunks, used, warnings = plan_chunks(layer_names, sizes, budget, output_names)
-    compared = [chunk if c == 0 else [n for n in chunk if n not in output_names] for c, chunk in enumerate(chunks)]
-    exposed = {"ref": [], "target": []}
-    infos, timing = {}, {"ref": [], "target": []}
-    held_peak = 0
+    weights_bytes = int(sum(a.nbytes for a in weights.shared_arrays(model.proto).values()))
+    state = {"exposed": {"ref": [], "target": []}, "infos": {}, "timing": {"ref": [], "target": []},
+             "held_peak": 0, "prepared": {}}
+    try:
+        return _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_names, budget, save,
+                        quiet, warmup, model_sha256, sizes, weights_bytes, state)
+    finally:  # the backends' prepared (rounded) models and their weight copies
+        for base, _notes in state["prepared"].values():
+            for token in weights.tokens(base) - weights.tokens(model.proto):
+                weights.release(token)
+
+
+def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_names, budget, save, quiet, warmup,
+             model_sha256, sizes, weights_bytes, state):
+    from trtlab import weights
+
+    weights.return_freed_memory(lean=True)
+    measured = reset_peak_rss()
+    warnings: list[str] = []
     with progress(quiet) as bar:
-        task = bar.add_task("layer-wise within budget", total=len(chunks) * (2 + len(samples)))
+        task = bar.add_task("layer-wise within budget: graph outputs", total=None)
+        _run_chunk(model, ref_spec, target_spec, samples, acc, output_names, output_names, save, warmup,
+                   model_sha256, state, bar, task, "graph outputs")
+        probe_peak = window_peak_bytes() if measured else None
+        overhead = max(probe_peak - weights_bytes, 0) if probe_peak else 0
+        tensor_budget = budget - overhead
+        if tensor_budget <= 0:
+            raise TrtlabError(f"--max-memory {_fmt(budget)}", f"the backends alone need {_fmt(overhead)} beyond "
+                              f"the {_fmt(weights_bytes)} of weights", f"raise it above --max-memory "
+                              f"{-(-overhead // 2**20) * 2}M")
+        chunks, used, warnings = plan_chunks([n for n in layer_names if n not in output_names], sizes,
+                                             tensor_budget, [])
         for c, chunk in enumerate(chunks):
-            label = f"chunk {c + 1}/{len(chunks)} ({len(compared[c])} tensors)"
-            with backends.create(ref_spec) as ref, backends.create(target_spec) as target:
-                for side, backend in (("ref", ref), ("target", target)):
-                    bar.update(task, description=f"{label}: loading {backend.spec}")
-                    backend.load(model.proto, chunk, model_sha256=model_sha256)
-                    bar.advance(task)
-                if warmup and c == 0:
-                    ref.warmup(samples[0], warmup)
-                    target.warmup(samples[0], warmup)
-                for i, feeds in enumerate(samples):
-                    bar.update(task, description=f"{label}: sample {i + 1}/{len(samples)}")
-                    ref_out = ref.run(feeds)
-                    tgt_out = target.run(feeds)
-                    held_peak = max(held_peak, _nbytes(ref_out) + _nbytes(tgt_out))
-                    if save is not None and c == 0:
-                        for side, values in (("ref", ref_out), ("target", tgt_out)):
-                            save[side].update({f"{i}/{n}": values[n] for n in output_names if n in values})
-                    for name in compared[c]:
-                        if name in ref_out and name in tgt_out:
-                            acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
-                    del ref_out, tgt_out
-                    bar.advance(task)
-                for side, backend in (("ref", ref), ("target", target)):
-                    exposed[side] += [n for n in backend.exposed if n not in exposed[side]]
-                    timing[side].append(_timing(backend))
-                    infos.setdefault(side, {**backend.info, "notes": backend.notes})
-    memory = {"budget_bytes": budget, "chunks": len(chunks), "chunk_tensors": [len(c) for c in compared],
+            _run_chunk(model, ref_spec, target_spec, samples, acc, chunk, output_names, None, 0, model_sha256,
+                       state, bar, task, f"chunk {c + 1}/{len(chunks)} ({len(chunk)} tensors)")
+    held_peak = state["held_peak"]
+    memory = {"budget_bytes": budget, "weights_bytes": weights_bytes, "backend_bytes": overhead,
+              "tensor_budget_bytes": tensor_budget, "chunks": len(chunks) + 1,
+              "chunk_tensors": [len(output_names)] + [len(c) for c in chunks],
               "estimated_chunk_bytes": [sum(used[n] for n in c) * 2 for c in chunks],
-              "peak_tensor_bytes": held_peak, "peak_rss_bytes": peak_rss_bytes()}
+              "peak_tensor_bytes": held_peak, "peak_rss_bytes": peak_rss_bytes(),
+              "peak_rss_compare_bytes": window_peak_bytes() if measured else None}
     if held_peak > budget:
         warnings.append(f"--max-memory: tensors held at once reached {_fmt(held_peak)}, over the "
                         f"{_fmt(budget)} budget (shape inference underestimated them)")
+    infos = state["infos"]
     for side in ("ref", "target"):
-        infos[side]["tensors_exposed"] = len(exposed[side])
-    return infos["ref"], infos["target"], exposed, _merge_timing(timing), memory, warnings
+        infos[side]["tensors_exposed"] = len(state["exposed"][side])
+    return infos["ref"], infos["target"], state["exposed"], _merge_timing(state["timing"]), memory, warnings
+
+
+def _run_chunk(model, ref_spec, target_spec, samples, acc, marked, output_names, save, warmup, model_sha256,
+               state, bar, task, label) -> None:
+    """One pair of backends with ``marked`` exposed; every sample; each pair reduced to metrics at once.
+    The graph outputs (always returned) are compared only when they are in ``marked``."""
+    from trtlab import weights
+    from trtlab.comparison.run import _timing
+
+    compare = set(marked)
+    with backends.create(ref_spec) as ref, backends.create(target_spec) as target:
+        for backend in (ref, target):
+            backend.lean, backend.prepared = True, state["prepared"]
+            bar.update(task, description=f"{label}: loading {backend.spec}")
+            backend.load(model.proto, [n for n in marked if n not in output_names], model_sha256=model_sha256)
+        if warmup:
+            ref.warmup(samples[0], warmup)
+            target.warmup(samples[0], warmup)
+        for i, feeds in enumerate(samples):
+            bar.update(task, description=f"{label}: sample {i + 1}/{len(samples)}")
+            ref_out = ref.run(feeds)
+            tgt_out = target.run(feeds)
+            state["held_peak"] = max(state["held_peak"], _nbytes(ref_out) + _nbytes(tgt_out))
+            if save is not None:
+                for side, values in (("ref", ref_out), ("target", tgt_out)):
+                    save[side].update({f"{i}/{n}": values[n] for n in output_names if n in values})
+            for name in [n for n in ref_out if n in compare and n in tgt_out]:
+                acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
+            del ref_out, tgt_out
+        for side, backend in (("ref", ref), ("target", target)):
+            state["exposed"][side] += [n for n in backend.exposed if n not in state["exposed"][side]]
+            state["timing"][side].append(_timing(backend))
+            state["infos"].setdefault(side, {**backend.info, "notes": backend.notes})
+    weights.return_freed_memory()
 
 
 def _nbytes(values: dict) -> int:
