@@ -86,7 +86,8 @@ def round_to_half(model: onnx.ModelProto, precision: str,
 def _half_weights(model: onnx.ModelProto, shared: dict[str, np.ndarray]) -> None:
     """Hold the rounded copies of shared weights as FP16 arrays (half the memory of FP32 copies): placeholder
     ``W`` becomes ``W__trtlab_w16`` (FLOAT16) and a ``Cast(to=W's type)`` right before W's first reader
-    recreates ``W``, so the widened copy lives only while the runtime needs it. Same values as rounding."""
+    recreates ``W``, so the widened copy lives only while the runtime needs it; a Gather from W (an embedding
+    table) gathers FP16 rows and widens only those. Same values as rounding."""
     graph = model.graph
     halves, widened = {}, {}
     for t in graph.initializer:
@@ -98,6 +99,14 @@ def _half_weights(model: onnx.ModelProto, shared: dict[str, np.ndarray]) -> None
     replace_arrays(model, halves)
     nodes, done = [], set()
     for node in graph.node:
+        if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and node.input[0] in widened:
+            # an embedding table: gather the FP16 rows, then widen only them (exact: Gather moves values)
+            name, gathered = node.input[0], f"{node.output[0]}{SUFFIX}g16"
+            node.input[0], original = widened[name][0], node.output[0]
+            node.output[0] = gathered
+            nodes += [node, onnx.helper.make_node("Cast", [gathered], [original], to=widened[name][1],
+                                                  name=f"{gathered}_cast")]
+            continue
         reads = [n for n in node.input if n in widened and n not in done]
         for sub in (a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH):
             reads += [n for g in walk_graphs(sub) for x in g.node for n in x.input if n in widened and n not in done]
@@ -106,7 +115,8 @@ def _half_weights(model: onnx.ModelProto, shared: dict[str, np.ndarray]) -> None
                                                name=f"{name}{SUFFIX}w16_cast"))
             done.add(name)
         nodes.append(node)
-    for name in widened.keys() - done:  # read by no node (e.g. a graph output): widen at the end
+    outputs = {o.name for o in graph.output}
+    for name in sorted((widened.keys() - done) & outputs):  # a weight that is also a graph output
         nodes.append(onnx.helper.make_node("Cast", [widened[name][0]], [name], to=widened[name][1],
                                            name=f"{name}{SUFFIX}w16_cast"))
     del graph.node[:]

@@ -4,12 +4,15 @@ Marking every tensor as an output makes a backend hand back (and hold) every ten
 tensors to compare are split into chunks whose arrays, on both sides together, fit the budget; each chunk gets its
 own pair of backends with only that chunk marked, runs every sample, and each tensor pair is reduced to its metrics
 as soon as both exist. Sizes come from ONNX shape inference with the samples' concrete input shapes; a tensor whose
-size cannot be inferred is counted at the largest inferred size (a warning says how many). The graph outputs go
-with the first chunk.
+size cannot be inferred is counted at the largest inferred size (a warning says how many).
 
-The result records the budget, the chunks, the largest number of tensor bytes held at once (counted from the arrays
-actually returned) and the process's peak resident set (which also holds the weights, the runtimes and their
-working memory).
+The budget is everything the comparison holds beyond the model's weights (held once, ``trtlab.weights``): a first
+run with only the graph outputs marked measures the backends' own peak (sessions, FP16 weight copies, working
+memory: VmHWM minus the weights), and the tensors get the rest. ONNX Runtime sessions run lean here (no arena, no
+memory pattern, priority order). Arrays are spilled to disk only for ``--save-outputs`` (graph outputs).
+
+The result records the budget, the measured backend share, the chunks, the largest number of tensor bytes held at
+once (counted from the arrays actually returned) and the peak resident set of the comparison.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def _bytes_of(vi: onnx.ValueInfoProto) -> int | None:
 
 
 def plan_chunks(names: list[str], sizes: dict[str, int | None], budget: int, first: list[str],
-                sides: int = 2) -> tuple[list[list[str]], dict[str, int], list[str]]:
+                sides: int = 2, overhead: int = 0) -> tuple[list[list[str]], dict[str, int], list[str]]:
     """Split ``names`` (in order) into chunks whose tensors, held by ``sides`` backends at once, fit ``budget``.
     ``first`` (the graph outputs) are in every chunk (a backend always returns them) and are compared in the first
     one only. Returns chunks, the sizes used, and warnings."""
@@ -87,12 +90,13 @@ def plan_chunks(names: list[str], sizes: dict[str, int | None], budget: int, fir
     used = {n: sizes.get(n) if sizes.get(n) is not None else fallback for n in dict.fromkeys(first + names)}
     fixed = sum(used[n] for n in first) * sides  # every run returns the graph outputs too
     if fixed > budget:
-        raise TrtlabError(f"--max-memory {_fmt(budget)}", f"the graph outputs alone need {_fmt(fixed)}",
-                          f"raise the budget above --max-memory {-(-fixed // 2**20)}M")
+        raise TrtlabError(f"--max-memory {_fmt(budget + overhead)}", f"the graph outputs alone need {_fmt(fixed)}"
+                          + (f" besides the backends' {_fmt(overhead)}" if overhead else ""),
+                          f"raise the budget above --max-memory {-(-(fixed + overhead) // 2**20)}M")
     too_big = [n for n in used if n not in first and used[n] * sides + fixed > budget]
     if too_big:
-        need = max(used[n] for n in too_big) * sides + fixed
-        raise TrtlabError(f"--max-memory {_fmt(budget)}", f"tensor '{too_big[0]}' alone needs {_fmt(need)} "
+        need = max(used[n] for n in too_big) * sides + fixed + overhead
+        raise TrtlabError(f"--max-memory {_fmt(budget + overhead)}", f"tensor '{too_big[0]}' alone needs {_fmt(need)} "
                           f"({sides} sides x {_fmt(used[too_big[0]])}, with the graph outputs)",
                           f"raise the budget to at least --max-memory {-(-need // 2**20)}M")
     chunks: list[list[str]] = []
@@ -187,8 +191,9 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
             raise TrtlabError(f"--max-memory {_fmt(budget)}", f"the backends alone need {_fmt(overhead)} beyond "
                               f"the {_fmt(weights_bytes)} of weights", f"raise it above --max-memory "
                               f"{-(-overhead // 2**20) * 2}M")
-        chunks, used, warnings = plan_chunks([n for n in layer_names if n not in output_names], sizes,
-                                             tensor_budget, [])
+        planned, used, warnings = plan_chunks([n for n in layer_names if n not in output_names], sizes,
+                                              tensor_budget, output_names, overhead=overhead)  # outputs: every run
+        chunks = [c for c in ([n for n in chunk if n not in output_names] for chunk in planned) if c]
         for c, chunk in enumerate(chunks):
             _run_chunk(model, ref_spec, target_spec, samples, acc, chunk, output_names, None, 0, model_sha256,
                        state, bar, task, f"chunk {c + 1}/{len(chunks)} ({len(chunk)} tensors)")
@@ -196,12 +201,12 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
     memory = {"budget_bytes": budget, "weights_bytes": weights_bytes, "backend_bytes": overhead,
               "tensor_budget_bytes": tensor_budget, "chunks": len(chunks) + 1,
               "chunk_tensors": [len(output_names)] + [len(c) for c in chunks],
-              "estimated_chunk_bytes": [sum(used[n] for n in c) * 2 for c in chunks],
+              "estimated_chunk_bytes": [sum(used[n] for n in c) * 2 for c in planned],
               "peak_tensor_bytes": held_peak, "peak_rss_bytes": peak_rss_bytes(),
               "peak_rss_compare_bytes": window_peak_bytes() if measured else None}
-    if held_peak > budget:
+    if held_peak > tensor_budget:
         warnings.append(f"--max-memory: tensors held at once reached {_fmt(held_peak)}, over the "
-                        f"{_fmt(budget)} budget (shape inference underestimated them)")
+                        f"{_fmt(tensor_budget)} left to them (shape inference underestimated them)")
     infos = state["infos"]
     for side in ("ref", "target"):
         infos[side]["tensors_exposed"] = len(state["exposed"][side])
