@@ -42,6 +42,7 @@ def make(trt, model, built, opts, engine_path: Path, gpu: dict | None, layers: d
         "profiles": [p.to_json() for p in opts.profiles],
         "bindings": {"inputs": built.inputs, "outputs": built.outputs},
         "marked": built.marked,
+        "debug_tensors": getattr(built, "debug", None) or None,
         "layers": layers,
         "notes": built.notes,
     }
