@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "run": "trtlab.cli.run_cmd",
     "report": "trtlab.cli.report_cmd",
     "debug": "trtlab.cli.debug_cmd",
+    "diff": "trtlab.cli.diff_cmd",
 }
 
 

@@ -13,8 +13,10 @@ tensors survived is known from the engine (``ICudaEngine.is_debug_tensor``), i.e
 from __future__ import annotations
 
 import json
+import re
 
 MARK_MODES = ("fused", "all", "none")
+ONNX_LAYER = re.compile(r"\[ONNX Layer: ([^\]]+)\]")  # the ONNX parser's layer metadata, one per ONNX node
 
 
 def network_tensors(network) -> dict:
@@ -34,8 +36,11 @@ def network_layers(network) -> list[dict]:
     out = []
     for i in range(network.num_layers):
         layer = network.get_layer(i)
+        outs = [layer.get_output(j) for j in range(layer.num_outputs)]
         out.append({"name": layer.name, "type": str(layer.type).rsplit(".", 1)[-1],
-                    "outputs": [layer.get_output(j).name for j in range(layer.num_outputs)]})
+                    "outputs": [t.name for t in outs],
+                    "dtype": str(outs[0].dtype).rsplit(".", 1)[-1] if outs and outs[0] is not None else None,
+                    "onnx_nodes": ONNX_LAYER.findall(getattr(layer, "metadata", "") or "")})
     return out
 
 
