@@ -84,46 +84,49 @@ def round_to_half(model: onnx.ModelProto, precision: str,
 
 
 def _half_weights(model: onnx.ModelProto, shared: dict[str, np.ndarray]) -> None:
-    """Hold the rounded copies of shared weights as FP16 arrays (half the memory of FP32 copies): placeholder
-    ``W`` becomes ``W__trtlab_w16`` (FLOAT16) and a ``Cast(to=W's type)`` right before W's first reader
-    recreates ``W``, so the widened copy lives only while the runtime needs it; a Gather from W (an embedding
-    table) gathers FP16 rows and widens only those. Same values as rounding."""
+    """Round weights held apart without copying them: the readers of ``W`` read ``W__trtlab_r16`` instead, made by a
+    ``Cast(to=FLOAT16) -> Cast(to=W's type)`` pair from the shared FP32 array right before W's first reader, so the
+    rounded copy lives only while the runtime needs it; a Gather from W (an embedding table) gathers FP32 rows and
+    rounds only those. The same values as rounding the arrays (round to nearest even, overflow to inf). A weight that
+    is also a graph output keeps its name: it gets a rounded FP32 copy, held apart."""
     graph = model.graph
-    halves, widened = {}, {}
-    for t in graph.initializer:
-        if t.name in shared:
-            half_name = f"{t.name}{SUFFIX}w16"
-            widened[t.name] = (half_name, t.data_type)
-            halves[half_name] = shared[t.name].astype(np.float16)
-            t.name, t.data_type = half_name, TensorProto.FLOAT16
-    replace_arrays(model, halves)
+    outputs = {o.name for o in graph.output}
+    copies = {n: a for n, a in shared.items() if n in outputs}
+    if copies:
+        replace_arrays(model, {n: _round_array(a, "fp16") for n, a in copies.items()})
+    types = {t.name: t.data_type for t in graph.initializer}
+    rounded = {n: f"{n}{SUFFIX}r16" for n in shared if n not in outputs}
     nodes, done = [], set()
     for node in graph.node:
-        if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and node.input[0] in widened:
-            # an embedding table: gather the FP16 rows, then widen only them (exact: Gather moves values)
-            name, gathered = node.input[0], f"{node.output[0]}{SUFFIX}g16"
-            node.input[0], original = widened[name][0], node.output[0]
+        if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and node.input[0] in rounded:
+            gathered, original = f"{node.output[0]}{SUFFIX}g32", node.output[0]
             node.output[0] = gathered
-            nodes += [node, onnx.helper.make_node("Cast", [gathered], [original], to=widened[name][1],
-                                                  name=f"{gathered}_cast")]
+            nodes += [node, *_round_pair(gathered, original, types[node.input[0]], f"{gathered}_round")]
             continue
-        reads = [n for n in node.input if n in widened and n not in done]
-        for sub in (a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH):
-            reads += [n for g in walk_graphs(sub) for x in g.node for n in x.input if n in widened and n not in done]
+        subs = [g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH for g in walk_graphs(a.g)]
+        reads = [n for n in node.input if n in rounded] + [n for g in subs for x in g.node for n in x.input
+                                                           if n in rounded]
         for name in dict.fromkeys(reads):
-            nodes.append(onnx.helper.make_node("Cast", [widened[name][0]], [name], to=widened[name][1],
-                                               name=f"{name}{SUFFIX}w16_cast"))
-            done.add(name)
+            if name not in done:
+                nodes += _round_pair(name, rounded[name], types[name], f"{rounded[name]}_round")
+                done.add(name)
+        for i, name in enumerate(node.input):
+            if name in rounded:
+                node.input[i] = rounded[name]
+        for g in subs:
+            for x in g.node:
+                for i, name in enumerate(x.input):
+                    if name in rounded:
+                        x.input[i] = rounded[name]
         nodes.append(node)
-    outputs = {o.name for o in graph.output}
-    for name in sorted((widened.keys() - done) & outputs):  # a weight that is also a graph output
-        nodes.append(onnx.helper.make_node("Cast", [widened[name][0]], [name], to=widened[name][1],
-                                           name=f"{name}{SUFFIX}w16_cast"))
     del graph.node[:]
     graph.node.extend(nodes)
-    inputs = [vi for vi in graph.input if vi.name not in widened]  # initializers listed as inputs (IR < 4)
-    del graph.input[:]
-    graph.input.extend(inputs)
+
+
+def _round_pair(src: str, dst: str, elem: int, name: str) -> list[onnx.NodeProto]:
+    half = f"{dst}_h"
+    return [onnx.helper.make_node("Cast", [src], [half], to=TensorProto.FLOAT16, name=f"{name}_half"),
+            onnx.helper.make_node("Cast", [half], [dst], to=elem, name=f"{name}_back")]
 
 
 def _round_array(arr: np.ndarray, precision: str) -> np.ndarray:

@@ -33,6 +33,28 @@ def mark_outputs(model: onnx.ModelProto, names: list[str]) -> list[str]:
     return [o.name for o in model.graph.output]
 
 
+def keep_only(model: onnx.ModelProto, names: list[str]) -> list[str]:
+    """Make ``names`` the only graph outputs and drop the nodes none of them depends on (a layer-wise chunk then
+    runs only the part of the model before its last tensor). Returns the outputs."""
+    from trtlab.model import subgraphs, walk_nodes
+
+    graph = model.graph
+    needed, kept = set(names), []
+    for node in reversed(graph.node):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+            for sub in subgraphs(node):  # outer-scope names read inside If/Loop/Scan bodies
+                needed.update(i for n, _ in walk_nodes(sub) for i in n.input)
+    typed = {o.name: o for o in graph.output}
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    outputs = [typed.get(n) or onnx.ValueInfoProto(name=n) for n in dict.fromkeys(names)]
+    del graph.output[:]
+    graph.output.extend(outputs)
+    return [o.name for o in outputs]
+
+
 def classify_ort_error(subject: str, exc: Exception) -> TrtlabError:
     text = " ".join(str(exc).split())
     short = text if len(text) < 400 else text[:397] + "..."
@@ -88,7 +110,7 @@ class OnnxrtBackend(Backend):
         so.log_severity_level = 3
         if getattr(self, "lean", False):  # --max-memory: no arena or memory pattern that outlive a tensor, and
             so.enable_cpu_mem_arena = False  # an order that runs a node when its inputs are ready, not all the
-            so.enable_mem_pattern = False  # weight Casts of the FP16 simulation first (all widened at once)
+            so.enable_mem_pattern = False  # weight Casts of the FP16 simulation first (all rounded at once)
             so.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         self.info["graph_optimization_level"] = level
         return so
@@ -102,6 +124,8 @@ class OnnxrtBackend(Backend):
         if self.precision != "fp32":
             work = self._rounded(work)
         self.exposed = mark_outputs(work, outputs or [])
+        if getattr(self, "lean", False) and outputs:  # --max-memory chunks: only the requested tensors come back
+            self.exposed = keep_only(work, [n for n in outputs if n in set(self.exposed)])
         self._own_tokens = weights.tokens(work) - weights.tokens(model)  # rounded copies made for this backend
         if getattr(self, "prepared", None) is not None:
             self._own_tokens = set()  # the cache's owner releases them (comparison/budget.py)

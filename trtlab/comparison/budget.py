@@ -182,8 +182,8 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
     warnings: list[str] = []
     with progress(quiet) as bar:
         task = bar.add_task("layer-wise within budget: graph outputs", total=None)
-        _run_chunk(model, ref_spec, target_spec, samples, acc, output_names, output_names, save, warmup,
-                   model_sha256, state, bar, task, "graph outputs")
+        _run_chunk(model, ref_spec, target_spec, samples, acc, output_names, output_names, save, 0,
+                   model_sha256, state, bar, task, "graph outputs")  # no warm-up: one chunk's latency means little
         probe_peak = window_peak_bytes() if measured else None
         overhead = max(probe_peak - weights_bytes, 0) if probe_peak else 0
         tensor_budget = budget - overhead
@@ -191,8 +191,9 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
             raise TrtlabError(f"--max-memory {_fmt(budget)}", f"the backends alone need {_fmt(overhead)} beyond "
                               f"the {_fmt(weights_bytes)} of weights", f"raise it above --max-memory "
                               f"{-(-overhead // 2**20) * 2}M")
+        lean = {ref_spec.name, target_spec.name} <= {"onnxrt"}  # else the graph outputs come back on every run
         planned, used, warnings = plan_chunks([n for n in layer_names if n not in output_names], sizes,
-                                              tensor_budget, output_names, overhead=overhead)  # outputs: every run
+                                              tensor_budget, [] if lean else output_names, overhead=overhead)
         chunks = [c for c in ([n for n in chunk if n not in output_names] for chunk in planned) if c]
         for c, chunk in enumerate(chunks):
             _run_chunk(model, ref_spec, target_spec, samples, acc, chunk, output_names, None, 0, model_sha256,
@@ -203,7 +204,8 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
               "chunk_tensors": [len(output_names)] + [len(c) for c in chunks],
               "estimated_chunk_bytes": [sum(used[n] for n in c) * 2 for c in planned],
               "peak_tensor_bytes": held_peak, "peak_rss_bytes": peak_rss_bytes(),
-              "peak_rss_compare_bytes": window_peak_bytes() if measured else None}
+              "peak_rss_compare_bytes": window_peak_bytes() if measured else None,
+              "note": "no warm-up runs; latencies are per chunk (lean sessions), not a benchmark"}
     if held_peak > tensor_budget:
         warnings.append(f"--max-memory: tensors held at once reached {_fmt(held_peak)}, over the "
                         f"{_fmt(tensor_budget)} left to them (shape inference underestimated them)")
@@ -216,7 +218,8 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
 def _run_chunk(model, ref_spec, target_spec, samples, acc, marked, output_names, save, warmup, model_sha256,
                state, bar, task, label) -> None:
     """One pair of backends with ``marked`` exposed; every sample; each pair reduced to metrics at once.
-    The graph outputs (always returned) are compared only when they are in ``marked``."""
+    Lean ONNX Runtime backends return only ``marked`` and run only the nodes it depends on; other backends also
+    return the graph outputs, which are compared only when they are in ``marked``."""
     from trtlab import weights
     from trtlab.comparison.run import _timing
 
@@ -225,7 +228,7 @@ def _run_chunk(model, ref_spec, target_spec, samples, acc, marked, output_names,
         for backend in (ref, target):
             backend.lean, backend.prepared = True, state["prepared"]
             bar.update(task, description=f"{label}: loading {backend.spec}")
-            backend.load(model.proto, [n for n in marked if n not in output_names], model_sha256=model_sha256)
+            backend.load(model.proto, marked, model_sha256=model_sha256)  # lean onnxrt returns only these
         if warmup:
             ref.warmup(samples[0], warmup)
             target.warmup(samples[0], warmup)
