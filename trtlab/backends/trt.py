@@ -132,8 +132,8 @@ class TrtBackend(Backend):
         built = build_engine(self.trt, self.model, opts)
         if opts.debug_unfused:
             self.runner = TrtRunner(self.trt, built.engine, debug=self.requested)
-            self.notes.append(f"debug-unfused: {len(self.runner.debug)} of {len(self.requested)} requested tensors "
-                              "survive fusion and are read as debug tensors (no extra outputs, fusions kept)")
+            self.notes.append(f"debug-unfused: the requested tensors that survive fusion are read as debug tensors "
+                              f"(of {len(self.requested)} requested; no extra outputs, fusions kept)")
             self.notes.extend(built.notes)
             self.exposed = list(self.runner.outputs) + self.runner.debug
             self.info.update({"debug_tensors": len(self.runner.debug), "marked": 0})
@@ -163,7 +163,11 @@ class TrtBackend(Backend):
         elif self.dynamic and any(list(feeds[n].shape) != s for n, s in self._built_shapes.items()):
             raise TrtlabError("trt", "samples with different shapes for a dynamic input",
                               "compare samples of one shape at a time (--input-shapes)")
-        return self.runner.infer(feeds)
+        out = self.runner.infer(feeds)
+        if self.runner.debug:  # the debug tensors the listener actually delivered
+            self.exposed = list(self.runner.outputs) + [n for n in self.runner.debug if n in self.runner.delivered]
+            self.info["debug_tensors"] = len(self.exposed) - len(self.runner.outputs)
+        return out
 
     def close(self) -> None:
         if self.runner is not None:

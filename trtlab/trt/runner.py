@@ -118,11 +118,15 @@ class TrtRunner:
     def _attach_debug(self, names: list[str]) -> None:
         from trtlab.trt.layers import engine_debug_tensors
 
-        self.debug = engine_debug_tensors(self.engine, names)
+        found = engine_debug_tensors(self.engine, names)
+        self.debug = found or list(names)  # unfused debug tensors may not answer is_debug_tensor: see what comes
         self.listener = _debug_listener(self.trt, set(self.debug), self.debug_host)
         self.context.set_debug_listener(self.listener)
-        for name in self.debug:
+        if hasattr(self.context, "unfused_tensors_debug_state"):  # TensorRT 10.12+/RTX: every unfused tensor
+            self.context.unfused_tensors_debug_state = True
+        for name in found:
             self.context.set_tensor_debug_state(name, True)
+        self.delivered: set[str] = set()
 
     def _set_inputs(self, feeds: dict[str, np.ndarray]) -> list[tuple[int, np.ndarray]]:
         missing = [n for n in self.inputs if n not in feeds]
@@ -180,6 +184,7 @@ class TrtRunner:
         d2h1.record(self.stream)
         self.stream.synchronize()
         if self.debug:  # filled by the listener during execution
+            self.delivered.update(self.debug_host)
             results.update({n: self.debug_host.pop(n) for n in list(self.debug_host)})
         self.last = {"h2d_ms": comp0.elapsed_ms(h2d0), "compute_ms": comp1.elapsed_ms(comp0),
                      "d2h_ms": d2h1.elapsed_ms(comp1), "wall_ms": (time.perf_counter() - wall) * 1e3}
