@@ -85,14 +85,15 @@ def _memory_line(mem: dict) -> str | None:
 
 
 def _explorer_line(res: dict, run_dir: Path | None) -> str | None:
+    """The Model Explorer command; node-data paths relative to the run directory (the report must not depend on
+    where the run directory lives)."""
     files = (res.get("files") or {}).get("model_explorer")
     if not files:
         return None
     from trtlab.reports.node_data import open_command
 
     model = (res.get("model") or {}).get("path") or "MODEL.onnx"
-    base = Path(run_dir).resolve() if run_dir is not None else Path(".")
-    return "open with: " + open_command(model, files.split(","), base)
+    return "open with (from the run directory): " + open_command(model, files.split(","), None)
 
 
 def backends_section(res: dict) -> str:

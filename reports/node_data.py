@@ -81,6 +81,6 @@ def write(run_dir: Path, res: dict) -> dict[str, str]:
     return written
 
 
-def open_command(model_path: str, files: list[str], run_dir: Path) -> str:
-    paths = ",".join(str(Path(run_dir) / f) for f in files)
+def open_command(model_path: str, files: list[str], run_dir: Path | None) -> str:
+    paths = ",".join(str(Path(run_dir) / f) if run_dir is not None else f for f in files)
     return f"model-explorer {model_path} --node_data_paths={paths}"

@@ -76,6 +76,10 @@ def print_result(result, run_dir: Path) -> None:
                   f"{mem['peak_tensor_bytes'] / mib:.1f} MiB ({mem['chunks']} chunks), peak RSS "
                   f"{mem['peak_rss_bytes'] / mib:.0f} MiB")
     if result.files.get("model_explorer"):
-        out.print(f"[dim]Model Explorer overlays: {result.files['model_explorer']} (command in the report)[/]")
+        from trtlab.reports.node_data import open_command
+
+        model = result.model.get("path") or "MODEL.onnx"
+        out.print(f"[dim]Model Explorer: {open_command(model, result.files['model_explorer'].split(','), run_dir)}[/]",
+                  soft_wrap=True)
     out.print(f"run directory: {run_dir}" + (f"  report: {run_dir / 'report.html'}"
                                             if (run_dir / "report.html").exists() else ""))
