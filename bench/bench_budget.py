@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
     model, case = str(models.bert()), CASES["bert"]
+    load_before = load_average()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     base = [tool("trtlab"), "compare", model, "--target", "onnxrt:fp16", "--layerwise", "--no-report",
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     limit_mb = (1.1 * mem["budget_bytes"] + mem["weights_bytes"]) / MIB
     unb, bnd = runs["trtlab_unbounded"], runs["trtlab_bounded"]
     report = {
-        "load_before": load_average(), "budget": args.budget, "runs": {k: v.as_dict() for k, v in runs.items()},
+        "load_before": load_before, "budget": args.budget, "runs": {k: v.as_dict() for k, v in runs.items()},
         "memory": mem, "peak_limit_mb": round(limit_mb, 1), "layers_compared": len(res_b["layers"] or []),
         "same_metrics": metrics_b == metrics_u, "wall_ratio": round(bnd.wall / unb.wall, 3),
         "peak_ratio": round(bnd.peak / unb.peak, 3),
