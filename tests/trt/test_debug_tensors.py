@@ -45,9 +45,11 @@ def test_build_cli_mark_debug_unfused(cli, trt, tmp_path):
     path = tmp_path / "block.onnx"
     onnx.save(transformer_block(seq=8, hidden=16), path)
     r = cli("build", str(path), "--mark", "debug-unfused", "-o", str(tmp_path / "b.engine"), "--out",
-            str(tmp_path / "run"))
+            str(tmp_path / "run"), "--report")
     assert r.code == 0, r
     assert json.loads((tmp_path / "b.engine.json").read_text())["debug_tensors"]["candidates"]
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "Debug tensor candidates" in html and "mode: unfused" in html
 
 
 @pytest.mark.gpu
