@@ -58,7 +58,7 @@ def unmeasured(monkeypatch):
     monkeypatch.setattr(budget, "window_peak_bytes", lambda: None)
 
 
-@pytest.mark.parametrize("target", ["onnxrt:fp16", "onnxrt:bf16"])
+@pytest.mark.parametrize("target", ["onnxrt:fp16", pytest.param("onnxrt:bf16", marks=pytest.mark.slow)])
 def test_chunked_run_gives_the_unbounded_run_s_metrics(cli, tmp_path, unmeasured, target):
     model = tmp_path / "block.onnx"
     onnx.save(transformer_block(seq=16, hidden=32), model)
