@@ -2,9 +2,8 @@
 
 import json
 
-import pytest
-
 import onnx
+import pytest
 
 from tests.models.graphs import transformer_block
 
