@@ -26,6 +26,7 @@ RENDERERS: dict[str, str] = {
     "trtlab.substitute/1": "trtlab.reports.substitute",
     "trtlab.sweep/1": "trtlab.reports.sweep",
     "trtlab.run/1": "trtlab.reports.run",
+    "trtlab.diff/1": "trtlab.reports.engine_diff",
 }
 GENERIC = "trtlab.reports.generic"
 

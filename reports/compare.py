@@ -71,7 +71,7 @@ def verdict(res: dict) -> str:
             f'<span>{text}</span></div>')
 
 
-def run_section(res: dict) -> str:
+def run_section(res: dict, run_dir: Path | None = None) -> str:
     model = res.get("model") or {}
     tol = res.get("tolerances") or {}
     per = {**{f"atol {k}": v for k, v in (tol.get("per_atol") or {}).items()},
@@ -81,8 +81,32 @@ def run_section(res: dict) -> str:
              ("producer", model.get("producer")), ("samples", res.get("samples")),
              ("tolerances", f"atol={num(fnum(tol.get('atol')))} rtol={num(fnum(tol.get('rtol')))}"),
              ("per-tensor tolerances", common._flat(per) if per else None),
-             ("files", ", ".join(f"{k}: {v}" for k, v in (res.get("files") or {}).items()))]
+             ("files", ", ".join(f"{k}: {v}" for k, v in (res.get("files") or {}).items())),
+             ("memory", _memory_line(res.get("memory") or {})),
+             ("Model Explorer", _explorer_line(res, run_dir))]
     return common.command_line(res) + kv(pairs)
+
+
+def _memory_line(mem: dict) -> str | None:
+    """--max-memory: the budget next to what was used."""
+    if not mem:
+        return None
+    mib = 2**20
+    return (f"budget {mem['budget_bytes'] / mib:.1f} MiB; tensors held at most {mem['peak_tensor_bytes'] / mib:.1f} "
+            f"MiB in {mem['chunks']} chunk(s); process peak RSS {mem['peak_rss_bytes'] / mib:.0f} MiB "
+            "(includes weights and runtimes)")
+
+
+def _explorer_line(res: dict, run_dir: Path | None) -> str | None:
+    """The Model Explorer command; node-data paths relative to the run directory (the report must not depend on
+    where the run directory lives)."""
+    files = (res.get("files") or {}).get("model_explorer")
+    if not files:
+        return None
+    from trtlab.reports.node_data import open_command
+
+    model = (res.get("model") or {}).get("path") or "MODEL.onnx"
+    return "open with (from the run directory): " + open_command(model, files.split(","), None)
 
 
 def backends_section(res: dict) -> str:
@@ -226,7 +250,7 @@ def render(res: dict, run_dir: Path) -> str:
     if unmatched:
         misc += big_table("Tensors exposed by one side only", ["tensor", "reason"],
                           [[u.get("tensor"), u.get("reason")] for u in unmatched], table_id="unmatched")
-    sections = [("run", "Run", run_section(res)), ("findings", "Findings", findings_section(found)),
+    sections = [("run", "Run", run_section(res, run_dir)), ("findings", "Findings", findings_section(found)),
                 ("outputs", "Outputs", out_table if outputs else common.note("No output could be compared.")),
                 ("task", "Task metrics", compare_task.section(res, run_dir)),
                 ("layers", "Layer-wise error", layers_section(res)),

@@ -127,6 +127,18 @@ def failure_section(res: dict) -> str:
     return html
 
 
+def debug_section(debug) -> str:
+    """``--mark debug-unfused``: the candidate debug tensors and their ONNX names (survivors known on a GPU)."""
+    if not isinstance(debug, dict) or not debug:
+        return common.note("No debug tensors (build with --mark debug-unfused to read the tensors that survive "
+                           "fusion without preventing it).")
+    cands = debug.get("candidates") or []
+    head = common.note(f"mode: {debug.get('mode')}; {len(cands)} candidate tensors, "
+                       f"{sum(1 for c in cands if c.get('onnx'))} of them ONNX tensors. {debug.get('note') or ''}")
+    return head + big_table("Debug tensor candidates", ["tensor", "ONNX tensor"],
+                            [[c.get("tensor"), c.get("onnx") or "-"] for c in cands], table_id="debug-tensors")
+
+
 def render_build(res: dict, run_dir: Path) -> str:
     layers = res.get("layers") or []
     layers = layers.get("items") or [] if isinstance(layers, dict) else layers  # results.json: {source, count, items}
@@ -164,7 +176,9 @@ def render_build(res: dict, run_dir: Path) -> str:
         ("options", "Build options", kv([(k, common._flat(v)) for k, v in options.items()])),
         ("profiles", "Optimization profiles", prof_html), ("layers", "Engine layers", layer_html),
         ("timing", "Timing", kv(timing_pairs)),
-        ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()])),
+        ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()
+                                         if k != "debug_tensors"])),
+        ("debug", "Debug tensors", debug_section((res.get("provenance") or {}).get("debug_tensors"))),
         ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
         ("environment", "Environment", common.environment(res))]
     return page(f"trtlab build: {model_label(res, run_dir)}", esc(_module(res)), banner,

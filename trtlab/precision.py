@@ -104,7 +104,13 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
         _add_split_constants(out.graph)
     shared = {name: arr for name, arr in shared_arrays(out).items()
               if arr.dtype.kind == "f" and name not in params and name not in keep}
-    if shared:  # weights held apart (trtlab.weights): round copies of them, held apart the same way
+    if shared and precision == "fp16":  # held apart (trtlab.weights): widened by a Cast pair where used, except
+        big = {n: a for n, a in shared.items()  # weights out of FP16 range get clamped copies (saturation)
+               if saturate_weights and a.size and float(np.nanmax(np.abs(a))) > HALF_MAX[precision]}
+        if big:
+            replace_arrays(out, {n: _round_array(a, precision, True) for n, a in big.items()})
+        _half_weights(out, {n: a for n, a in shared.items() if n not in big})
+    elif shared:  # bf16 has no NumPy type: rounded FP32 copies, held apart the same way
         replace_arrays(out, {n: _round_array(a, precision, saturate_weights) for n, a in shared.items()})
     notes = [f"{precision}: {stats['rounded']} tensors rounded to {precision} storage"]
     if split:
@@ -122,6 +128,52 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
         notes.append(f"{precision}: {stats['unknown']} tensors of unknown type left unrounded (shape inference "
                      "could not type them)")
     return out, notes
+
+
+def _half_weights(model: onnx.ModelProto, shared: dict[str, np.ndarray]) -> None:
+    """Round weights held apart without copying them: the readers of ``W`` read ``W__trtlab_r16`` instead, made by a
+    ``Cast(to=FLOAT16) -> Cast(to=W's type)`` pair from the shared FP32 array right before W's first reader, so the
+    rounded copy lives only while the runtime needs it; a Gather from W (an embedding table) gathers FP32 rows and
+    rounds only those. The same values as rounding the arrays (round to nearest even, overflow to inf). A weight that
+    is also a graph output keeps its name: it gets a rounded FP32 copy, held apart."""
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    copies = {n: a for n, a in shared.items() if n in outputs}
+    if copies:
+        replace_arrays(model, {n: _round_array(a, "fp16") for n, a in copies.items()})
+    types = {t.name: t.data_type for t in graph.initializer}
+    rounded = {n: f"{n}{SUFFIX}r16" for n in shared if n not in outputs}
+    nodes, done = [], set()
+    for node in graph.node:
+        if node.op_type == "Gather" and node.domain in ("", "ai.onnx") and node.input[0] in rounded:
+            gathered, original = f"{node.output[0]}{SUFFIX}g32", node.output[0]
+            node.output[0] = gathered
+            nodes += [node, *_round_pair(gathered, original, types[node.input[0]], f"{gathered}_round")]
+            continue
+        subs = [g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH for g in walk_graphs(a.g)]
+        reads = [n for n in node.input if n in rounded] + [n for g in subs for x in g.node for n in x.input
+                                                           if n in rounded]
+        for name in dict.fromkeys(reads):
+            if name not in done:
+                nodes += _round_pair(name, rounded[name], types[name], f"{rounded[name]}_round")
+                done.add(name)
+        for i, name in enumerate(node.input):
+            if name in rounded:
+                node.input[i] = rounded[name]
+        for g in subs:
+            for x in g.node:
+                for i, name in enumerate(x.input):
+                    if name in rounded:
+                        x.input[i] = rounded[name]
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def _round_pair(src: str, dst: str, elem: int, name: str) -> list[onnx.NodeProto]:
+    half = f"{dst}_h"
+    return [onnx.helper.make_node("Cast", [src], [half], to=TensorProto.FLOAT16, name=f"{name}_half"),
+            onnx.helper.make_node("Cast", [half], [dst], to=elem, name=f"{name}_back")]
 
 
 def _round_array(arr: np.ndarray, precision: str, saturate: bool = False) -> np.ndarray:

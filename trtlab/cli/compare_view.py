@@ -143,3 +143,13 @@ def _print_tail(result, run_dir: Path) -> None:
     out.print(escape(wrap80(f"run directory: {run_dir}" + (f"  report: {run_dir / 'report.html'}"
                                                            if (run_dir / "report.html").exists() else ""),
                             indent="    ")))
+    if result.memory:
+        mem, mib = result.memory, 2**20
+        out.print(escape(wrap80(f"memory: budget {mem['budget_bytes'] / mib:.1f} MiB, tensors held at most "
+                                f"{mem['peak_tensor_bytes'] / mib:.1f} MiB ({mem['chunks']} chunks), peak RSS "
+                                f"{mem['peak_rss_bytes'] / mib:.0f} MiB", indent="    ")))
+    if result.files.get("model_explorer"):
+        files = result.files["model_explorer"].split(",")
+        text = (f"Model Explorer: {len(files)} node-data overlays (me_*.json) in the run directory; "
+                "report.html has the command that opens them")
+        out.print(f"[dim]{escape(wrap80(text, indent='    '))}[/]")

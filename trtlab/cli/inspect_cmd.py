@@ -6,21 +6,32 @@ from pathlib import Path
 
 from trtlab.cli.common import add_model_arg
 
-HELP = "summarise an ONNX model: inputs/outputs, opsets, op counts, weights, dynamic dims, custom ops"
+HELP = ("summarise an ONNX model (inputs/outputs, opsets, op counts, weights, dynamic dims, custom ops) or a "
+        "TensorRT engine (.engine/.plan: version, GPU, I/O, profiles, layers)")
 
 
 def add_arguments(p) -> None:
+    from trtlab.cli.common import add_module_arg
+
     add_model_arg(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_module_arg(p)
 
 
 def run(args) -> int:
     from trtlab.cli.common import load_model_arg
     from trtlab.inspection import summarize
+    from trtlab.trt.engine_info import is_engine_path
     from trtlab.ui import print_json
 
-    if str(args.model).lower().endswith(ENGINE_SUFFIXES) and Path(args.model).is_file():
-        return _engine(Path(args.model), args.json)
+    if is_engine_path(args.model):
+        from trtlab.cli.engine_view import print_engine
+        from trtlab.trt.engine_info import describe
+
+        info = describe(args.model, getattr(args, "trt_module", None))
+        print_json(info) if args.json else print_engine(info)
+        return 0
+
     summary = summarize(load_model_arg(args.model))
     if args.json:
         print_json(summary)

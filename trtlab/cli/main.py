@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "report": "trtlab.cli.report_cmd",
     "debug": "trtlab.cli.debug_cmd",
     "sweep": "trtlab.cli.sweep_cmd",
+    "diff": "trtlab.cli.diff_cmd",
 }
 
 

@@ -75,6 +75,7 @@ class CompareResult:
     findings: list[dict] = field(default_factory=list)  # comparators.findings, as the report shows them
     settled: list[dict] = field(default_factory=list)  # reference vs onnxrt disagreements judged by an oracle
     task: dict | None = None  # --task metrics (trtlab.comparison.task), or a hint naming the flag
+    memory: dict = field(default_factory=dict)  # --max-memory: budget, chunks, peaks (comparison/budget.py)
 
 
 class _Accumulator:
@@ -119,11 +120,13 @@ def _histogram(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendSpec, samples: list[dict],
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
                 quiet: bool = False, warmup: int = 1, min_cosine: float | None = None,
-                layerwise_weights: bool = False, task: TaskOptions | None = None
+                layerwise_weights: bool = False, task: TaskOptions | None = None,
+                max_memory: int | None = None
                 ) -> tuple[CompareResult, dict[str, np.ndarray]]:
     """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
     ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm.
-    ``min_cosine`` None: the default for the target's precision (comparators.verdict)."""
+    ``min_cosine`` None: the default for the target's precision (comparators.verdict).
+    ``max_memory`` (bytes, layer-wise only): run in chunks of marked tensors that fit it (comparison/budget.py)."""
     warnings = list(model.warnings)
     if min_cosine is None:
         min_cosine = rules.default_min_cosine(precision_of(target_spec))
@@ -137,6 +140,30 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
     acc = _Accumulator(tolerances, output_names)
     tracker = Tracker(task, output_names)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
+    if max_memory is not None and layerwise:
+        if task is not None:
+            from trtlab.errors import TrtlabError
+
+            raise TrtlabError("--task", "is not available with --max-memory (chunked runs keep no outputs)",
+                              "run the task comparison without --max-memory")
+        result, hist = _run_bounded(model, summary, ref_spec, target_spec, samples, tolerances, layers,
+                                    output_names, acc, saved, save_outputs_to, quiet, warmup, max_memory, warnings)
+        fused = {}
+    else:
+        result, hist, fused = _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, layers,
+                                             layer_names, output_names, acc, tracker, saved, save_outputs_to,
+                                             quiet, warmup, warnings)
+    from trtlab.comparison.verdict import apply_verdict, settle_disagreement
+
+    settle_disagreement(result, model.proto, ref_spec, target_spec, samples[0])
+    apply_verdict(result, acc.stats, min_cosine, fused, model.proto)
+    tracker.finish(result, hist)
+    return result, hist
+
+
+def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, layers, layer_names, output_names,
+                   acc, tracker, saved, save_outputs_to, quiet, warmup, warnings):
+    """Both backends loaded once, samples streamed through them; the usual (unbounded) path."""
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
         ref.load(model.proto, layer_names, model_sha256=summary["sha256"])
@@ -168,11 +195,23 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         _save_outputs(save_outputs_to, saved, len(samples))
     result, hist = _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
                              unmatched, timing, warnings)
-    from trtlab.comparison.verdict import apply_verdict, settle_disagreement
+    return result, hist, getattr(target, "fused", {})
 
-    settle_disagreement(result, model.proto, ref_spec, target_spec, samples[0])
-    apply_verdict(result, acc.stats, min_cosine, getattr(target, "fused", {}), model.proto)
-    tracker.finish(result, hist)
+
+def _run_bounded(model, summary, ref_spec, target_spec, samples, tolerances, layers, output_names, acc, saved,
+                 save_outputs_to, quiet, warmup, max_memory, warnings):
+    from trtlab.comparison.budget import run_bounded
+
+    layer_names = [layer.tensor for layer in layers]
+    ref_info, tgt_info, exposed, timing, memory, more = run_bounded(
+        model, ref_spec, target_spec, samples, acc, layer_names, output_names, max_memory,
+        saved if save_outputs_to is not None else None, quiet, warmup, summary["sha256"])
+    if save_outputs_to is not None:
+        _save_outputs(save_outputs_to, saved, len(samples))
+    unmatched = _unmatched(exposed["ref"], exposed["target"], output_names, layer_names)
+    result, hist = _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
+                             unmatched, timing, warnings + more)
+    result.memory = memory
     return result, hist
 
 

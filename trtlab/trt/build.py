@@ -37,6 +37,7 @@ class BuildOptions:
     strongly_typed: bool = False
     mark: list[str] = field(default_factory=list)  # extra tensors to mark as outputs (layer-wise comparison)
     mark_all: bool = False
+    debug_unfused: bool = False  # tensors that survive fusion become debug tensors (read by an IDebugListener)
 
     def to_json(self) -> dict:
         from dataclasses import asdict
@@ -62,6 +63,7 @@ class Built:
     notes: list[str]
     warnings: list[str]
     half_fraction: float | None = None  # float compute nodes converted by --precision fp16/bf16
+    debug: dict = field(default_factory=dict)  # debug tensors asked for (layers.mark_debug_unfused)
 
 
 class BuildFailure(TrtlabError):
@@ -234,7 +236,7 @@ def _io(network) -> tuple[list[dict], list[dict]]:
 def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progress_cb=None) -> Built:
     """Parse, configure, build. Raises TrtlabError with the parser's or builder's own words on failure."""
     from trtlab.trt.check import parse_network, parser_errors
-    from trtlab.trt.layers import mark_outputs, network_layers
+    from trtlab.trt.layers import mark_debug_unfused, mark_outputs, network_layers
     from trtlab.trt.profiles import validate
 
     t0 = time.perf_counter()
@@ -260,6 +262,7 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
                            messages=messages, notes=check_notes)
     warnings = list(dict.fromkeys(keep_warnings + pass_warnings)) + validate(opts.profiles, network)
     marked = mark_outputs(network, opts.mark, opts.mark_all)
+    debug = mark_debug_unfused(trt, network, model.proto) if opts.debug_unfused else {}
     inputs, outputs = _io(network)
     layers = network_layers(network)
     monitor = progress_cb(trt) if progress_cb else None
@@ -280,7 +283,7 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
     save_timing_cache(config, opts.timing_cache)
     warnings += [w for w in logger.warnings() if "Thread context" not in w]
     return Built(bytes(engine), inputs, outputs, layers, marked, parse_s, build_s, convert_s, notes, warnings,
-                 half_fraction)
+                 half_fraction, debug)
 
 
 def _build_hint(why: str, model: LoadedModel) -> str:

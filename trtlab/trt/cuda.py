@@ -174,6 +174,14 @@ class Stream:
             self.handle = None
 
 
+def copy_to_host(host, src: int, nbytes: int, stream: int) -> None:
+    """Synchronous device-to-host copy on a raw stream handle (e.g. the one a debug listener is called with)."""
+    cudart = runtime()
+    check(cudart.cudaMemcpyAsync(host.ctypes.data, src, nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+                                 stream), "cudaMemcpyAsync D2H (debug tensor)")
+    check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize (debug tensor)")
+
+
 class Event:
     def __init__(self):
         self.handle = check(runtime().cudaEventCreate(), "cudaEventCreate")
