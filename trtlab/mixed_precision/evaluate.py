@@ -24,6 +24,21 @@ class Goal:
     tolerances: Tolerances | None  # None: no element-wise tolerance check
     min_cosine: float | None = None
     min_snr: float | None = None
+    margin: float = 1.0  # the search judges with tolerances x margin (and cosine/SNR tightened to match)
+
+    def tightened(self) -> Goal:
+        """The goal the search uses: tolerances scaled by ``margin``, so what it finds generalizes."""
+        if self.margin >= 1.0:
+            return self
+        tol = None
+        if self.tolerances is not None:
+            t = self.tolerances
+            tol = Tolerances(t.atol * self.margin, t.rtol * self.margin,
+                             {k: v * self.margin for k, v in t.per_atol.items()},
+                             {k: v * self.margin for k, v in t.per_rtol.items()})
+        cos = None if self.min_cosine is None else 1.0 - (1.0 - self.min_cosine) * self.margin ** 2
+        snr = None if self.min_snr is None else self.min_snr - 20 * math.log10(self.margin)
+        return Goal(tol, cos, snr, 1.0)
 
     def describe(self) -> str:
         parts = []
@@ -75,6 +90,7 @@ class Evaluator:
         self.model, self.plan, self.goal, self.splits = model, plan, goal, splits
         self.ref_spec, self.run_spec, self.real_spec = ref_spec, run_spec, real_spec
         self.outputs = [o.name for o in model.graph.output]
+        self.search_goal = goal.tightened()
         self.reference: dict[str, list[dict]] = {}
         self.memo: dict[tuple, Evaluation] = {}
         self.log: list[Evaluation] = []
@@ -106,13 +122,14 @@ class Evaluator:
         refs = self.reference_outputs(split)
         model, spec = self.mixed_model(frozenset(keep))
         passed, per_output = True, {}
+        goal = self.search_goal if split == "search" else self.goal
         with backends.create(spec) as b:
             b.load(model, None)
             self.counts["sessions"] += 1
             for i, feeds in enumerate(self.splits[split]):
                 out = b.run(feeds)
                 for name in self.outputs:
-                    ok, metrics = self.goal.judge(name, refs[i][name], out[name])
+                    ok, metrics = goal.judge(name, refs[i][name], out[name])
                     passed = passed and ok
                     per_output[name] = _worse(per_output.get(name), metrics)
         self.counts["evaluations"] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ class PrecisionResult:
     reached: bool  # the goal holds on the search samples
     complete: bool
     kept: list[dict]
-    exclude_nodes: str  # AutoCast --nodes_to_exclude
+    exclude_nodes: list[str]  # AutoCast --nodes_to_exclude: one anchored, escaped regex per kept node
     low_precision_fraction: float  # of float compute (MACs, else output elements), in the mixed model
     low_precision_fraction_max: float  # with nothing kept (what the to-fp16 pass converts at most)
     before: dict  # held-out, all half
@@ -109,7 +110,7 @@ def run_precision(loaded, precision: str, target: str, ref: str, goal: Goal, sam
         samples={"search": len(search_set), "holdout": len(held)},
         passed=bool(after.passed), reached=bool(outcome.reached) if outcome else before.passed,
         complete=bool(outcome.complete) if outcome else False,
-        kept=[_kept_entry(by_node[n]) for n in kept], exclude_nodes=",".join(kept),
+        kept=[_kept_entry(by_node[n]) for n in kept], exclude_nodes=[f"^{re.escape(n)}$" for n in kept],
         low_precision_fraction=round(fraction, 4), low_precision_fraction_max=round(fraction_max, 4),
         before=before.to_json() | {"outputs": before.outputs}, after=after.to_json() | {"outputs": after.outputs},
         mixed_onnxruntime=ort_check,
