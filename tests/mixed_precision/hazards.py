@@ -56,3 +56,15 @@ def planted_hazard_model(harmless: int = 120, seed: int = 0) -> onnx.ModelProto:
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+def harmless_model(count: int = 40, seed: int = 0) -> onnx.ModelProto:
+    """Only harmless nodes: FP16 storage meets the FP16 tolerances with nothing kept."""
+    nodes, inits = [], []
+    y = _harmless(nodes, inits, "x", "h", count, np.random.default_rng(seed))
+    nodes.append(helper.make_node("Identity", [y], ["y"], name="out"))
+    graph = helper.make_graph(nodes, "harmless", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, WIDTH])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, WIDTH])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model

@@ -134,33 +134,33 @@ def print_summary(result, run_dir) -> None:
     if risky:
         out.print(f"{p} risk (top {len(risky)}):", markup=False)
         for r in risky:
-            out.print(f"  {r['node'][:34]:34} {r['op'][:12]:12} {r['reasons'][0][:60]}", markup=False)
+            out.print(f"  {r['node'][-24:]:24} {r['op'][:10]:10} {r['reasons'][0][:42]}", markup=False)
     out.print(f"goal: {result.goal}; samples: {result.samples['search']} search, {result.samples['holdout']} "
               "held out", markup=False)
     b = result.before
-    out.print(f"all {p}, held out: {'meets' if b['passed'] else 'misses'} the goal ({_metrics(b['worst'])})",
-              markup=False)
+    out.print(f"all {p}, held out: {'meets' if b['passed'] else 'misses'} the goal", markup=False)
+    out.print(f"  {_metrics(b['worst'])}", markup=False)
     if result.output is None:
         out.print(f"run: {run_dir}", markup=False)
         return
-    out.print(f"kept in FP32: {len(result.kept)} node(s)" + (": " + ", ".join(
-        k["node"] for k in result.kept[:6]) + (" ..." if len(result.kept) > 6 else "") if result.kept else ""),
-        markup=False)
+    names = ", ".join(k["node"] for k in result.kept)
+    line = f"kept in FP32: {len(result.kept)} node(s)" + (f": {names}" if names else "")
+    out.print(line if len(line) <= 80 else line[:76] + " ...", markup=False)
     a = result.after
-    out.print(f"mixed, held out: {'MEETS' if a['passed'] else 'MISSES'} the goal ({_metrics(a['worst'])})",
-              markup=False)
-    out.print(f"{p} share of float compute: {result.low_precision_fraction:.1%} (the pass converts at most "
-              f"{result.low_precision_fraction_max:.1%})", markup=False)
+    out.print(f"mixed, held out: {'MEETS' if a['passed'] else 'MISSES'} the goal", markup=False)
+    out.print(f"  {_metrics(a['worst'])}", markup=False)
+    out.print(f"{p} share of float compute: {result.low_precision_fraction:.1%} (at most "
+              f"{result.low_precision_fraction_max:.1%} convertible)", markup=False)
     c = result.counts
-    out.print(f"evaluations: {c['evaluations']} ({c['cache_hits']} cached answers, {c['sessions']} sessions) in "
+    out.print(f"evaluations: {c['evaluations']} ({c['cache_hits']} cached, {c['sessions']} sessions) in "
               f"{result.timing['total_s']:.1f} s", markup=False)
     ort = result.mixed_onnxruntime
     if ort and not ort.get("loads"):
         warn(f"{result.output} does not load in onnxruntime: {ort.get('error')}")
     out.print(f"wrote {result.output}", markup=False)
     if result.kept:
-        out.print("AutoCast: python -m modelopt.onnx.autocast --nodes_to_exclude $(cat "
-                  f"{run_dir}/autocast_nodes_to_exclude.txt) ...", markup=False)
+        out.print("AutoCast exclusion list (--nodes_to_exclude $(cat FILE)):", markup=False)
+        out.print(f"  {run_dir}/autocast_nodes_to_exclude.txt", markup=False)
     out.print(f"run: {run_dir}", markup=False)
 
 
