@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from trtlab.comparators.tolerances import Tolerances
 
 from tests.mixed_precision.hazards import HAZARD_NODES, harmless_model, planted_hazard_model
-from trtlab.comparators.tolerances import Tolerances
 from trtlab.inputs import plan_inputs, random_feeds
 from trtlab.mixed_precision.evaluate import Evaluator, Goal
 from trtlab.mixed_precision.run import run_precision
