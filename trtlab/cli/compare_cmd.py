@@ -17,9 +17,12 @@ SHARES_WEIGHTS = {"onnxrt", "reference"}
 def add_arguments(p) -> None:
     add_model_arg(p)
     p.add_argument("--ref", default="onnxrt", metavar="SPEC", help="reference backend (default onnxrt)")
-    p.add_argument("--target", default="trt", metavar="SPEC",
-                   help="backend under test (default trt; on machines without a TensorRT runtime use "
-                   "onnxrt:fp16, onnxrt:bf16 or reference)")
+    p.add_argument("--target", default=None, metavar="SPEC",
+                   help="backend under test (default trt, or onnxrt with --target-model; on machines without a "
+                   "TensorRT runtime use onnxrt:fp16, onnxrt:bf16 or reference)")
+    p.add_argument("--target-model", metavar="OTHER.onnx",
+                   help="the target runs this model instead (a mixed-precision, surgeon or Q/DQ version of MODEL): "
+                   "tensors are matched by name, outputs by position where names differ")
     p.add_argument("--layerwise", action="store_true", help="compare every intermediate tensor, not only outputs")
     p.add_argument("--attribute", action="store_true",
                    help="with --layerwise: run the first divergence and the worst failing layers alone on the "
@@ -47,17 +50,23 @@ def run(args) -> int:
     from trtlab.rundir import environment, fresh_run_dir
     from trtlab.ui import print_json
 
+    if args.target is None:
+        args.target = "onnxrt" if args.target_model else "trt"
     ref_spec, target_spec = backends.parse_spec(args.ref), backends.parse_spec(args.target)
     for spec in (ref_spec, target_spec):
         backends.create(spec)  # unknown options and unavailable backends fail here, before any work
     tolerances = for_target(target_spec, args.atol, args.rtol)
     if args.attribute and not args.layerwise:
         raise TrtlabError("--attribute", "needs --layerwise", "add --layerwise (attribution splits per-layer error)")
+    if args.attribute and args.target_model:
+        raise TrtlabError("--attribute", "runs nodes of MODEL alone on the target; with --target-model the target "
+                          "runs another model", "drop --attribute, or compare each model against its own backends")
     if args.attribute_top < 1:
         raise TrtlabError("--attribute-top", f"must be at least 1 (got {args.attribute_top})",
                           "e.g. --attribute-top 10")
     with fresh_run_dir(args.out, "compare", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
+        other = load_model_arg(args.target_model) if args.target_model else None
         samples, input_warnings = make_samples(args, model)
         # Both sides read the same weights: hold them once and let every ORT session use them in place.
         token = None
@@ -66,7 +75,7 @@ def run(args) -> int:
         try:
             result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
                                        run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
-                                       warmup=max(args.warmup, 0))
+                                       warmup=max(args.warmup, 0), target_model=other)
             if args.attribute:
                 _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
         finally:

@@ -103,11 +103,17 @@ def _histogram(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendSpec, samples: list[dict],
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
-                quiet: bool = False, warmup: int = 1) -> tuple[CompareResult, dict[str, np.ndarray]]:
+                quiet: bool = False, warmup: int = 1,
+                target_model: LoadedModel | None = None) -> tuple[CompareResult, dict[str, np.ndarray]]:
     """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
-    ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm."""
+    ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm.
+    ``target_model``: the target runs this model instead (``compare A --target-model B``); tensors are matched by
+    name, graph outputs by position where their names differ."""
     warnings = list(model.warnings)
     layers, nested = topo_tensors(model) if layerwise else ([], 0)
+    other = target_model or model
+    other_layers = [layer.tensor for layer in topo_tensors(other)[0]] if layerwise and target_model else None
+    rename = output_map(model.proto, other.proto) if target_model else {}
     if layerwise and nested:
         warnings.append(f"{nested} tensors inside If/Loop/Scan bodies are not compared: the backends expose only "
                         "main-graph tensors")
@@ -120,7 +126,8 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
         ref.load(model.proto, layer_names, model_sha256=summary["sha256"])
         bar.update(task, advance=1, description=f"loading {target_spec}")
-        target.load(model.proto, layer_names, model_sha256=summary["sha256"])
+        target.load(other.proto, layer_names if other_layers is None else other_layers,
+                    model_sha256=summary["sha256"] if target_model is None else None)
         bar.advance(task)
         if warmup:
             bar.update(task, description="warming up")
@@ -131,6 +138,8 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
             ref_out = ref.run(feeds)
             bar.update(task, advance=1, description=f"sample {i + 1}/{len(samples)}: running {target_spec}")
             tgt_out = target.run(feeds)
+            if rename:
+                tgt_out = {rename.get(k, k): v for k, v in tgt_out.items()}
             if save_outputs_to is not None:
                 for side, values in (("ref", ref_out), ("target", tgt_out)):
                     saved[side].update({f"{i}/{n}": values[n] for n in output_names if n in values})
@@ -138,9 +147,15 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
                 if name in tgt_out:
                     acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
             bar.advance(task)
-        unmatched = _unmatched(ref.exposed, target.exposed, output_names, layer_names)
+        tgt_exposed = [rename.get(x, x) for x in target.exposed]
+        unmatched = _unmatched(ref.exposed, tgt_exposed, output_names,
+                               layer_names + [n for n in (other_layers or []) if n not in set(layer_names)],
+                               two_models=target_model is not None)
         ref_info = {**ref.info, "notes": ref.notes, "tensors_exposed": len(ref.exposed)}
         tgt_info = {**target.info, "notes": target.notes, "tensors_exposed": len(target.exposed)}
+        if target_model is not None:
+            tgt_info["model"] = model_summary(target_model)
+            tgt_info["outputs_by_position"] = rename
         timing = {"ref": _timing(ref), "target": _timing(target)}
     if save_outputs_to is not None:
         _save_outputs(save_outputs_to, saved, len(samples))
@@ -155,15 +170,28 @@ def _timing(backend) -> dict:
             "warmup_ms": [round(x, 4) for x in backend.timing.warmup_ms]}
 
 
-def _unmatched(ref_exposed: list[str], tgt_exposed: list[str], outputs: list[str], layers: list[str]) -> list[dict]:
+def _unmatched(ref_exposed: list[str], tgt_exposed: list[str], outputs: list[str], layers: list[str],
+               two_models: bool = False) -> list[dict]:
     ref_set, tgt_set = set(ref_exposed), set(tgt_exposed)
+    only_ref = "only in the original model" if two_models else "not exposed by the target (fused away or not markable)"
+    only_tgt = "only in the target model" if two_models else "not exposed by the reference"
     out = []
     for name in dict.fromkeys(outputs + layers):
         if name in ref_set and name not in tgt_set:
-            out.append({"tensor": name, "reason": "not exposed by the target (fused away or not markable)"})
+            out.append({"tensor": name, "reason": only_ref})
         elif name in tgt_set and name not in ref_set:
-            out.append({"tensor": name, "reason": "not exposed by the reference"})
+            out.append({"tensor": name, "reason": only_tgt})
     return out
+
+
+def output_map(original, other) -> dict[str, str]:
+    """``other``'s graph outputs whose names ``original`` lacks -> ``original``'s output at the same position."""
+    names = [o.name for o in original.graph.output]
+    mapping = {}
+    for i, o in enumerate(other.graph.output):
+        if o.name not in names and i < len(names):
+            mapping[o.name] = names[i]
+    return mapping
 
 
 def _save_outputs(run_dir: Path, saved: dict, n_samples: int) -> None:
