@@ -78,6 +78,11 @@ def run(args) -> int:
                                        warmup=max(args.warmup, 0), target_model=other)
             if args.attribute:
                 _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
+            if other is not None and any(n.op_type == "DequantizeLinear" for n in other.proto.graph.node):
+                from trtlab.mixed_precision.qdq import qdq_table
+
+                result.qdq, result.qdq_exclude = qdq_table(weights.materialize(model.proto), other.proto,
+                                                           target_spec, samples)
         finally:
             weights.release(token)
         result.warnings.extend(input_warnings + _unknown_tolerance_names(tolerances, result))
@@ -91,7 +96,26 @@ def run(args) -> int:
         from trtlab.cli.compare_view import print_result
 
         print_result(result, run_dir)
+        if result.qdq:
+            _print_qdq(result)
     return 0 if result.passed else 1
+
+
+def _print_qdq(result, top: int = 10) -> None:
+    from trtlab.ui import out
+
+    out.print(f"Q/DQ pairs: {len(result.qdq)}, worst {min(top, len(result.qdq))} by own SQNR "
+              "(accumulated: vs the float model)", markup=False)
+    out.print(f"  {'pair tensor':40} {'kind':10} {'own dB':>8} {'acc. dB':>8}", markup=False)
+    for r in result.qdq[:top]:
+        if not r["matched"]:
+            own = acc = "n/a"  # no float value of that tensor (renamed by the quantizer)
+        else:
+            own = "exact" if r["sqnr_db"] is None else f"{r['sqnr_db']:.1f}"
+            acc = "exact" if r["accumulated_sqnr_db"] is None else f"{r['accumulated_sqnr_db']:.1f}"
+        out.print(f"  {str(r['tensor'])[-40:]:40} {r['kind']:10} {own:>8} {acc:>8}", markup=False)
+    if result.qdq_exclude:
+        out.print("exclusion list (ModelOpt --nodes_to_exclude), in results.json 'qdq_exclude'", markup=False)
 
 
 def _attribute(model, ref_spec, target_spec, feeds, result, tolerances, args) -> None:
