@@ -57,6 +57,13 @@ def test_simulation_shows_the_loss_that_onnxruntime_cpu_hides():
     assert np.abs(converted - x["x"]).max() < 1e-2  # hidden
     assert np.abs(simulated).max() == 0.0  # x is lost in FP16 storage
     np.testing.assert_allclose(kept, x["x"], atol=1e-2)
+    # widen: the same faithful run for any FP16 model file (here the converted one)
+    from trtlab.mixed_precision.widen import low_precision_share, widen
+
+    widened = _run(widen(convert_to_half(model, "fp16")), None).run(None, x)[0]
+    assert np.abs(widened).max() == 0.0
+    assert low_precision_share(convert_to_half(model, "fp16")) == 1.0
+    assert low_precision_share(convert_to_half(model, "fp16", ["add", "sub"])) == 0.0
 
 
 def test_planted_hazards_are_found_and_every_kept_node_is_necessary(tmp_path):

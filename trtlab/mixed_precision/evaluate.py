@@ -118,11 +118,17 @@ class Evaluator:
         if key in self.memo:
             self.counts["cache_hits"] += 1
             return self.memo[key]
+        model, spec = self.mixed_model(frozenset(keep))
+        ev = self.judge_model(model, spec, split, step, sorted(keep))
+        self.memo[key] = ev
+        return ev
+
+    def judge_model(self, model, spec, split: str, step: str, keep: list[str] | None = None) -> Evaluation:
+        """Run ``model`` on ``spec`` over the samples of ``split`` and judge its outputs against the reference."""
         start = time.perf_counter()
         refs = self.reference_outputs(split)
-        model, spec = self.mixed_model(frozenset(keep))
-        passed, per_output = True, {}
         goal = self.search_goal if split == "search" else self.goal
+        passed, per_output = True, {}
         with backends.create(spec) as b:
             b.load(model, None)
             self.counts["sessions"] += 1
@@ -133,11 +139,10 @@ class Evaluator:
                     passed = passed and ok
                     per_output[name] = _worse(per_output.get(name), metrics)
         self.counts["evaluations"] += 1
-        worst = {}
+        worst: dict = {}
         for metrics in per_output.values():
             worst = _worse(worst or None, metrics)
-        ev = Evaluation(sorted(keep), split, passed, worst, per_output, time.perf_counter() - start, step)
-        self.memo[key] = ev
+        ev = Evaluation(keep or [], split, passed, worst, per_output, time.perf_counter() - start, step)
         self.log.append(ev)
         return ev
 

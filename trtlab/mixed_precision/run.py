@@ -97,13 +97,15 @@ def run_precision(loaded, precision: str, target: str, ref: str, goal: Goal, sam
         kept = sorted(outcome.kept, key=lambda n: order[n])
     t_search = time.perf_counter() - start - t_analysis
     before = ev.evaluate([], "holdout", "held-out: all half")
-    after = ev.evaluate(kept, "holdout", "held-out: mixed") if not risk_only else before
+    after = before
     fraction = sum(by_node[n].cost for n in half_set(model, plan, kept) if n in by_node) / cost_total
     fraction_max = sum(by_node[n].cost for n in plan.slots if n in by_node) / cost_total
     files, ort_check = {}, {}
     if out_path is not None and not risk_only:
-        ort_check = _write_mixed(model, precision, kept, out_path, ev, held)
+        after, ort_check = _write_mixed(model, precision, kept, out_path, ev, held)
         files["mixed"] = str(out_path)
+    elif not risk_only:
+        after = ev.evaluate(kept, "holdout", "held-out: mixed")
     search_counts = {**ev.counts, "analysis_sessions": counts.get("sessions", 0)}
     return PrecisionResult(
         schema=SCHEMA, model=summary, precision=precision, target=target, ref=ref, goal=goal.describe(),
@@ -127,15 +129,21 @@ def _kept_entry(r) -> dict:
             "reasons": r.reasons}
 
 
-def _write_mixed(model, precision, kept, out_path: Path, ev: Evaluator, held: list[dict]) -> dict:
-    """Write mixed.onnx (atomically) and run it in onnxruntime on the held-out samples."""
+def _write_mixed(model, precision, kept, out_path: Path, ev: Evaluator, held: list[dict]):
+    """Write mixed.onnx (atomically); the verdict on the held-out samples runs the written file itself (widened
+    for a faithful CPU run, or as it is on a real FP16 target); also run it as it is in onnxruntime (CPU)."""
     from trtlab import backends
     from trtlab.backends import parse_spec
-    from trtlab.model import save_model
+    from trtlab.mixed_precision.widen import widen
+    from trtlab.model import load_model, save_model
     from trtlab.passes.to_half import convert_to_half
 
-    mixed = convert_to_half(model, precision, kept)
-    save_model(mixed, out_path)
+    save_model(convert_to_half(model, precision, kept), out_path)
+    mixed = load_model(out_path).proto
+    if ev.real_spec is not None:
+        verdict = ev.judge_model(mixed, ev.real_spec, "holdout", "held-out: mixed.onnx", kept)
+    else:
+        verdict = ev.judge_model(widen(mixed), ev.run_spec, "holdout", "held-out: mixed.onnx (widened)", kept)
     check = {"loads": False}
     try:
         with backends.create(parse_spec("onnxrt")) as b:
@@ -153,7 +161,7 @@ def _write_mixed(model, precision, kept, out_path: Path, ev: Evaluator, held: li
             check = {"loads": True, "passed": ok, "worst": worst}
     except Exception as exc:  # reported in the result: the written model must load
         check = {"loads": False, "error": " ".join(str(exc).split())[:300]}
-    return check
+    return verdict, check
 
 
 def _pick(key, a, b):
