@@ -24,6 +24,7 @@ RENDERERS: dict[str, str] = {
     "trtlab.debug.reduce/1": "trtlab.reports.debug",
     "trtlab.partition/1": "trtlab.reports.debug",
     "trtlab.substitute/1": "trtlab.reports.substitute",
+    "trtlab.debug.precision/1": "trtlab.reports.precision",
 }
 GENERIC = "trtlab.reports.generic"
 

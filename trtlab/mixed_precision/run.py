@@ -38,6 +38,7 @@ class PrecisionResult:
     after: dict  # held-out, mixed
     mixed_onnxruntime: dict  # mixed.onnx itself in onnxruntime on the held-out samples
     risk: list[dict]
+    layers: list[dict]  # every float node in graph order: relative error when all half, kept or not
     evaluations: list[dict]
     counts: dict
     output: str | None
@@ -117,11 +118,17 @@ def run_precision(loaded, precision: str, target: str, ref: str, goal: Goal, sam
         before=before.to_json() | {"outputs": before.outputs}, after=after.to_json() | {"outputs": after.outputs},
         mixed_onnxruntime=ort_check,
         risk=[r.to_json() for r in sorted(risks, key=lambda r: (-r.score, order[r.node]))[:RISK_TOP]],
+        layers=[{"node": r.node, "op": r.op, "error": _finite(r.error), "kept": r.node in set(kept)}
+                for r in risks],
         evaluations=[e.to_json() for e in ev.log], counts=search_counts,
         output=str(out_path) if out_path is not None and not risk_only else None, files=files,
         timing={"analysis_s": round(t_analysis, 3), "search_s": round(t_search, 3),
                 "total_s": round(time.perf_counter() - start, 3)},
         notes=notes + ([outcome.note] if outcome and outcome.note else []))
+
+
+def _finite(x):
+    return None if x is None else (x if math.isfinite(x) else 1e30)
 
 
 def _kept_entry(r) -> dict:
