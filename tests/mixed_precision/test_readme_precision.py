@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import onnx
+import pytest
 
 from tests.conftest import ROOT, shared_model
 from tests.mixed_precision.hazards import planted_hazard_model
@@ -18,6 +19,7 @@ def _commands() -> list[str]:
     return [line.split("  #")[0].strip() for b in blocks for line in b.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_readme_precision_commands_run(cli, tmp_path):
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 

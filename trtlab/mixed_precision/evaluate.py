@@ -138,6 +138,8 @@ class Evaluator:
                     ok, metrics = goal.judge(name, refs[i][name], out[name])
                     passed = passed and ok
                     per_output[name] = _worse(per_output.get(name), metrics)
+                if not passed and split == "search":
+                    break  # a miss on one sample decides a search step; held-out verdicts see every sample
         self.counts["evaluations"] += 1
         worst: dict = {}
         for metrics in per_output.values():
