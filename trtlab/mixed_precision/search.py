@@ -3,9 +3,9 @@
 1. All half: if the goal holds with nothing kept, the search is over.
 2. Growth: keep the top 1, 2, 4, ... candidates of the ranking (risk score + introduced error) until the goal
    holds on the search samples; then bisect the prefix length between the last failing and the first passing size.
-3. Pruning: drop chunks of the kept set (halves, quarters, ... single nodes, lowest-ranked first) whenever the
-   goal still holds without them; single-node passes repeat until none is removed, so every node left is
-   necessary: removing any one of them breaks the goal on the search samples.
+3. Pruning: drop chunks of the kept set (halves, quarters, ..., lowest-ranked first, while a pass removes
+   something) whenever the goal still holds without them; then single-node passes, repeated until none is
+   removed, so every node left is necessary: removing any one of them breaks the goal on the search samples.
 ``max_evaluations`` bounds the work; a search stopped by it says so (``complete`` false).
 """
 
@@ -77,8 +77,11 @@ def _grow(test, ranked: list[str]) -> list[str] | None:
 
 def _prune(test, kept: list[str]) -> list[str]:
     chunk = max(1, len(kept) // 2)
-    while chunk > 1:
+    while chunk > 1:  # chunks while they pay: a pass that removes nothing sends the search to single nodes
+        before = len(kept)
         kept = _drop_pass(test, kept, chunk)
+        if len(kept) == before:
+            break
         chunk //= 2
     while True:  # single nodes, until a whole pass removes nothing
         before = len(kept)
