@@ -24,7 +24,7 @@ def test_readme_precision_commands_run(cli, tmp_path):
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
     cmds = _commands()
-    assert len(cmds) == 5
+    assert len(cmds) == 6
     onnx.save(planted_hazard_model(harmless=16), str(tmp_path / "model.onnx"))
     qdir = tmp_path / "q"
     qdir.mkdir()

@@ -1,5 +1,6 @@
 """The mixed-precision search on models built in code: planted FP16 hazards among 120 harmless nodes."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,14 @@ def test_cli_bad_input_exits_2(cli, tmp_path, args, hint):
     r = cli("debug", "precision", str(src), *args, "--out", str(tmp_path / "run"))
     assert r.code == 2 and hint in r.err, r.err
     assert not Path(tmp_path / "mixed.onnx").exists()
+
+
+def test_compare_fp16_risk_ranks_the_hazards(cli, tmp_path):
+    src = tmp_path / "m.onnx"
+    onnx.save(planted_hazard_model(harmless=8), str(src))
+    r = cli("compare", str(src), "--target", "onnxrt:fp16", "--fp16-risk", "--json", "--no-report",
+            "--out", str(tmp_path / "run"))
+    risk = json.loads(r.out)["fp16_risk"]
+    top = {x["node"] for x in risk[:4]}
+    assert top == HAZARD_NODES, risk[:5]
+    assert any("> 65504" in reason for reason in risk[0]["reasons"])

@@ -29,6 +29,9 @@ def add_arguments(p) -> None:
                    "target, fed with the reference's inputs, to split the error each introduces from what it inherits")
     p.add_argument("--attribute-top", type=int, default=10, metavar="K",
                    help="how many of the worst failing layers --attribute examines (default 10)")
+    p.add_argument("--fp16-risk", nargs="?", const="fp16", choices=("fp16", "bf16"), metavar="fp16|bf16",
+                   help="also rank the nodes by FP16 (BF16) risk: ranges that overflow or underflow, weights that "
+                   "lose precision, long reductions, the error each node introduces in half (see debug precision)")
     p.add_argument("--atol", action="append", metavar="[NAME:]TOL",
                    help=f"absolute tolerance, global or per tensor (repeatable); {TOL_HELP}")
     p.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, like --atol")
@@ -78,6 +81,10 @@ def run(args) -> int:
                                        warmup=max(args.warmup, 0), target_model=other)
             if args.attribute:
                 _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
+            if args.fp16_risk:
+                from trtlab.mixed_precision.run import risk_table
+
+                result.fp16_risk = risk_table(model.proto, args.fp16_risk, samples[0], args.ref)
             if other is not None and any(n.op_type == "DequantizeLinear" for n in other.proto.graph.node):
                 from trtlab.mixed_precision.qdq import qdq_table
 
@@ -98,7 +105,19 @@ def run(args) -> int:
         print_result(result, run_dir)
         if result.qdq:
             _print_qdq(result)
+        if result.fp16_risk:
+            _print_risk(result)
     return 0 if result.passed else 1
+
+
+def _print_risk(result, top: int = 10) -> None:
+    from trtlab.cli.precision_cmd import risk_lines
+    from trtlab.ui import out
+
+    lines = risk_lines(result.fp16_risk, top)
+    out.print(f"half-precision risk, top {len(lines)} (all in results.json 'fp16_risk'):", markup=False)
+    for line in lines:
+        out.print(line, markup=False)
 
 
 def _print_qdq(result, top: int = 10) -> None:

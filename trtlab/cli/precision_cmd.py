@@ -130,11 +130,11 @@ def print_summary(result, run_dir) -> None:
     for n in result.notes:
         warn(n)
     p = result.precision.upper()
-    risky = [r for r in result.risk if r["reasons"]][:8]
-    if risky:
-        out.print(f"{p} risk (top {len(risky)}):", markup=False)
-        for r in risky:
-            out.print(f"  {r['node'][-24:]:24} {r['op'][:10]:10} {r['reasons'][0][:42]}", markup=False)
+    lines = risk_lines(result.risk, 8)
+    if lines:
+        out.print(f"{p} risk (top {len(lines)}):", markup=False)
+        for line in lines:
+            out.print(line, markup=False)
     out.print(f"goal: {result.goal}; samples: {result.samples['search']} search, {result.samples['holdout']} "
               "held out", markup=False)
     b = result.before
@@ -156,12 +156,18 @@ def print_summary(result, run_dir) -> None:
               f"{result.timing['total_s']:.1f} s", markup=False)
     ort = result.mixed_onnxruntime
     if ort and not ort.get("loads"):
-        warn(f"{result.output} does not load in onnxruntime: {ort.get('error')}")
+        warn(f"mixed.onnx does not load in onnxruntime as written (its CPU provider lacks kernels for some "
+             f"{p} ops; the verdict above ran it widened): {str(ort.get('error'))[:160]}")
     out.print(f"wrote {result.output}", markup=False)
     if result.kept:
         out.print("AutoCast exclusion list (--nodes_to_exclude $(cat FILE)):", markup=False)
         out.print(f"  {run_dir}/autocast_nodes_to_exclude.txt", markup=False)
     out.print(f"run: {run_dir}", markup=False)
+
+
+def risk_lines(risk: list[dict], top: int) -> list[str]:
+    """One line of at most 80 columns per risky node: name (its end), op, the first reason."""
+    return [f"  {r['node'][-20:]:20} {r['op'][:10]:10} {r['reasons'][0][:46]}" for r in risk if r["reasons"]][:top]
 
 
 def _metrics(w: dict) -> str:

@@ -64,6 +64,7 @@ class CompareResult:
     argv: list[str] = field(default_factory=list)
     attribution: list[dict] = field(default_factory=list)  # --attribute: introduced vs total error per layer
     attribution_skipped: list[dict] = field(default_factory=list)
+    fp16_risk: list[dict] = field(default_factory=list)  # --fp16-risk: ranked FP16/BF16 risk per node
     qdq: list[dict] = field(default_factory=list)  # --target-model with Q/DQ pairs: per-pair SQNR, worst first
     qdq_exclude: list[str] = field(default_factory=list)  # ModelOpt --nodes_to_exclude for the worst pairs
 

@@ -207,25 +207,25 @@ def _score(r: NodeRisk, maxv: float, precision: str) -> None:
     reasons, score = r.reasons, 0.0
     if r.overflow:
         score += 100
-        reasons.append(f"{r.overflow} value(s) above {maxv:g} (max |x| {r.absmax:.4g}): overflow/saturation")
+        reasons.append(f"{r.overflow} value(s) > {maxv:g}, max {r.absmax:.3g}")
     if r.reads_overflow:
         score += 100
-        reasons.append(f"reads {r.reads_overflow} value(s) above {maxv:g}")
+        reasons.append(f"reads {r.reads_overflow} value(s) > {maxv:g}")
     if r.reads_subnormal >= 0.05:
         score += r.reads_subnormal
-        reasons.append(f"reads values {r.reads_subnormal:.0%} subnormal in {precision}")
+        reasons.append(f"reads values {r.reads_subnormal:.0%} subnormal")
     if r.weight_clipped:
         score += 100
-        reasons.append(f"{r.weight_clipped} weight value(s) beyond {maxv:g}")
+        reasons.append(f"{r.weight_clipped} weight value(s) > {maxv:g}")
     if r.underflow >= 0.01:
         score += 10 * r.underflow
-        reasons.append(f"{r.underflow:.0%} of non-zero values flush to zero in {precision}")
+        reasons.append(f"{r.underflow:.0%} of non-zero values flush to 0")
     elif r.subnormal >= 0.05:
         score += r.subnormal
-        reasons.append(f"{r.subnormal:.0%} of non-zero values are subnormal in {precision} (precision lost)")
+        reasons.append(f"{r.subnormal:.0%} of non-zero values subnormal")
     if r.weight_underflow >= 0.01:
         score += 10 * r.weight_underflow
-        reasons.append(f"{r.weight_underflow:.0%} of non-zero weights are subnormal or zero in {precision}")
+        reasons.append(f"{r.weight_underflow:.0%} of non-zero weights subnormal or 0")
     long = LONG_DOT if r.op in ("MatMul", "Gemm", "Conv", "ConvTranspose") else LONG_REDUCTION
     if r.reduction and r.reduction >= long and r.op not in ("Conv", "ConvTranspose"):
         score += 0.05 * math.log2(r.reduction / 256)
@@ -236,9 +236,9 @@ def _score(r: NodeRisk, maxv: float, precision: str) -> None:
     if r.introduced is not None and r.introduced > 0:
         if math.isinf(r.introduced):
             score += 1000
-            reasons.append("introduces non-finite values in half precision")
+            reasons.append("introduces non-finite values")
         else:
             score += 100 * r.introduced
             if r.introduced >= 1e-3:
-                reasons.append(f"introduces {r.introduced:.2%} relative error in half precision")
+                reasons.append(f"introduces {r.introduced:.2%} relative error")
     r.score = score

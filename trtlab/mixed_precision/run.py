@@ -127,6 +127,17 @@ def run_precision(loaded, precision: str, target: str, ref: str, goal: Goal, sam
         notes=notes + ([outcome.note] if outcome and outcome.note else []))
 
 
+def risk_table(proto, precision: str, feeds: dict, ref: str = "onnxrt", top: int = 50) -> list[dict]:
+    """The risk ranking alone (``compare --fp16-risk``): one FP32 run and one half run on ``feeds``."""
+    from trtlab.backends import parse_spec
+
+    model, _ = name_nodes(weights.materialize(proto))
+    plan = plan_half(model, precision)
+    risks = analyze(model, plan, feeds, parse_spec(ref), {})
+    order = {n.name: i for i, n in enumerate(model.graph.node)}
+    return [r.to_json() for r in sorted(risks, key=lambda r: (-r.score, order[r.node]))[:top]]
+
+
 def _finite(x):
     return None if x is None else (x if math.isfinite(x) else 1e30)
 
