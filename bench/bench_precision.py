@@ -12,7 +12,8 @@ onnxruntime's CPU provider would otherwise compute FP16 nodes in FP32 and hide o
 compute in FP16 (same measure for both); wall time of each command; evaluations. `trtlab check` parses both.
 
 nvidia-modelopt[onnx] pins onnx~=1.21 and onnxruntime-gpu~=1.24 (with torch), which conflict with this project's
-onnx/onnxruntime: install it in its own venv (`pip install "trtlab[bench]"` there) and pass its python.
+onnx/onnxruntime: install it in a venv of its own (`pip install "nvidia-modelopt[onnx]"`, the `bench-autocast`
+extra) and pass that venv's python.
 """
 
 from __future__ import annotations

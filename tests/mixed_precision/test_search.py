@@ -142,3 +142,14 @@ def test_compare_fp16_risk_ranks_the_hazards(cli, tmp_path):
     top = {x["node"] for x in risk[:4]}
     assert top == HAZARD_NODES, risk[:5]
     assert any("> 65504" in reason for reason in risk[0]["reasons"])
+
+
+def test_cli_cuda_target_without_the_provider_exits_3(cli, tmp_path):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("the CUDA provider is present here")
+    src = tmp_path / "sat.onnx"
+    onnx.save(_saturating_chain(), str(src))
+    r = cli("debug", "precision", str(src), "--target", "onnxrt:cuda,fp16", "--out", str(tmp_path / "run"))
+    assert r.code == 3 and "CUDA execution provider" in r.err

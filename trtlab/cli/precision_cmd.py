@@ -66,11 +66,14 @@ def precision_of(target: str) -> str:
                           "here)", f"use one of {TARGETS}")
     precision = "bf16" if spec.options.get("bf16") else "fp16"
     if spec.options.get("cuda"):
-        from trtlab import backends
+        import onnxruntime
 
-        backends.create(spec)  # unavailable CUDA provider: exit 3 here, before any work
-        probe = backends.create(parse_spec("onnxrt:cuda"))
-        probe._providers(__import__("onnxruntime"))
+        if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            from trtlab.errors import UnavailableError
+
+            raise UnavailableError(f"--target {target}", "the CUDA execution provider is not available here",
+                                   "install onnxruntime-gpu on a machine with an NVIDIA GPU, or use onnxrt:fp16 "
+                                   "(CPU storage simulation)")
     return precision
 
 
