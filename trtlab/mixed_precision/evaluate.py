@@ -91,6 +91,7 @@ class Evaluator:
         self.ref_spec, self.run_spec, self.real_spec = ref_spec, run_spec, real_spec
         self.outputs = [o.name for o in model.graph.output]
         self.search_goal = goal.tightened()
+        self.order = list(range(len(splits.get("search", []))))  # search samples, the last to miss first
         self.reference: dict[str, list[dict]] = {}
         self.memo: dict[tuple, Evaluation] = {}
         self.log: list[Evaluation] = []
@@ -132,13 +133,17 @@ class Evaluator:
         with backends.create(spec) as b:
             b.load(model, None)
             self.counts["sessions"] += 1
-            for i, feeds in enumerate(self.splits[split]):
+            order = self.order if split == "search" else range(len(self.splits[split]))
+            for i in list(order):
+                feeds = self.splits[split][i]
                 out = b.run(feeds)
                 for name in self.outputs:
                     ok, metrics = goal.judge(name, refs[i][name], out[name])
                     passed = passed and ok
                     per_output[name] = _worse(per_output.get(name), metrics)
                 if not passed and split == "search":
+                    self.order.remove(i)  # the sample that missed goes first next time: misses end sooner
+                    self.order.insert(0, i)
                     break  # a miss on one sample decides a search step; held-out verdicts see every sample
         self.counts["evaluations"] += 1
         worst: dict = {}

@@ -132,6 +132,10 @@ def simulate(model: onnx.ModelProto, plan: HalfPlan, keep) -> onnx.ModelProto:
                 rounded_at_source.add(name)
     del g.node[:]
     g.node.extend(new_nodes)
+    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    unused = [t for t in g.initializer if t.name not in read and t.name in reader_copy]
+    for t in unused:  # weights every reader now takes rounded: drop the originals (smaller sessions)
+        g.initializer.remove(t)
     return out
 
 
