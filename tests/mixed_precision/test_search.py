@@ -153,3 +153,14 @@ def test_cli_cuda_target_without_the_provider_exits_3(cli, tmp_path):
     onnx.save(_saturating_chain(), str(src))
     r = cli("debug", "precision", str(src), "--target", "onnxrt:cuda,fp16", "--out", str(tmp_path / "run"))
     assert r.code == 3 and "CUDA execution provider" in r.err
+
+
+def test_cli_says_so_when_no_set_meets_the_goal(cli, tmp_path):
+    src = tmp_path / "m.onnx"
+    onnx.save(planted_hazard_model(harmless=8), str(src))
+    r = cli("debug", "precision", str(src), "--samples", "3", "--max-evaluations", "2", "--json", "--no-report",
+            "--out", str(tmp_path / "run"))
+    res = json.loads(r.out)
+    assert r.code == 1 and not res["passed"] and not res["reached"]
+    assert "before the goal was reached" in res["notes"][-1]
+    assert len(res["evaluations"]) >= 3  # the log is kept: the search steps and the held-out verdicts
