@@ -10,6 +10,8 @@ does the file run in onnxruntime as it is; does it meet the goal (SNR >= S dB on
 sample when run faithfully (trtlab.mixed_precision.widen: FP32 arithmetic with every FP16 tensor stored in FP16;
 onnxruntime's CPU provider would otherwise compute FP16 nodes in FP32 and hide overflow); the share of float
 compute in FP16 (same measure for both); wall time of each command; evaluations. `trtlab check` parses both.
+Where trtlab kept nodes, a third row runs AutoCast with trtlab's exclusion list (`--nodes_to_exclude` from
+autocast_nodes_to_exclude.txt): the same decision driving ModelOpt.
 
 nvidia-modelopt[onnx] pins onnx~=1.21 and onnxruntime-gpu~=1.24 (with torch), which conflict with this project's
 onnx/onnxruntime: install it in a venv of its own (`pip install "nvidia-modelopt[onnx]"`, the `bench-autocast`
@@ -138,7 +140,22 @@ def bench_one(name: str, autocast_py: str | None, snr: float) -> dict:
                            **judge(work / "a.onnx", path, samples, snr)}
         if rc != 0:
             row["autocast"]["error"] = text.strip().splitlines()[-1][:200] if text.strip() else ""
+        if row["trtlab"]["kept"]:
+            row["autocast+list"] = autocast_with_list(autocast_py, path, work, samples, snr)
     return row
+
+
+def autocast_with_list(autocast_py: str, path: Path, work: Path, samples: list[dict], snr: float) -> dict:
+    """AutoCast driven by trtlab's decision: its rules plus --nodes_to_exclude from autocast_nodes_to_exclude.txt."""
+    patterns = (work / "run" / "autocast_nodes_to_exclude.txt").read_text().split()
+    rc, wall, text = timed([autocast_py, "-m", "modelopt.onnx.autocast", "--onnx_path", str(path),
+                            "--output_path", str(work / "al.onnx"), "--calibration_data", str(work / "search.npz"),
+                            "--keep_io_types", "--providers", "cpu", "--nodes_to_exclude", *patterns])
+    out = {"rc": rc, "wall_s": round(wall, 2), "evaluations": 1 if rc == 0 else 0,
+           **judge(work / "al.onnx", path, samples, snr)}
+    if rc != 0:
+        out["error"] = text.strip().splitlines()[-1][:200] if text.strip() else ""
+    return out
 
 
 def table(rows: list[dict], snr: float) -> str:
@@ -147,7 +164,7 @@ def table(rows: list[dict], snr: float) -> str:
              "| model | tool | runs in ORT | meets goal (held out) | SNR dB | FP16 share | wall s | evaluations | "
              "kept FP32 | TRT parses |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        for tool in ("trtlab", "autocast"):
+        for tool in ("trtlab", "autocast", "autocast+list"):
             t = r.get(tool)
             if not t:
                 continue

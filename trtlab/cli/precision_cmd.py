@@ -28,9 +28,9 @@ def add_arguments(p) -> None:
     goal.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, as in compare")
     goal.add_argument("--min-cosine", type=float, metavar="C", help="cosine similarity at least C (e.g. 0.9999)")
     goal.add_argument("--min-snr", type=float, metavar="DB", help="signal-to-noise ratio at least DB decibels")
-    goal.add_argument("--margin", type=float, default=0.7, metavar="F", help="the search judges with tolerances "
+    goal.add_argument("--margin", type=float, default=0.5, metavar="F", help="the search judges with tolerances "
                       "x F (SNR + 20*log10(1/F) dB, cosine gap x F^2) so its answer holds on unseen samples "
-                      "(default 0.7; 1 = the goal itself)")
+                      "(default 0.5; 1 = the goal itself)")
     p.add_argument("--holdout", type=int, metavar="N", help="samples held out for the final verdict (default a "
                    "third, at least 1); the search never sees them")
     p.add_argument("--max-evaluations", type=int, default=200, metavar="N", help="bound on search evaluations "

@@ -8,5 +8,8 @@
 - ``evaluate``: the goal, and the evaluator that judges a keep-set on the search or held-out samples (FP32
   reference outputs cached, results memoized by keep-set, counted);
 - ``search``: seeded growth over the ranked candidates, then pruning until every kept node is necessary;
+- ``widen``: a faithful CPU run of any FP16/BF16 model file (FP32 arithmetic, half storage kept), and the share
+  of a mixed model's float compute in half precision;
+- ``run``: the ``debug precision`` pipeline and its result (schema ``trtlab.debug.precision/1``);
 - ``qdq``: the per-pair quantization error of a Q/DQ model.
 """

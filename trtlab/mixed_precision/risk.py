@@ -29,7 +29,7 @@ REDUCE_OPS = {"ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL
               "ReduceLogSumExp", "GlobalAveragePool"}
 LONG_REDUCTION = 1024
 LONG_DOT = 4096
-GROUP_BYTES = 256 << 20
+GROUP_BYTES = 512 << 20
 
 
 @dataclass
