@@ -164,3 +164,15 @@ def test_cli_says_so_when_no_set_meets_the_goal(cli, tmp_path):
     assert r.code == 1 and not res["passed"] and not res["reached"]
     assert "before the goal was reached" in res["notes"][-1]
     assert len(res["evaluations"]) >= 3  # the log is kept: the search steps and the held-out verdicts
+
+
+def test_weights_listed_as_graph_inputs_stay(tmp_path):
+    # old exporters list initializers among the graph inputs: dropping one the simulation no longer reads would
+    # leave a required input without a value
+    model = harmless_model(8)
+    model.graph.input.extend([helper.make_tensor_value_info(t.name, TensorProto.FLOAT, list(t.dims))
+                              for t in model.graph.initializer])
+    named, _ = name_nodes(model)
+    sim = simulate(named, plan_half(named, "fp16"), frozenset())
+    x = {"x": np.ones((2, 64), np.float32)}
+    assert _run(sim, None).run(None, x)[0].shape == (2, 64)

@@ -132,9 +132,9 @@ def simulate(model: onnx.ModelProto, plan: HalfPlan, keep) -> onnx.ModelProto:
                 rounded_at_source.add(name)
     del g.node[:]
     g.node.extend(new_nodes)
-    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    read = {i for n in g.node for i in n.input} | {o.name for o in g.output} | {i.name for i in g.input}
     unused = [t for t in g.initializer if t.name not in read and t.name in reader_copy]
-    for t in unused:  # weights every reader now takes rounded: drop the originals (smaller sessions)
+    for t in unused:  # weights every reader now takes rounded: drop the originals (not those listed as graph inputs)
         g.initializer.remove(t)
     return out
 
