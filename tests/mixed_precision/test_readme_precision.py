@@ -44,5 +44,6 @@ def test_readme_precision_commands_run(cli, tmp_path):
         qdq = "qdq.onnx" in cmd
         r = cli(*args, "-q", cwd=qdir if qdq else tmp_path) if "precision" in cmd else \
             cli(*args, "--no-report", cwd=qdir if qdq else tmp_path)
-        assert r.code in ((0, 1) if qdq else (0,)), (cmd, r.err)
+        must_pass = "precision" in cmd or "mixed.onnx" in cmd  # the mixed model meets the FP16 tolerances
+        assert r.code in ((0,) if must_pass else (0, 1)), (cmd, r.err)  # compare may report a mismatch (1)
     assert (tmp_path / "mixed.onnx").exists()
