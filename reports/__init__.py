@@ -27,6 +27,7 @@ RENDERERS: dict[str, str] = {
     "trtlab.sweep/1": "trtlab.reports.sweep",
     "trtlab.run/1": "trtlab.reports.run",
     "trtlab.diff/1": "trtlab.reports.engine_diff",
+    "trtlab.debug.precision/1": "trtlab.reports.precision",
 }
 GENERIC = "trtlab.reports.generic"
 

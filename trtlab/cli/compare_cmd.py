@@ -18,15 +18,21 @@ SHARES_WEIGHTS = {"onnxrt", "reference"}
 def add_arguments(p) -> None:
     add_model_arg(p)
     p.add_argument("--ref", default="onnxrt", metavar="SPEC", help="reference backend (default onnxrt)")
-    p.add_argument("--target", default="trt", metavar="SPEC",
-                   help="backend under test (default trt; on machines without a TensorRT runtime use "
-                   "onnxrt:fp16, onnxrt:bf16 or reference)")
+    p.add_argument("--target", default=None, metavar="SPEC",
+                   help="backend under test (default trt, or onnxrt with --target-model; on machines without a "
+                   "TensorRT runtime use onnxrt:fp16, onnxrt:bf16 or reference)")
+    p.add_argument("--target-model", metavar="OTHER.onnx",
+                   help="the target runs this model instead (a mixed-precision, surgeon or Q/DQ version of MODEL): "
+                   "tensors are matched by name, outputs by position where names differ")
     p.add_argument("--layerwise", action="store_true", help="compare every intermediate tensor, not only outputs")
     p.add_argument("--attribute", action="store_true",
                    help="with --layerwise: run the first divergence and the worst failing layers alone on the "
                    "target, fed with the reference's inputs, to split the error each introduces from what it inherits")
     p.add_argument("--attribute-top", type=int, default=10, metavar="K",
                    help="how many of the worst failing layers --attribute examines (default 10)")
+    p.add_argument("--fp16-risk", nargs="?", const="fp16", choices=("fp16", "bf16"), metavar="fp16|bf16",
+                   help="also rank the nodes by FP16 (BF16) risk: ranges that overflow or underflow, weights that "
+                   "lose precision, long reductions, the error each node introduces in half (see debug precision)")
     p.add_argument("--atol", action="append", metavar="[NAME:]TOL",
                    help=f"absolute tolerance, global or per tensor (repeatable); {TOL_HELP}")
     p.add_argument("--rtol", action="append", metavar="[NAME:]TOL", help="relative tolerance, like --atol")
@@ -60,6 +66,8 @@ def run(args) -> int:
     from trtlab.rundir import environment, fresh_run_dir
     from trtlab.ui import print_json
 
+    if args.target is None:
+        args.target = "onnxrt" if args.target_model else "trt"
     if args.sweep_shapes:
         from trtlab.cli.sweep_compare import run_sweep
 
@@ -74,12 +82,16 @@ def run(args) -> int:
     if args.min_cosine is not None and not 0 <= args.min_cosine <= 1:
         raise TrtlabError("--min-cosine", f"must be between 0 and 1 (got {args.min_cosine:g})",
                           "e.g. --min-cosine 0.999, or 0 to turn the rule off")
+    if args.attribute and args.target_model:
+        raise TrtlabError("--attribute", "runs nodes of MODEL alone on the target; with --target-model the target "
+                          "runs another model", "drop --attribute, or compare each model against its own backends")
     if args.attribute_top < 1:
         raise TrtlabError("--attribute-top", f"must be at least 1 (got {args.attribute_top})",
                           "e.g. --attribute-top 10")
     max_memory = _max_memory(args)
     with fresh_run_dir(args.out, "compare", args.model) as run_dir:
         model = load_model_arg(args.model, run_dir)
+        other = load_model_arg(args.target_model) if args.target_model else None
         samples, input_warnings = make_samples(args, model)
         # Both sides read the same weights: hold them once and let every ORT session use them in place.
         token = None
@@ -91,9 +103,18 @@ def run(args) -> int:
                                        run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
                                        warmup=max(args.warmup, 0), min_cosine=args.min_cosine,
                                        layerwise_weights=args.layerwise_weights, task=task,
-                                       max_memory=max_memory)
+                                       max_memory=max_memory, target_model=other)
             if args.attribute:
                 _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
+            if args.fp16_risk:
+                from trtlab.mixed_precision.run import risk_table
+
+                result.fp16_risk = risk_table(model.proto, args.fp16_risk, samples[0], args.ref)
+            if other is not None and any(n.op_type == "DequantizeLinear" for n in other.proto.graph.node):
+                from trtlab.mixed_precision.qdq import qdq_table
+
+                result.qdq, result.qdq_exclude = qdq_table(weights.materialize(model.proto), other.proto,
+                                                           target_spec, samples)
         finally:
             weights.release(token)
         result.warnings.extend(input_warnings + _unknown_tolerance_names(tolerances, result))
@@ -107,6 +128,10 @@ def run(args) -> int:
         from trtlab.cli.compare_view import print_result
 
         print_result(result, run_dir)
+        if result.qdq:
+            _print_qdq(result)
+        if result.fp16_risk:
+            _print_risk(result)
     from trtlab.comparison.task import overall_passed
 
     return 0 if overall_passed(result) else 1
@@ -124,6 +149,33 @@ def _max_memory(args) -> int | None:
     if size <= 0:
         raise TrtlabError(f"--max-memory {args.max_memory}", "must be a positive size", "e.g. --max-memory 512M")
     return size
+
+
+def _print_risk(result, top: int = 10) -> None:
+    from trtlab.cli.precision_cmd import risk_lines
+    from trtlab.ui import out
+
+    lines = risk_lines(result.fp16_risk, top)
+    out.print(f"half-precision risk, top {len(lines)} (all in results.json 'fp16_risk'):", markup=False)
+    for line in lines:
+        out.print(line, markup=False)
+
+
+def _print_qdq(result, top: int = 10) -> None:
+    from trtlab.ui import out
+
+    out.print(f"Q/DQ pairs: {len(result.qdq)}, worst {min(top, len(result.qdq))} by own SQNR "
+              "(accumulated: vs the float model)", markup=False)
+    out.print(f"  {'pair tensor':40} {'kind':10} {'own dB':>8} {'acc. dB':>8}", markup=False)
+    for r in result.qdq[:top]:
+        if not r["matched"]:
+            own = acc = "n/a"  # no float value of that tensor (renamed by the quantizer)
+        else:
+            own = "exact" if r["sqnr_db"] is None else f"{r['sqnr_db']:.1f}"
+            acc = "exact" if r["accumulated_sqnr_db"] is None else f"{r['accumulated_sqnr_db']:.1f}"
+        out.print(f"  {str(r['tensor'])[-40:]:40} {r['kind']:10} {own:>8} {acc:>8}", markup=False)
+    if result.qdq_exclude:
+        out.print("exclusion list (ModelOpt --nodes_to_exclude), in results.json 'qdq_exclude'", markup=False)
 
 
 def _attribute(model, ref_spec, target_spec, feeds, result, tolerances, args) -> None:

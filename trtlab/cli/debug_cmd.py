@@ -12,7 +12,8 @@ from trtlab.cli.common import add_input_args, add_model_arg
 from trtlab.comparators.tolerances import HELP as TOL_HELP
 from trtlab.errors import TrtlabError
 
-HELP = "debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph"
+HELP = ("debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph; "
+        "`debug precision` finds the nodes to keep in FP32 and writes a mixed-precision model")
 FAILS = ("check", "crash", "build", "compare", "nonfinite")
 
 
@@ -51,6 +52,13 @@ def add_arguments(p) -> None:
     r.add_argument("--replay", metavar="reduce.jsonl", help="reuse the answers recorded in an earlier run's log")
     r.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     r.add_argument("--json", action="store_true", help="print results.json to stdout")
+    from trtlab.cli import precision_cmd
+
+    precision_cmd.add_arguments(sub.add_parser(
+        "precision", help="find the nodes to keep in FP32 so an FP16/BF16 model meets a goal; write mixed.onnx",
+        description="Risk analysis, then a search seeded by it (grow, bisect, prune until every kept node is "
+        "necessary), a verdict on held-out samples, and mixed.onnx with Casts at the FP32 islands. Exit 0 when the "
+        "mixed model meets the goal on the held-out samples, 1 when not."))
 
 
 def make_mode(args, samples, workdir):
@@ -92,6 +100,10 @@ def make_mode(args, samples, workdir):
 
 
 def run(args) -> int:
+    if args.debug_command == "precision":
+        from trtlab.cli import precision_cmd
+
+        return precision_cmd.run(args)
     if args.debug_command != "reduce":
         raise TrtlabError("trtlab debug", "no subcommand given", "trtlab debug reduce MODEL -o min.onnx --fails check")
     from pathlib import Path

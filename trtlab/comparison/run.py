@@ -76,6 +76,9 @@ class CompareResult:
     settled: list[dict] = field(default_factory=list)  # reference vs onnxrt disagreements judged by an oracle
     task: dict | None = None  # --task metrics (trtlab.comparison.task), or a hint naming the flag
     memory: dict = field(default_factory=dict)  # --max-memory: budget, chunks, peaks (comparison/budget.py)
+    fp16_risk: list[dict] = field(default_factory=list)  # --fp16-risk: ranked FP16/BF16 risk per node
+    qdq: list[dict] = field(default_factory=list)  # --target-model with Q/DQ pairs: per-pair SQNR, worst first
+    qdq_exclude: list[str] = field(default_factory=list)  # ModelOpt --nodes_to_exclude for the worst pairs
 
 
 class _Accumulator:
@@ -121,16 +124,21 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
                 quiet: bool = False, warmup: int = 1, min_cosine: float | None = None,
                 layerwise_weights: bool = False, task: TaskOptions | None = None,
-                max_memory: int | None = None
+                max_memory: int | None = None, target_model: LoadedModel | None = None
                 ) -> tuple[CompareResult, dict[str, np.ndarray]]:
     """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
     ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm.
     ``min_cosine`` None: the default for the target's precision (comparators.verdict).
-    ``max_memory`` (bytes, layer-wise only): run in chunks of marked tensors that fit it (comparison/budget.py)."""
+    ``max_memory`` (bytes, layer-wise only): run in chunks of marked tensors that fit it (comparison/budget.py).
+    ``target_model``: the target runs this model instead (``compare A --target-model B``); tensors are matched by
+    name, graph outputs by position where their names differ."""
     warnings = list(model.warnings)
     if min_cosine is None:
         min_cosine = rules.default_min_cosine(precision_of(target_spec))
     layers, nested = topo_tensors(model, layerwise_weights) if layerwise else ([], 0)
+    other = target_model or model
+    other_layers = [layer.tensor for layer in topo_tensors(other)[0]] if layerwise and target_model else None
+    rename = output_map(model.proto, other.proto) if target_model else {}
     if layerwise and nested:
         warnings.append(f"{nested} tensors inside If/Loop/Scan bodies are not compared: the backends expose only "
                         "main-graph tensors")
@@ -141,6 +149,10 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
     tracker = Tracker(task, output_names)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
     if max_memory is not None and layerwise:
+        if target_model is not None:
+            from trtlab.errors import TrtlabError
+
+            raise TrtlabError("--target-model", "is not available with --max-memory", "drop --max-memory")
         if task is not None:
             from trtlab.errors import TrtlabError
 
@@ -150,9 +162,10 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
                                     output_names, acc, saved, save_outputs_to, quiet, warmup, max_memory, warnings)
         fused = {}
     else:
+        pair = (target_model, other_layers, rename)
         result, hist, fused = _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, layers,
                                              layer_names, output_names, acc, tracker, saved, save_outputs_to,
-                                             quiet, warmup, warnings)
+                                             quiet, warmup, warnings, pair)
     from trtlab.comparison.verdict import apply_verdict, settle_disagreement
 
     settle_disagreement(result, model.proto, ref_spec, target_spec, samples[0])
@@ -162,13 +175,17 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
 
 
 def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, layers, layer_names, output_names,
-                   acc, tracker, saved, save_outputs_to, quiet, warmup, warnings):
-    """Both backends loaded once, samples streamed through them; the usual (unbounded) path."""
+                   acc, tracker, saved, save_outputs_to, quiet, warmup, warnings, pair):
+    """Both backends loaded once, samples streamed through them; the usual (unbounded) path. ``pair``:
+    (the target's own model or None, its layer tensors, {its output name: the reference's})."""
+    target_model, other_layers, rename = pair
+    other = target_model or model
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
         ref.load(model.proto, layer_names, model_sha256=summary["sha256"])
         bar.update(task, advance=1, description=f"loading {target_spec}")
-        target.load(model.proto, layer_names, model_sha256=summary["sha256"])
+        target.load(other.proto, layer_names if other_layers is None else other_layers,
+                    model_sha256=summary["sha256"] if target_model is None else None)
         bar.advance(task)
         if warmup:
             bar.update(task, description="warming up")
@@ -179,6 +196,8 @@ def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, l
             ref_out = ref.run(feeds)
             bar.update(task, advance=1, description=f"sample {i + 1}/{len(samples)}: running {target_spec}")
             tgt_out = target.run(feeds)
+            if rename:
+                tgt_out = {rename.get(k, k): v for k, v in tgt_out.items()}
             if save_outputs_to is not None:
                 for side, values in (("ref", ref_out), ("target", tgt_out)):
                     saved[side].update({f"{i}/{n}": values[n] for n in output_names if n in values})
@@ -187,9 +206,15 @@ def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, l
                 if name in tgt_out:
                     acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
             bar.advance(task)
-        unmatched = _unmatched(ref.exposed, target.exposed, output_names, layer_names)
+        tgt_exposed = [rename.get(x, x) for x in target.exposed]
+        unmatched = _unmatched(ref.exposed, tgt_exposed, output_names,
+                               layer_names + [n for n in (other_layers or []) if n not in set(layer_names)],
+                               two_models=target_model is not None)
         ref_info = {**ref.info, "notes": ref.notes, "tensors_exposed": len(ref.exposed)}
         tgt_info = {**target.info, "notes": target.notes, "tensors_exposed": len(target.exposed)}
+        if target_model is not None:
+            tgt_info["model"] = model_summary(target_model)
+            tgt_info["outputs_by_position"] = rename
         timing = {"ref": _timing(ref), "target": _timing(target)}
     if save_outputs_to is not None:
         _save_outputs(save_outputs_to, saved, len(samples))
@@ -222,15 +247,28 @@ def _timing(backend) -> dict:
             "warmup_ms": [round(x, 4) for x in backend.timing.warmup_ms]}
 
 
-def _unmatched(ref_exposed: list[str], tgt_exposed: list[str], outputs: list[str], layers: list[str]) -> list[dict]:
+def _unmatched(ref_exposed: list[str], tgt_exposed: list[str], outputs: list[str], layers: list[str],
+               two_models: bool = False) -> list[dict]:
     ref_set, tgt_set = set(ref_exposed), set(tgt_exposed)
+    only_ref = "only in the original model" if two_models else "not exposed by the target (fused away or not markable)"
+    only_tgt = "only in the target model" if two_models else "not exposed by the reference"
     out = []
     for name in dict.fromkeys(outputs + layers):
         if name in ref_set and name not in tgt_set:
-            out.append({"tensor": name, "reason": "not exposed by the target (fused away or not markable)"})
+            out.append({"tensor": name, "reason": only_ref})
         elif name in tgt_set and name not in ref_set:
-            out.append({"tensor": name, "reason": "not exposed by the reference"})
+            out.append({"tensor": name, "reason": only_tgt})
     return out
+
+
+def output_map(original, other) -> dict[str, str]:
+    """``other``'s graph outputs whose names ``original`` lacks -> ``original``'s output at the same position."""
+    names = [o.name for o in original.graph.output]
+    mapping = {}
+    for i, o in enumerate(other.graph.output):
+        if o.name not in names and i < len(names):
+            mapping[o.name] = names[i]
+    return mapping
 
 
 def _save_outputs(run_dir: Path, saved: dict, n_samples: int) -> None:

@@ -1,0 +1,244 @@
+"""FP16/BF16 risk analysis: what each node's tensors look like in FP32, and the error it introduces in half.
+
+One FP32 run (the reference backend, every main-graph tensor exposed, in groups that bound memory) gives per node
+output: the absolute maximum, values above the half format's maximum (overflow, or saturation at 65504), the
+fraction of non-zero values that flush to zero or land in subnormals, and the node's input shapes (long
+reductions: ReduceSum/Mean, Softmax, LayerNorm, MatMul/Gemm/Conv with a large K). Its weights: the fraction of
+non-zero values that become zero or subnormal, values clipped at 65504. One run of the all-half simulation on
+the same sample gives each tensor's relative error; what a node *introduces* is its output's error minus the
+largest error of its activation inputs. The score ranks the nodes; the reasons say why, in words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from trtlab import backends
+from trtlab.mixed_precision.sim import FLOAT_TYPES, HalfPlan, round_array, simulate
+
+LIMITS = {  # max finite, smallest normal, smallest subnormal
+    "fp16": (65504.0, 2.0 ** -14, 2.0 ** -24),
+    "bf16": (3.3895e38, 1.1755e-38, 9.1835e-41),
+}
+REDUCE_OPS = {"ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
+              "ReduceLogSumExp", "GlobalAveragePool"}
+LONG_REDUCTION = 1024
+LONG_DOT = 4096
+GROUP_BYTES = 512 << 20
+
+
+@dataclass
+class NodeRisk:
+    node: str
+    op: str
+    half: bool  # the to-fp16 pass runs it in half precision
+    tensor: str | None = None
+    absmax: float | None = None
+    overflow: int = 0
+    underflow: float = 0.0  # fraction of non-zero values that flush to zero in half
+    subnormal: float = 0.0  # fraction of non-zero values that are subnormal in half
+    weight_underflow: float = 0.0
+    weight_clipped: int = 0
+    reduction: int | None = None
+    reads_overflow: int = 0  # values above the maximum in its activation inputs (FP32 run)
+    reads_subnormal: float = 0.0
+    error: float | None = None  # relative RMS error of its output in the all-half simulation
+    introduced: float | None = None
+    cost: float = 0.0  # multiply-adds (Conv/MatMul/Gemm) or output elements
+    score: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) and k != "introduced" else v)
+                for k, v in asdict(self).items()}
+
+
+def tensor_groups(model: onnx.ModelProto, names: list[str], budget: int = GROUP_BYTES) -> list[list[str]]:
+    """``names`` split so that each group's tensors (shape-inferred sizes; unknown = 4 MB) fit ``budget``."""
+    from trtlab.model import infer_shapes
+
+    inferred, _ = infer_shapes(model)
+    size: dict[str, int] = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if dims and all(d.HasField("dim_value") for d in dims):
+            size[vi.name] = 4 * int(np.prod([d.dim_value for d in dims]))
+    groups: list[list[str]] = [[]]
+    used = 0
+    for name in names:
+        b = size.get(name, 4 << 20)
+        if groups[-1] and used + 2 * b > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(name)
+        used += 2 * b
+    return [g for g in groups if g]
+
+
+def rel_error(ref: np.ndarray, out: np.ndarray) -> float:
+    r = ref.astype(np.float64, copy=False)
+    o = out.astype(np.float64, copy=False)
+    bad = np.isfinite(r) & ~np.isfinite(o)
+    if bad.any():
+        return math.inf
+    ok = np.isfinite(r)
+    num = float(np.sum((o[ok] - r[ok]) ** 2))
+    den = float(np.sum(r[ok] ** 2))
+    return math.sqrt(num / den) if den > 0 else (0.0 if num == 0 else math.inf)
+
+
+def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, counts: dict,
+            say=None) -> list[NodeRisk]:
+    """Rank the main-graph float nodes of ``model`` by FP16/BF16 risk (see the module docstring)."""
+    maxv, normal, tiny = LIMITS[plan.precision]
+    tensors = [o for n in model.graph.node for o in n.output if o and plan.types.get(o) in FLOAT_TYPES]
+    sim = simulate(model, plan, frozenset())
+    stats: dict[str, dict] = {}
+    shapes: dict[str, tuple] = {k: tuple(v.shape) for k, v in feeds.items()}
+    errors: dict[str, float] = {}
+    for k, v in feeds.items():
+        if v.dtype.kind == "f":
+            errors[k] = rel_error(v, round_array(v, plan.precision))
+    groups = tensor_groups(model, tensors)
+    for gi, group in enumerate(groups):
+        if say:
+            say(f"risk analysis: tensor group {gi + 1}/{len(groups)} ({len(group)} tensors)")
+        ref_vals = _run(model, ref_spec, group, feeds, counts)
+        sim_vals = _run(sim, ref_spec, group, feeds, counts)
+        for name in group:
+            if name not in ref_vals:
+                continue
+            r = ref_vals.pop(name)
+            shapes[name] = tuple(r.shape)
+            stats[name] = _tensor_stats(r, maxv, normal, tiny)
+            if name in sim_vals:
+                errors[name] = rel_error(r, sim_vals.pop(name))
+    inits = {t.name: t for t in model.graph.initializer}
+    for t in inits.values():
+        shapes[t.name] = tuple(t.dims)
+    floats = set(plan.float_nodes)
+    return [_node_risk(n, plan, stats, shapes, errors, inits, maxv, normal) for n in model.graph.node
+            if n.name in floats]
+
+
+def _run(model, spec, names, feeds, counts) -> dict:
+    with backends.create(spec) as b:
+        b.load(model, names)
+        counts["sessions"] = counts.get("sessions", 0) + 1
+        counts["analysis_runs"] = counts.get("analysis_runs", 0) + 1
+        return b.run(feeds)
+
+
+def _tensor_stats(a: np.ndarray, maxv: float, normal: float, tiny: float) -> dict:
+    if a.dtype.kind != "f" or a.size == 0:
+        return {"absmax": None, "overflow": 0, "underflow": 0.0, "subnormal": 0.0}
+    x = np.abs(a[np.isfinite(a)]).astype(np.float32, copy=False)
+    nz = x[x > 0]
+    return {"absmax": float(x.max()) if x.size else None, "overflow": int(np.count_nonzero(x > maxv)),
+            "underflow": float(np.count_nonzero(nz < tiny / 2) / nz.size) if nz.size else 0.0,
+            "subnormal": float(np.count_nonzero(nz < normal) / nz.size) if nz.size else 0.0}
+
+
+def _node_risk(node, plan, stats, shapes, errors, inits, maxv, normal) -> NodeRisk:
+    outs = [o for o in node.output if o in stats]
+    risk = NodeRisk(node=node.name, op=node.op_type, half=node.name in plan.slots, tensor=outs[0] if outs else None)
+    for o in outs:
+        s = stats[o]
+        risk.absmax = max(risk.absmax or 0.0, s["absmax"] or 0.0)
+        risk.overflow += s["overflow"]
+        risk.underflow = max(risk.underflow, s["underflow"])
+        risk.subnormal = max(risk.subnormal, s["subnormal"])
+    _weights(risk, node, inits, plan, maxv, normal)
+    read = [stats[i] for i in node.input if i in stats]
+    risk.reads_overflow = sum(s["overflow"] for s in read)
+    risk.reads_subnormal = max((s["subnormal"] for s in read), default=0.0)
+    risk.reduction, risk.cost = _reduction_and_cost(node, shapes)
+    out_err = max((errors.get(o, 0.0) for o in node.output if o in errors), default=None)
+    in_err = max((errors[i] for i in node.input if i in errors and i not in inits), default=0.0)
+    risk.error = out_err
+    if out_err is not None:
+        risk.introduced = 0.0 if math.isinf(in_err) else max(out_err - in_err, 0.0)
+    _score(risk, maxv, plan.precision)
+    return risk
+
+
+def _weights(risk, node, inits, plan, maxv, normal) -> None:
+    for name in node.input:
+        t = inits.get(name)
+        if t is None or t.data_type != onnx.TensorProto.FLOAT:
+            continue
+        a = np.abs(numpy_helper.to_array(t))
+        nz = a[a > 0]
+        if nz.size:
+            risk.weight_underflow = max(risk.weight_underflow, float(np.count_nonzero(nz < normal) / nz.size))
+        risk.weight_clipped += int(np.count_nonzero(a[np.isfinite(a)] > maxv))
+
+
+def _reduction_and_cost(node, shapes) -> tuple[int | None, float]:
+    out_shape = next((shapes[o] for o in node.output if o in shapes), None)
+    out_elems = float(np.prod(out_shape)) if out_shape is not None else 0.0
+    ins = [shapes.get(i) for i in node.input]
+    first = ins[0] if ins else None
+    op = node.op_type
+    if op in ("Conv", "ConvTranspose") and len(ins) > 1 and ins[1]:
+        k = int(np.prod(ins[1][1:]))
+        return k, out_elems * k
+    if op in ("MatMul", "Gemm") and first:
+        trans = op == "Gemm" and any(a.name == "transA" and a.i for a in node.attribute)
+        k = int(first[0] if trans and len(first) > 1 else first[-1])
+        return k, out_elems * k
+    if op in REDUCE_OPS and first is not None and out_elems:
+        return int(np.prod(first) / out_elems), float(np.prod(first))
+    if op in ("Softmax", "LogSoftmax") and first:
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        return int(first[axis]), out_elems
+    if op == "LayerNormalization" and first:
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        return int(np.prod(first[axis:])), out_elems
+    return None, out_elems
+
+
+def _score(r: NodeRisk, maxv: float, precision: str) -> None:
+    reasons, score = r.reasons, 0.0
+    if r.overflow:
+        score += 100
+        reasons.append(f"{r.overflow} value(s) > {maxv:g}, max {r.absmax:.3g}")
+    if r.reads_overflow:
+        score += 100
+        reasons.append(f"reads {r.reads_overflow} value(s) > {maxv:g}")
+    if r.reads_subnormal >= 0.05:
+        score += r.reads_subnormal
+        reasons.append(f"reads values {r.reads_subnormal:.0%} subnormal")
+    if r.weight_clipped:
+        score += 100
+        reasons.append(f"{r.weight_clipped} weight value(s) > {maxv:g}")
+    if r.underflow >= 0.01:
+        score += 10 * r.underflow
+        reasons.append(f"{r.underflow:.0%} of non-zero values flush to 0")
+    elif r.subnormal >= 0.05:
+        score += r.subnormal
+        reasons.append(f"{r.subnormal:.0%} of non-zero values subnormal")
+    if r.weight_underflow >= 0.01:
+        score += 10 * r.weight_underflow
+        reasons.append(f"{r.weight_underflow:.0%} of non-zero weights subnormal or 0")
+    long = LONG_DOT if r.op in ("MatMul", "Gemm", "Conv", "ConvTranspose") else LONG_REDUCTION
+    if r.reduction and r.reduction >= long and r.op not in ("Conv", "ConvTranspose"):
+        score += 0.05 * math.log2(r.reduction / 256)
+        reasons.append(f"long reduction ({r.reduction} terms)")
+    if r.op in ("Pow", "Exp"):
+        score += 0.05
+        reasons.append(f"{r.op} amplifies relative error")
+    if r.introduced is not None and r.introduced > 0:
+        if math.isinf(r.introduced):
+            score += 1000
+            reasons.append("introduces non-finite values")
+        else:
+            score += 100 * r.introduced
+            if r.introduced >= 1e-3:
+                reasons.append(f"introduces {r.introduced:.2%} relative error")
+    r.score = score

@@ -1,0 +1,157 @@
+"""Which nodes run in half precision after the to-fp16/to-bf16 pass, and a storage simulation of the result.
+
+``plan_half`` converts the model once with an empty keep-list and reads, per node, which input and output slots
+the pass made half (from the converted model's types). For a keep-set K the mixed model runs every planned node
+not in K in half precision; ``simulate`` builds an FP32 model that rounds exactly those slots
+(``Cast(half) -> Cast(float)``): each planned node's float outputs after it, and each half input that is not
+already rounded (a weight, a graph input, the output of an FP32 node) before it. Weights are rounded as the pass
+stores them (FP16 clipped to +-65504). The simulation runs on any FP32 backend; onnxruntime cannot elide the
+Casts (they are explicit), so overflow and underflow show as they would in FP16 storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+from trtlab.passes.to_half import convert_to_half
+from trtlab.precision import known_types
+
+HALF = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
+HALF_TYPES = set(HALF.values())
+FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.DOUBLE}
+FP16_MAX = 65504.0
+SUFFIX = "__mp_"
+
+
+def name_nodes(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """A copy whose main-graph nodes all have unique names (a keep-list names nodes); how many were renamed."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    seen: set[str] = set()
+    renamed = 0
+    for i, node in enumerate(out.graph.node):
+        if not node.name or node.name in seen:
+            base = node.name or f"{node.op_type}_{i}"
+            name, k = base, 0
+            while name in seen:
+                k += 1
+                name = f"{base}_{k}"
+            node.name = name
+            renamed += 1
+        seen.add(node.name)
+    return out, renamed
+
+
+@dataclass
+class HalfPlan:
+    precision: str
+    slots: dict[str, tuple[list[int], list[int]]]  # node -> (half input slots, half output slots)
+    float_nodes: list[str]  # main-graph nodes with a float input or output, in graph order
+    types: dict[str, int] = field(default_factory=dict)  # tensor -> elem type in the original model
+    rounded_weights: dict[str, TensorProto] = field(default_factory=dict)  # cache across simulations
+
+    @property
+    def half_nodes(self) -> list[str]:
+        return [n for n in self.float_nodes if n in self.slots]
+
+
+def plan_half(model: onnx.ModelProto, precision: str) -> HalfPlan:
+    """Convert ``model`` (nodes named) with an empty keep-list; read which slots became half."""
+    converted = convert_to_half(model, precision, ())
+    ctypes = known_types(converted)
+    names = {n.name for n in model.graph.node}
+    slots = {}
+    for node in converted.graph.node:
+        if node.name not in names:
+            continue
+        ins = [i for i, t in enumerate(node.input) if t and ctypes.get(t) in HALF_TYPES]
+        outs = [i for i, t in enumerate(node.output) if t and ctypes.get(t) in HALF_TYPES]
+        if ins or outs:
+            slots[node.name] = (ins, outs)
+    types = known_types(model)
+    float_nodes = [n.name for n in model.graph.node
+                   if any(types.get(t) in FLOAT_TYPES for t in list(n.input) + list(n.output) if t)]
+    return HalfPlan(precision, slots, float_nodes, types)
+
+
+def keeps(node: onnx.NodeProto, keep: frozenset[str] | set[str]) -> bool:
+    return node.name in keep or node.op_type in keep
+
+
+def half_set(model: onnx.ModelProto, plan: HalfPlan, keep) -> set[str]:
+    """Nodes that run in half precision when ``keep`` stays FP32."""
+    return {n.name for n in model.graph.node if n.name in plan.slots and not keeps(n, keep)}
+
+
+def round_array(arr: np.ndarray, precision: str) -> np.ndarray:
+    """Values as the pass stores them: FP16 clipped to +-65504 (weights), BF16 round-to-nearest-even."""
+    f32 = np.asarray(arr, dtype=np.float32)
+    if precision == "fp16":
+        finite = np.isfinite(f32)
+        clipped = np.where(finite, np.clip(f32, -FP16_MAX, FP16_MAX), f32)
+        return clipped.astype(np.float16).astype(np.float32)
+    bits = f32.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16).astype(np.uint32).view(np.float32)
+    return np.where(np.isnan(f32), f32, rounded).astype(np.float32)
+
+
+def simulate(model: onnx.ModelProto, plan: HalfPlan, keep) -> onnx.ModelProto:
+    """An FP32 model that rounds what the mixed model (``keep`` in FP32) stores in half precision."""
+    half = HALF[plan.precision]
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    inits = {t.name: t for t in g.initializer}
+    rounded_at_source: set[str] = set()
+    reader_copy: dict[str, str] = {}
+    new_nodes = []
+    for node in g.node:
+        slots = plan.slots.get(node.name) if not keeps(node, keep) else None
+        if slots:
+            for i in slots[0]:
+                name = node.input[i]
+                if name in rounded_at_source:
+                    continue
+                if name not in reader_copy:
+                    reader_copy[name] = _rounded_copy(name, inits, plan, half, new_nodes, g)
+                node.input[i] = reader_copy[name]
+        new_nodes.append(node)
+        if slots:
+            for i in slots[1]:
+                name = node.output[i]
+                if plan.types.get(name) not in FLOAT_TYPES:
+                    continue
+                raw = f"{name}{SUFFIX}raw"
+                node.output[i] = raw
+                new_nodes.append(_cast(raw, f"{name}{SUFFIX}half", half))
+                new_nodes.append(_cast(f"{name}{SUFFIX}half", name, plan.types[name]))
+                rounded_at_source.add(name)
+    del g.node[:]
+    g.node.extend(new_nodes)
+    read = {i for n in g.node for i in n.input} | {o.name for o in g.output} | {i.name for i in g.input}
+    unused = [t for t in g.initializer if t.name not in read and t.name in reader_copy]
+    for t in unused:  # weights every reader now takes rounded: drop the originals (not those listed as graph inputs)
+        g.initializer.remove(t)
+    return out
+
+
+def _cast(src: str, dst: str, to: int) -> onnx.NodeProto:
+    return onnx.helper.make_node("Cast", [src], [dst], to=to, name=f"{dst}{SUFFIX}cast")
+
+
+def _rounded_copy(name: str, inits: dict, plan: HalfPlan, half: int, new_nodes: list, g) -> str:
+    dst = f"{name}{SUFFIX}r"
+    if name in inits and inits[name].data_type == TensorProto.FLOAT:
+        if name not in plan.rounded_weights:
+            arr = numpy_helper.to_array(inits[name])
+            plan.rounded_weights[name] = numpy_helper.from_array(round_array(arr, plan.precision), dst)
+        g.initializer.append(plan.rounded_weights[name])
+        return dst
+    elem = plan.types.get(name, TensorProto.FLOAT)
+    new_nodes.append(_cast(name, f"{dst}_h", half))
+    new_nodes.append(_cast(f"{dst}_h", dst, elem))
+    return dst
