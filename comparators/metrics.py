@@ -2,7 +2,9 @@
 
 Rule for the verdict (the same as Polygraphy's default): an element fails only if it exceeds both tolerances,
 ``|t - r| > atol`` and ``|t - r| > rtol * |r|``. NaN matches NaN and an infinity matches the same infinity; a
-NaN or infinity on one side only is a failing element. Integer and bool tensors are compared exactly.
+NaN or infinity on one side only is a failing element, counted in ``nonfinite_diff`` (error statistics such as
+max abs and cosine cover the finite elements only, so a tensor with ``nonfinite_diff`` is never an exact match).
+Integer and bool tensors are compared exactly.
 
 Relative error is reported with a guarded denominator ``max(|r|, 1e-9)`` so zeros in the reference do not turn
 every difference into 1e16.
@@ -48,6 +50,13 @@ class TensorMetrics:
     samples: int = 1
     introduced_max_abs: float | None = None  # --attribute: error of this node alone, on the reference's inputs
     introduced_cosine: float | None = None
+    nonfinite_diff: int = 0  # elements where NaN/Inf differ between the sides (max abs covers finite ones only)
+    rules: list[str] = field(default_factory=list)  # graph outputs: the verdict rules that failed (verdict.py)
+
+
+def error_of(m: TensorMetrics) -> float | None:
+    """The tensor's error as one number: max abs over finite elements, or inf when NaN/Inf differ."""
+    return math.inf if m.nonfinite_diff else m.max_abs
 
 
 def _dtype_kind(arr: np.ndarray) -> str:
@@ -130,6 +139,7 @@ def _float_metrics(m: TensorMetrics, ref: np.ndarray, out: np.ndarray) -> None:
     m.nan = {"ref": t.nan_r, "target": t.nan_o}
     m.inf = {"ref": t.inf_r, "target": t.inf_o}
     m.mismatches = t.bad + t.special_bad
+    m.nonfinite_diff = t.special_bad
     m.mismatch_fraction = m.mismatches / max(m.size, 1)
     if t.finite:
         m.max_abs, m.mean_abs = t.max_abs, t.sum_abs / t.finite
@@ -139,6 +149,7 @@ def _float_metrics(m: TensorMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         m.snr_db = _snr_from(t.rr, t.dd)
     elif m.size:
         m.max_abs = m.mean_abs = m.max_rel = m.mean_rel = 0.0
+        m.ref_max_abs = t.ref_max if t.nan_r + t.inf_r < m.size else None
     if m.mismatches:
         m.passed = False
         parts = []
@@ -163,6 +174,9 @@ def _block(t: _Sums, r: np.ndarray, o: np.ndarray, atol: float, rtol: float) -> 
         finite = ~(r_nan | o_nan | r_inf | o_inf)
         special_equal = (r_nan & o_nan) | (r_inf & o_inf & (r == o))
         t.special_bad += int(np.count_nonzero(~finite & ~special_equal))
+        r_ok = r[~(r_nan | r_inf)]  # the reference's range counts where the target is non-finite too
+        if r_ok.size:
+            t.ref_max = max(t.ref_max, float(np.abs(r_ok).max()))
         r, o = r[finite], o[finite]
         d = o - r
     if not d.size:
@@ -229,6 +243,7 @@ def merge_samples(per_sample: list[TensorMetrics]) -> TensorMetrics:
         v = vals(attr)
         setattr(merged, attr, min(v) if v else None)
     merged.mismatches = sum(s.mismatches for s in per_sample)
+    merged.nonfinite_diff = sum(s.nonfinite_diff for s in per_sample)
     merged.size = sum(s.size for s in per_sample)
     merged.nan = {k: sum(s.nan[k] for s in per_sample) for k in ("ref", "target")}
     merged.inf = {k: sum(s.inf[k] for s in per_sample) for k in ("ref", "target")}

@@ -39,6 +39,9 @@ class Pass:
     # by design its output may use types or ops onnxruntime (CPU) has no kernel for (bf16, plugins): such an output
     # is "not verified"; for every other pass, an output onnxruntime cannot run (when it ran the input) is a failure
     ort_gaps: bool = False
+    # the option that takes a list of node first-output names to leave alone: when verification finds the pass broke
+    # the model, the runner bisects over the nodes with it and undoes only the offending rewrites
+    undo_option: str | None = None
 
     def __call__(self, model: onnx.ModelProto, **options) -> PassResult:
         unknown = [k for k in options if k not in self.options]

@@ -49,9 +49,12 @@ class _State:
 
 
 def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: bool = True,
-        cse: bool = True, simplify: bool = True, fuse: bool = True, max_iterations: int = MAX_ITERATIONS
-        ) -> PassResult:
+        cse: bool = True, simplify: bool = True, fuse: bool = True, max_iterations: int = MAX_ITERATIONS,
+        keep: list[str] | str = ()) -> PassResult:
     state = _State(model, parse_size(size_threshold))
+    if isinstance(keep, str):
+        keep = [k for k in keep.split(",") if k]
+    state.excluded.update({k: "kept" for k in keep})
     constants = constants_to_initializers(model.graph)
     notes = [f"{constants} Constant node(s) turned into initializers"] if constants else []
     merged = fused = 0
@@ -62,7 +65,7 @@ def run(model: onnx.ModelProto, size_threshold: str | int = "1G", fold_shapes: b
     for _iteration in range(1, max_iterations + 1):
         changed = 0
         if fold_shapes:
-            changed += _fold_shapes(model, state)
+            changed += _fold_shapes(model, state, set(keep))
         changed += _fold_graph(model, model.graph, {}, state)
         if cse:
             from trtlab.passes.dedup import dedup_initializers, eliminate_common_subexpressions
@@ -159,12 +162,12 @@ def constants_to_initializers(graph: GraphProto) -> int:
 
 # --- Shape-derived values ----------------------------------------------------------------------------------
 
-def _fold_shapes(model: onnx.ModelProto, state: _State) -> int:
+def _fold_shapes(model: onnx.ModelProto, state: _State, keep: set[str]) -> int:
     candidates = [n for g in gu.walk_graphs(model.graph) for n in g.node if n.op_type in ("Shape", "Size")]
     if not candidates:
         return 0
     facts = gu.shape_facts(model)
-    return sum(_fold_shapes_in(g, facts) for g in gu.walk_graphs(model.graph))
+    return sum(_fold_shapes_in(g, facts, keep) for g in gu.walk_graphs(model.graph))
 
 
 def _attr(node: NodeProto, name: str, default=None):
@@ -174,12 +177,12 @@ def _attr(node: NodeProto, name: str, default=None):
     return default
 
 
-def _fold_shapes_in(graph: GraphProto, facts: dict) -> int:
+def _fold_shapes_in(graph: GraphProto, facts: dict, keep: set[str] = frozenset()) -> int:
     inits = {t.name: t for t in graph.initializer}
     users = gu.consumers(graph)
     new: dict[str, np.ndarray] = {}
     for node in graph.node:
-        if node.op_type not in ("Shape", "Size") or not node.input or node.output[0] in inits:
+        if node.op_type not in ("Shape", "Size") or not node.input or node.output[0] in inits or node.output[0] in keep:
             continue
         fact = facts.get(node.input[0])
         dims = fact[1] if fact else None
@@ -420,5 +423,7 @@ FOLD_CONSTANTS = Pass(
                          "Unsqueeze pairs (default on)",
              "fuse": "fold BatchNormalization and per-channel Mul/Add into the Conv before them, and zero Pads "
                      "into the Conv after them (default on)",
-             "max_iterations": f"stop after this many rounds (default {MAX_ITERATIONS})"},
+             "max_iterations": f"stop after this many rounds (default {MAX_ITERATIONS})",
+             "keep": "nodes (by first output name, '+'-separated) never folded"},
+    undo_option="keep",
 )

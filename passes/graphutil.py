@@ -197,3 +197,35 @@ def tensor_nbytes(t: TensorProto) -> int:
     except Exception:
         return t.ByteSize()
     return _numel(t) * itemsize
+
+
+def drop_conflicting_value_info(model: onnx.ModelProto) -> list[str]:
+    """Remove declared shapes that disagree with shape inference (rank, or a static dim), so a rewrite that makes
+    a shape known (a Loop body folded, say) does not leave the exporter's wrong declaration behind as an invalid
+    value_info: intermediate value_info is dropped, graph outputs keep their dtype with the shape cleared.
+    Returns the names changed."""
+    facts = shape_facts(model)
+    changed: list[str] = []
+    for graph in walk_graphs(model.graph):
+        kept = [vi for vi in graph.value_info if not _conflicts(vi, facts)]
+        if len(kept) != len(graph.value_info):
+            changed += [vi.name for vi in graph.value_info if _conflicts(vi, facts)]
+            del graph.value_info[:]
+            graph.value_info.extend(kept)
+        for vi in graph.output:
+            if _conflicts(vi, facts):
+                vi.type.tensor_type.ClearField("shape")
+                changed.append(vi.name)
+    return changed
+
+
+def _conflicts(vi: onnx.ValueInfoProto, facts: dict) -> bool:
+    tt = vi.type.tensor_type
+    fact = facts.get(vi.name)
+    if not vi.type.HasField("tensor_type") or not tt.HasField("shape") or fact is None or fact[1] is None:
+        return False
+    declared = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+    inferred = fact[1]
+    if len(declared) != len(inferred):
+        return True
+    return any(a is not None and b is not None and a != b for a, b in zip(declared, inferred))

@@ -2,7 +2,8 @@
 
 Rewrites (``convert_to_half``):
 - every node of a standard domain runs in half precision, unless it is on the keep-list (node name or op type),
-  holds a body (If/Loop/Scan), reads a value derived from ``Shape``/``Size`` (shape arithmetic stays exact), or
+  holds a body (If/Loop/Scan), computes a value derived only from ``Shape``/``Size`` and weights (shape
+  arithmetic stays exact; a node that also reads an activation, like Reshape or OneHot, computes data), or
   is a ``Cast`` from float to a non-float type. Which of its inputs and outputs become half is read from the
   operator schema (type constraints), so ops that only accept ``tensor(float)`` in a slot (Resize scales,
   Range, ...) keep FP32 there and mixed-type exports (``Sub``/``Where``/``Pow`` with FP32 constants) stay
@@ -32,7 +33,15 @@ HALF_STR = {TensorProto.FLOAT16: "tensor(float16)", TensorProto.BFLOAT16: "tenso
 FLOAT = TensorProto.FLOAT
 FP16_MAX = 65504.0
 ALWAYS_FP32 = {"EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-               "Bernoulli"}
+               "Bernoulli",
+               "BitCast",  # reinterprets bits: a half input is another value
+               "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",  # losses accumulate: FP32
+               # onnxruntime expands these functions with FP32 constants: the half model does not type-check
+               "MeanVarianceNormalization", "GroupNormalization",
+               # sequences keep the element type they were declared with
+               "SplitToSequence", "SequenceConstruct", "SequenceInsert", "SequenceEmpty", "SequenceErase",
+               "SequenceAt", "ConcatFromSequence", "SequenceMap"}
+SCATTER_REDUCING = ("ScatterND", "ScatterElements")  # with reduction="add"/"mul"/...: accumulate in FP32
 BF16_OPSET = 13
 
 
@@ -41,8 +50,29 @@ def convert_to_half(proto: onnx.ModelProto, precision: str, keep_fp32: Iterable[
     """A copy of ``proto`` converted to ``precision`` ("fp16" or "bf16"); see the module docstring.
 
     Raises TrtlabError (exit 2) for bf16 below opset 13, where the model cannot hold bfloat16 tensors."""
-    model, _notes = _convert(proto, precision, set(keep_fp32), keep_io_types)
+    model, _conv = _convert(proto, precision, set(keep_fp32), keep_io_types)
     return model
+
+
+def convert_with_report(proto: onnx.ModelProto, precision: str, keep_fp32: Iterable[str] = (),
+                        keep_io_types: bool = True) -> tuple[onnx.ModelProto, list[str], float | None, list[str]]:
+    """``convert_to_half`` plus what it did: (model, notes, converted fraction of the float compute nodes,
+    warnings: a fraction below ``LOW_FRACTION`` means the "half" model computes mostly in FP32)."""
+    model, conv = _convert(proto, precision, set(keep_fp32), keep_io_types)
+    frac = conv.fraction()
+    return (model, conv.notes(), frac,
+            low_fraction_warning(frac, conv.stats["float_nodes"], precision) + conv.clip_warning())
+
+
+LOW_FRACTION = 0.5
+
+
+def low_fraction_warning(frac: float | None, float_nodes: int, precision: str) -> list[str]:
+    if frac is None or frac >= LOW_FRACTION:
+        return []
+    return [f"only {frac:.0%} of the {float_nodes} float compute node(s) run in {precision}: the result is mostly "
+            "FP32 (the notes say why nodes stayed FP32: keep-list, unknown input types, shape arithmetic); "
+            "`trtlab surgeon MODEL --fold-constants -o F.onnx` first makes more types known"]
 
 
 def _convert(proto, precision, keep, keep_io_types):
@@ -63,7 +93,7 @@ def _convert(proto, precision, keep, keep_io_types):
     types = {k: v[0] for k, v in gu.shape_facts(model).items()}
     conv = _Converter(model, half, keep, types, keep_io_types)
     conv.run()
-    return model, conv.notes()
+    return model, conv
 
 
 class _Converter:
@@ -73,24 +103,35 @@ class _Converter:
         self.opset = main_opset(model)
         self.native: dict[str, int] = {}  # tensor -> dtype it has after conversion (float tensors only)
         self.casts: dict[tuple[str, int], str] = {}
-        self.stats = {"half_nodes": 0, "fp32_nodes": 0, "casts": 0, "weights": 0, "clipped": 0, "kept": 0}
+        self.clipped_names: list[str] = []
+        self.stats = {"half_nodes": 0, "fp32_nodes": 0, "casts": 0, "weights": 0, "clipped": 0, "kept": 0,
+                      "float_nodes": 0, "float_half": 0}
 
     # which nodes run in half ---------------------------------------------------------------------------------
     def _shape_derived(self) -> set[str]:
+        """Tensors computed from shapes only: outputs of Shape/Size, and of nodes that read a shape-derived value
+        and otherwise only weights or other shape-derived values. A node that also reads an activation (Reshape
+        of data, OneHot of an input's indices, Expand, Tile, ...) computes data: the rule stops there, or it would
+        spread through the whole graph."""
         derived: set[str] = set()
+        inits = {t.name for t in self.g.initializer}
         for node in self.g.node:
-            if node.op_type in ("Shape", "Size") or any(r in derived for r in node.input):
+            reads = [r for r in node.input if r]
+            if node.op_type in ("Shape", "Size") or (
+                    any(r in derived for r in reads) and all(r in derived or r in inits for r in reads)):
                 derived.update(o for o in node.output if o)
         return derived
 
     def _half_mode(self, node, derived: set[str]) -> bool:
-        if node.name in self.keep or node.op_type in self.keep:
+        if node.name in self.keep or node.op_type in self.keep or (node.output and node.output[0] in self.keep):
             self.stats["kept"] += 1
             return False
         if node.domain not in ("", "ai.onnx") or node.op_type in ALWAYS_FP32 or any(True for _ in gu.subgraphs(node)):
             return False
-        if any(r in derived for r in node.input if r):
+        if node.op_type in SCATTER_REDUCING and _attr(node, "reduction", b"none") not in (b"none", "none"):
             return False
+        if any(o in derived for o in node.output if o):
+            return False  # shape arithmetic stays exact; a node that only reads a shape (Reshape's target) may not
         if node.op_type == "Cast" and _attr(node, "to") != FLOAT:
             return False
         if any(r and r not in self.types for r in node.input):
@@ -135,6 +176,9 @@ class _Converter:
             self._set_outputs(node, mode)
             new_nodes.append(node)
             self.stats["half_nodes" if mode else "fp32_nodes"] += 1
+            if self._float_compute(node):
+                self.stats["float_nodes"] += 1
+                self.stats["float_half"] += bool(mode)
         self._fix_graph_outputs(new_nodes)
         del g.node[:]
         g.node.extend(new_nodes)
@@ -225,6 +269,7 @@ class _Converter:
             clipped = int(np.count_nonzero(np.abs(value[np.isfinite(value)]) > FP16_MAX))
             self.stats["clipped"] += clipped
             if clipped:
+                self.clipped_names.append(name)
                 value = np.where(np.isfinite(value), np.clip(value, -FP16_MAX, FP16_MAX), value)
             return numpy_helper.from_array(value.astype(np.float16), name)
         bits = np.ascontiguousarray(value, dtype=np.float32).view(np.uint32).astype(np.uint64)
@@ -235,13 +280,44 @@ class _Converter:
         t.raw_data = rounded.tobytes()
         return t
 
+    FLOAT_COMPUTE_SKIP = ("Cast", "Shape", "Size", "Identity", "Constant")
+
+    def _float_compute(self, node) -> bool:
+        """A node that computes on float data (what a precision change is about): a float input or output, and not
+        a Cast/Shape/Identity."""
+        if node.op_type in self.FLOAT_COMPUTE_SKIP:
+            return False
+        return any(self.types.get(n) == FLOAT for n in list(node.input) + list(node.output) if n)
+
+    def fraction(self) -> float | None:
+        """Converted share of the float compute nodes (None when the model has none)."""
+        s = self.stats
+        return s["float_half"] / s["float_nodes"] if s["float_nodes"] else None
+
     def notes(self) -> list[str]:
         s = self.stats
-        notes = [f"{s['half_nodes']} node(s) in half precision, {s['fp32_nodes']} in FP32 "
+        frac = self.fraction()
+        share = f"{frac:.0%} of {s['float_nodes']} float compute node(s) converted; " if frac is not None else ""
+        notes = [f"{share}{s['half_nodes']} node(s) in half precision, {s['fp32_nodes']} in FP32 "
                  f"({s['kept']} by the keep-list), {s['weights']} weight(s) converted, {s['casts']} Cast(s) inserted"]
         if s["clipped"]:
-            notes.append(f"{s['clipped']} weight value(s) beyond +-65504 clipped to the FP16 range")
+            notes.append(f"{s['clipped']} weight value(s) beyond +-65504 clipped to the FP16 range "
+                         f"({clipped_list(self.clipped_names)})")
         return notes
+
+    def clip_warning(self) -> list[str]:
+        """Clipped weights, named, with what usually avoids them: folding first (a BatchNormalization variance
+        above 65504 is in range once folded into the Conv before it)."""
+        if not self.clipped_names:
+            return []
+        return [f"{self.stats['clipped']} weight value(s) beyond +-65504 clipped to FP16 in "
+                f"{clipped_list(self.clipped_names)}: fold first (`trtlab surgeon MODEL --fold-constants --to-fp16 "
+                "-o OUT.onnx`; folded into a Conv they are usually in range), or keep their readers in FP32 "
+                "(--keep-fp32 NODE)"]
+
+
+def clipped_list(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def _attr(node, name, default=None):
@@ -284,7 +360,7 @@ def unmatched_keep(model: onnx.ModelProto, keep: Iterable[str]) -> list[str]:
 
     seen: set[str] = set()
     for node, _depth in walk_nodes(model.graph):
-        seen.update((node.name, node.op_type))
+        seen.update((node.name, node.op_type, node.output[0] if node.output else ""))
     return [k for k in keep if k not in seen]
 
 
@@ -298,17 +374,18 @@ def _run(precision):
         if isinstance(keep_fp32, str):
             keep_fp32 = [k for k in keep_fp32.split(",") if k]
         unmatched = unmatched_keep(model, keep_fp32)
-        converted, notes = _convert(model, precision, set(keep_fp32), keep_io_types)
+        converted, notes, _frac, low = convert_with_report(model, precision, keep_fp32, keep_io_types)
         return PassResult(converted, notes, modified=True, verify_tolerance=PRECISION_TOLERANCES[precision],
-                          warnings=[keep_warning(unmatched)] if unmatched else [])
+                          warnings=([keep_warning(unmatched)] if unmatched else []) + low)
     return run
 
 
-_OPTIONS = {"keep_fp32": "node names or op types that stay in FP32 (Casts at their boundary)",
+_OPTIONS = {"keep_fp32": "node names, op types or nodes' first output names that stay in FP32 (Casts at their "
+                         "boundary)",
             "keep_io_types": "keep graph inputs/outputs in their original dtype (default on)"}
 TO_FP16 = Pass(name="to-fp16", description="convert weights and activations to FP16, Casts around an FP32 keep-list",
                run=_run("fp16"), options=_OPTIONS, numeric=True,
-               ort_gaps=True)
+               ort_gaps=True, undo_option="keep_fp32")
 TO_BF16 = Pass(name="to-bf16", description="convert weights and activations to BF16, Casts around an FP32 keep-list",
                run=_run("bf16"), options=_OPTIONS, numeric=True,
-               ort_gaps=True)
+               ort_gaps=True, undo_option="keep_fp32")

@@ -24,6 +24,9 @@ RENDERERS: dict[str, str] = {
     "trtlab.debug.reduce/1": "trtlab.reports.debug",
     "trtlab.partition/1": "trtlab.reports.debug",
     "trtlab.substitute/1": "trtlab.reports.substitute",
+    "trtlab.sweep/1": "trtlab.reports.sweep",
+    "trtlab.run/1": "trtlab.reports.run",
+    "trtlab.diff/1": "trtlab.reports.engine_diff",
 }
 GENERIC = "trtlab.reports.generic"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trtlab.reports import common
+from trtlab.reports import common, compare_task
 from trtlab.reports.compare_plots import attribution_plot, histogram_plots, layer_plot
 from trtlab.reports.findings import Finding, compare_findings
 from trtlab.reports.html import Raw, badge, big_table, esc, figure, fnum, kv, num, page, seconds, table
@@ -30,9 +30,12 @@ def badness(m: dict) -> tuple:
 def metric_row(m: dict) -> list:
     cos = fnum(m.get("cosine"))
     snr = "exact" if m.get("snr_db") is None and fnum(m.get("max_abs")) == 0 else num(fnum(m.get("snr_db")))
+    max_abs = num(fnum(m.get("max_abs")))
+    if m.get("nonfinite_diff"):  # NaN/Inf differ: the finite-element statistics must not read as a match
+        snr, max_abs = "-", f"NaN/Inf ({m['nonfinite_diff']})"
     frac = fnum(m.get("mismatch_fraction"))
     return [m.get("name"), m.get("op") or "", "x".join(map(str, m.get("shape") or [])) or "scalar",
-            num(fnum(m.get("max_abs"))), num(fnum(m.get("max_rel"))), f"{cos:.6f}" if cos is not None else "-",
+            max_abs, num(fnum(m.get("max_rel"))), f"{cos:.6f}" if cos is not None else "-",
             snr, f"{_nonfinite(m, 'target')}/{_nonfinite(m, 'ref')}", f"{frac:.2%}" if frac is not None else "-",
             Raw(badge(m.get("passed")))]
 
@@ -51,14 +54,24 @@ def verdict(res: dict) -> str:
     if layers:
         text += f" &middot; layers: {len(layers)} compared, {sum(not m.get('passed', True) for m in layers)} " \
                 "out of tolerance"
+    failed = list(dict.fromkeys(f.get("rule") for f in (res.get("verdict") or {}).get("failures", [])))
+    if failed:
+        text += f" &middot; failed rule(s): {esc(', '.join(failed))}"
+    nf = res.get("first_nonfinite")
+    if nf:
+        text += f" &middot; first new NaN/Inf: <code>{esc(nf.get('tensor'))}</code> ({esc(nf.get('op'))})"
     fd = res.get("first_divergence")
     if fd:
         text += f" &middot; first divergence: <code>{esc(fd.get('tensor'))}</code> ({esc(fd.get('op'))})"
-    return (f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PASSED" if ok else "FAILED"}</b>'
+    weak = (res.get("verdict") or {}).get("weak_inputs")
+    if weak:
+        text += f" &middot; {esc(weak[0].get('tensor'))} is {esc(weak[0].get('reason'))}: this check proves little"
+    label = "element-wise " if "passed" in (res.get("task") or {}) else ""
+    return (f'<div class="verdict {"ok" if ok else "bad"}"><b>{label}{"PASSED" if ok else "FAILED"}</b>'
             f'<span>{text}</span></div>')
 
 
-def run_section(res: dict) -> str:
+def run_section(res: dict, run_dir: Path | None = None) -> str:
     model = res.get("model") or {}
     tol = res.get("tolerances") or {}
     per = {**{f"atol {k}": v for k, v in (tol.get("per_atol") or {}).items()},
@@ -68,8 +81,32 @@ def run_section(res: dict) -> str:
              ("producer", model.get("producer")), ("samples", res.get("samples")),
              ("tolerances", f"atol={num(fnum(tol.get('atol')))} rtol={num(fnum(tol.get('rtol')))}"),
              ("per-tensor tolerances", common._flat(per) if per else None),
-             ("files", ", ".join(f"{k}: {v}" for k, v in (res.get("files") or {}).items()))]
+             ("files", ", ".join(f"{k}: {v}" for k, v in (res.get("files") or {}).items())),
+             ("memory", _memory_line(res.get("memory") or {})),
+             ("Model Explorer", _explorer_line(res, run_dir))]
     return common.command_line(res) + kv(pairs)
+
+
+def _memory_line(mem: dict) -> str | None:
+    """--max-memory: the budget next to what was used."""
+    if not mem:
+        return None
+    mib = 2**20
+    return (f"budget {mem['budget_bytes'] / mib:.1f} MiB; tensors held at most {mem['peak_tensor_bytes'] / mib:.1f} "
+            f"MiB in {mem['chunks']} chunk(s); process peak RSS {mem['peak_rss_bytes'] / mib:.0f} MiB "
+            "(includes weights and runtimes)")
+
+
+def _explorer_line(res: dict, run_dir: Path | None) -> str | None:
+    """The Model Explorer command; node-data paths relative to the run directory (the report must not depend on
+    where the run directory lives)."""
+    files = (res.get("files") or {}).get("model_explorer")
+    if not files:
+        return None
+    from trtlab.reports.node_data import open_command
+
+    model = (res.get("model") or {}).get("path") or "MODEL.onnx"
+    return "open with (from the run directory): " + open_command(model, files.split(","), None)
 
 
 def backends_section(res: dict) -> str:
@@ -213,8 +250,9 @@ def render(res: dict, run_dir: Path) -> str:
     if unmatched:
         misc += big_table("Tensors exposed by one side only", ["tensor", "reason"],
                           [[u.get("tensor"), u.get("reason")] for u in unmatched], table_id="unmatched")
-    sections = [("run", "Run", run_section(res)), ("findings", "Findings", findings_section(found)),
+    sections = [("run", "Run", run_section(res, run_dir)), ("findings", "Findings", findings_section(found)),
                 ("outputs", "Outputs", out_table if outputs else common.note("No output could be compared.")),
+                ("task", "Task metrics", compare_task.section(res, run_dir)),
                 ("layers", "Layer-wise error", layers_section(res)),
                 ("attribution", "Introduced vs inherited error", attribution_section(res)),
                 ("histograms", "Error histograms", histograms_section(res, run_dir)),
@@ -224,5 +262,6 @@ def render(res: dict, run_dir: Path) -> str:
                 ("warnings", "Warnings and unmatched tensors", misc)]
     subtitle = (f"{esc(tgt.get('spec', 'target'))} vs {esc(ref.get('spec', 'reference'))} &middot; "
                 f"{esc((res.get('environment') or {}).get('time', ''))}")
-    return page(f"trtlab compare: {model.get('name', run_dir.name)}", subtitle, verdict(res), sections,
+    return page(f"trtlab compare: {model.get('name', run_dir.name)}", subtitle,
+                verdict(res) + compare_task.verdict_html(res), sections,
                 common.footer(res, run_dir))

@@ -15,6 +15,8 @@ def _series(layers: list[dict], key: str) -> tuple[list[float], list[int]]:
     values, bad = [], []
     for i, m in enumerate(layers):
         v = fnum(m.get(key))
+        if m.get("nonfinite_diff"):  # NaN/Inf differ: its own marker, never drawn as a small or zero error
+            v = math.inf
         if v is None:
             v = FLOOR
         elif not math.isfinite(v):
@@ -47,7 +49,8 @@ def layer_plot(layers: list[dict], tolerances: dict, first: dict | None) -> str:
             ax.scatter(failed, [y[i] for i in failed], s=10, color=COLORS["bad"], zorder=3, label="out of tolerance")
         if bad:
             top = np.nanmax([v for v in y if not math.isnan(v)] or [1.0]) * 10
-            ax.scatter(bad, [top] * len(bad), marker="^", s=22, color=COLORS["bad"], zorder=4, label="Inf/NaN")
+            ax.scatter(bad, [top] * len(bad), marker="^", s=22, color=COLORS["bad"], zorder=4,
+                       label=f"NaN/Inf differ ({len(bad)})")
         if tol:
             ax.axhline(tol, color=COLORS["tol"], linestyle=":", linewidth=1.2, label=f"{tol_name} = {tol:g}")
         ax.set_ylabel(label, fontsize=9)

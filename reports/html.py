@@ -7,42 +7,13 @@ anywhere without network access. Big tables go inside a collapsed ``<details>`` 
 from __future__ import annotations
 
 import html
-import math
 
+from trtlab.comparators.findings import fnum, num  # noqa: F401  (re-exported for the report modules)
 from trtlab.reports.assets import CSS, JS
 
 
 def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def num(value, digits: int = 3) -> str:
-    """A number for a table cell: 3 significant digits, scientific when tiny or huge; '-' for missing."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, str):
-        return value  # "inf" / "nan" from results.json
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
-
-
-def fnum(value) -> float | None:
-    """A results.json number back to float ("inf"/"nan" strings included); None when absent or not numeric."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def seconds(value) -> str:

@@ -77,13 +77,13 @@ def render_check(res: dict, run_dir: Path) -> str:
                           [[n.get("index", "-"), n.get("name"), n.get("op"), n.get("domain") or "ai.onnx",
                             Raw(badge(n.get("supported"), "yes", "no")), n.get("error") or ""] for n in nodes],
                           table_id="all-nodes", numeric={0}) if nodes else ""
-    run = common.command_line(res) + kv([("model", res.get("model")), ("TensorRT module", _module(res)),
-                                         ("nodes", len(nodes) or None)])
+    run = common.command_line(res) + kv([("model", model_label(res, run_dir, full=True)),
+                                         ("TensorRT module", _module(res)), ("nodes", len(nodes) or None)])
     sections = [("run", "Run", run), ("unsupported", "Unsupported nodes", unsupported),
                 ("partitions", "Partitions", parts), ("nodes", "Nodes", all_nodes),
                 ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
                 ("environment", "Environment", common.environment(res))]
-    return page(f"trtlab check: {Path(str(res.get('model') or run_dir.name)).name}", esc(_module(res)), banner,
+    return page(f"trtlab check: {model_label(res, run_dir)}", esc(_module(res)), banner,
                 sections, common.footer(res, run_dir))
 
 
@@ -127,6 +127,18 @@ def failure_section(res: dict) -> str:
     return html
 
 
+def debug_section(debug) -> str:
+    """``--mark debug-unfused``: the candidate debug tensors and their ONNX names (survivors known on a GPU)."""
+    if not isinstance(debug, dict) or not debug:
+        return common.note("No debug tensors (build with --mark debug-unfused to read the tensors that survive "
+                           "fusion without preventing it).")
+    cands = debug.get("candidates") or []
+    head = common.note(f"mode: {debug.get('mode')}; {len(cands)} candidate tensors, "
+                       f"{sum(1 for c in cands if c.get('onnx'))} of them ONNX tensors. {debug.get('note') or ''}")
+    return head + big_table("Debug tensor candidates", ["tensor", "ONNX tensor"],
+                            [[c.get("tensor"), c.get("onnx") or "-"] for c in cands], table_id="debug-tensors")
+
+
 def render_build(res: dict, run_dir: Path) -> str:
     layers = res.get("layers") or []
     layers = layers.get("items") or [] if isinstance(layers, dict) else layers  # results.json: {source, count, items}
@@ -156,18 +168,20 @@ def render_build(res: dict, run_dir: Path) -> str:
                                                                  "not available or the build did not finish)."))
     timing_pairs = [(k.replace("_", " "), seconds(v) if k.endswith("_s") else num(fnum(v)) if fnum(v) is not None
                      else common._flat(v)) for k, v in timing.items()]
-    sections = [("run", "Run", common.command_line(res) + kv([("model", res.get("model")), ("engine", built),
-                                                             ("TensorRT module", _module(res))]))]
+    sections = [("run", "Run", common.command_line(res) + kv([("model", model_label(res, run_dir, full=True)),
+                                                             ("engine", built), ("TensorRT module", _module(res))]))]
     if failed and (res.get("failure") or res.get("nodes")):
         sections.append(("failure", "Why it did not build", failure_section(res)))
     sections += [
         ("options", "Build options", kv([(k, common._flat(v)) for k, v in options.items()])),
         ("profiles", "Optimization profiles", prof_html), ("layers", "Engine layers", layer_html),
         ("timing", "Timing", kv(timing_pairs)),
-        ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()])),
+        ("provenance", "Provenance", kv([(k, common._flat(v)) for k, v in (res.get("provenance") or {}).items()
+                                         if k != "debug_tensors"])),
+        ("debug", "Debug tensors", debug_section((res.get("provenance") or {}).get("debug_tensors"))),
         ("warnings", "Warnings", common.warnings_list(res.get("warnings"))),
         ("environment", "Environment", common.environment(res))]
-    return page(f"trtlab build: {Path(str(res.get('model') or run_dir.name)).name}", esc(_module(res)), banner,
+    return page(f"trtlab build: {model_label(res, run_dir)}", esc(_module(res)), banner,
                 sections, common.footer(res, run_dir))
 
 
@@ -175,3 +189,12 @@ def render(res: dict, run_dir: Path) -> str:
     if str(res.get("schema", "")).startswith("trtlab.build/"):
         return render_build(res, run_dir)
     return render_check(res, run_dir)
+
+
+def model_label(res: dict, run_dir: Path, full: bool = False) -> str:
+    """The model's file name (or path) for a title: results hold it as a path or as a summary dict."""
+    model = res.get("model")
+    if isinstance(model, dict):
+        model = model.get("path") or model.get("name")
+    text = str(model or run_dir.name)
+    return text if full else Path(text).name

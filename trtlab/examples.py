@@ -53,8 +53,39 @@ def tinycnn(seed: int = 0) -> onnx.ModelProto:
     return model
 
 
+def tinydetector(seed: int = 0, n: int = 20, classes: int = 4) -> onnx.ModelProto:
+    """A detector's tail whose output order hangs on scores 1e-6 apart: a conv feature map feeds (times zero) a
+    TopK over n scores 0.5 + i * 1e-6; boxes [n, 4] and labels [n] are gathered by the TopK indices. In FP32 the
+    detections come out in reverse index order; FP16 rounds every score to 0.5 and TopK keeps index order, so the
+    same detections come out permuted (``compare --task detection``). Input [1, 3, 32, 32]."""
+    rng = np.random.default_rng(seed)
+    xy = np.stack([np.arange(n) * 40.0, rng.uniform(0, 100, n)], 1)
+    boxes = np.concatenate([xy, xy + rng.uniform(20, 30, (n, 2))], 1).astype(np.float32)
+    inits = [_w(rng, "conv.w", [4, 3, 3, 3]), numpy_helper.from_array(boxes, "anchors"),
+             numpy_helper.from_array((0.5 + np.arange(n) * 1e-6).astype(np.float32), "prior"),
+             numpy_helper.from_array((np.arange(n) % classes).astype(np.int64), "classes"),
+             numpy_helper.from_array(np.array([n], np.int64), "k"), numpy_helper.from_array(np.zeros(1, np.float32),
+                                                                                           "zero")]
+    mk = helper.make_node
+    nodes = [mk("Conv", ["input", "conv.w"], ["feat"], name="conv", pads=[1, 1, 1, 1]),
+             mk("ReduceMean", ["feat"], ["mean"], name="pool", keepdims=0), mk("Mul", ["mean", "zero"], ["m0"]),
+             mk("Add", ["prior", "m0"], ["logit"], name="score"),
+             mk("TopK", ["logit", "k"], ["scores", "order"], name="topk", axis=0),
+             mk("Gather", ["anchors", "order"], ["boxes"], name="gather_boxes", axis=0),
+             mk("Gather", ["classes", "order"], ["labels"], name="gather_labels", axis=0)]
+    graph = helper.make_graph(
+        nodes, "tinydetector", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [n, 4]),
+         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [n]),
+         helper.make_tensor_value_info("labels", TensorProto.INT64, [n])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="trtlab.examples")
+    model.ir_version = 8
+    return model
+
+
 EXAMPLES = {
     "tinycnn": tinycnn,
+    "tinydetector": tinydetector,
 }
 
 

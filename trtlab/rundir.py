@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 RESULTS = "results.json"
+SWEEP_SUMMARY = "sweep.json"  # a sweep directory's summary plays the part of results.json
 DEFAULT_ROOT = Path("trtlab-runs")
 
 
@@ -294,6 +295,8 @@ def read_results(run_dir: str | Path) -> dict:
     if not run_dir.is_dir():
         raise TrtlabError(run_dir, "not a folder", "pass a run directory written by trtlab (it holds results.json)")
     path = run_dir / RESULTS
+    if not path.exists() and (run_dir / SWEEP_SUMMARY).exists():  # a sweep directory
+        path = run_dir / SWEEP_SUMMARY
     if not path.exists():
         raise TrtlabError(run_dir, "not a trtlab run (no results.json)", "pass a folder under ./trtlab-runs/")
     if not path.is_file():  # a folder, FIFO (would block forever), device (/dev/zero never ends), socket

@@ -64,3 +64,19 @@ def fmt_num(value, digits: int = 3) -> str:
     if abs(value) >= 1e4 or abs(value) < 1e-3:
         return f"{value:.{digits - 1}e}"
     return f"{value:.{digits}g}"
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` characters by an ellipsis in the middle (both ends of a tensor name tell)."""
+    if len(text) <= width or width < 5:
+        return text
+    head = (width - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (width - 1 - head):]}"
+
+
+def wrap80(text: str, indent: str = "", first: str = "") -> str:
+    """``text`` wrapped to 80 columns, continuation lines indented."""
+    import textwrap
+
+    return textwrap.fill(text, 80, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False,
+                         break_long_words=True)

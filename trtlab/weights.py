@@ -58,6 +58,24 @@ def share_weights(proto: onnx.ModelProto, min_bytes: int = MIN_BYTES) -> tuple[o
     return light, token
 
 
+def return_freed_memory(lean: bool = False) -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``; a no-op elsewhere): after
+    ``share_weights`` the parsed proto's pages otherwise stay in the process's resident set. ``lean`` also fixes
+    glibc's mmap threshold at 1 MiB, so that large blocks (tensors) go back to the OS as soon as they are freed."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        if lean:
+            libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (also stops glibc from raising it on its own)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def release(token: str | None) -> None:
     """Forget the arrays behind ``token`` (sessions that use them must be closed first)."""
     if token is not None:

@@ -83,9 +83,26 @@ def test_fp16_pass_verified_with_half_tolerances(cli, tmp_path):
     assert p["verified"] is not False or "changed the outputs" in " ".join(p["notes"])
 
 
-def test_pass_that_changes_outputs_exits_1_and_writes_nothing(cli, tmp_path):
+def test_pass_that_changes_outputs_undoes_the_offending_rewrites(cli, tmp_path):
     src = shared_model("super_resolution.onnx")
-    r = cli("surgeon", str(src), "--to-fp16", "--atol", "0", "--rtol", "0", "-o", "never.onnx", "--json")
+    r = cli("surgeon", str(src), "--to-fp16", "--atol", "0", "--rtol", "0", "-o", "out.onnx", "--json")
+    assert r.code == 0, r
+    data = _results(r.out)
+    rec = data["passes"][0]
+    assert data["passed"] and rec["verified"] and rec["undone"]
+    assert all("changed the outputs" in u["reason"] for u in rec["undone"])
+    assert any("rewrite(s) undone" in w for w in data["warnings"])
+
+
+def test_pass_that_changes_outputs_exits_1_and_writes_nothing(cli, tmp_path):
+    from onnx import helper
+
+    from tests.passes.helpers import const, make_model, tensor
+
+    model = make_model([helper.make_node("Mul", ["x", "big"], ["y"])], [tensor("x", [2, 3])], [tensor("y", [2, 3])],
+                       [const("big", 1e5)])
+    onnx.save(model, tmp_path / "m.onnx")
+    r = cli("surgeon", "m.onnx", "--to-fp16", "-o", "never.onnx", "--json")
     assert r.code == 1, r
     data = _results(r.out)
     assert data["passed"] is False and "to-fp16" in data["failure"] and "output" in data["failure"]

@@ -161,13 +161,13 @@ def test_build_surfaces_what_the_to_half_pass_warns_or_refuses(cli, tmp_path, mo
 
     from trtlab.passes import to_half
 
-    real = to_half.convert_to_half
+    real = to_half.convert_with_report
 
     def warns(proto, precision, keep_fp32=(), keep_io_types=True):
         warnings.warn(f"--keep-fp32: {', '.join(keep_fp32)} matches no node or op type", stacklevel=2)
         return real(proto, precision, keep_fp32=keep_fp32, keep_io_types=keep_io_types)
 
-    monkeypatch.setattr(to_half, "convert_to_half", warns)
+    monkeypatch.setattr(to_half, "convert_with_report", warns)
     r = cli("build", str(shared_model("mnist_opt.onnx")), "--precision", "fp16", "--keep-fp32", "NoSuchThing",
             "--out", "run")
     assert r.code == 0, r
@@ -178,7 +178,7 @@ def test_build_surfaces_what_the_to_half_pass_warns_or_refuses(cli, tmp_path, mo
     def refuses(proto, precision, keep_fp32=(), keep_io_types=True):
         raise ValueError("keep_fp32 entry 'NoSuchThing' matches no node or op type")
 
-    monkeypatch.setattr(to_half, "convert_to_half", refuses)
+    monkeypatch.setattr(to_half, "convert_with_report", refuses)
     r = cli("build", str(shared_model("mnist_opt.onnx")), "--precision", "fp16", "--keep-fp32", "NoSuchThing",
             "-o", "m.engine")
     assert r.code == 2 and "NoSuchThing" in r.err and r.err.count("\n") == 1 and not (tmp_path / "m.engine").exists()

@@ -175,3 +175,87 @@ def nms_tail(n_boxes: int = 64, classes: int = 3, max_out: int = 10) -> onnx.Mod
     m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
     m.ir_version = 8
     return m
+
+
+def _model(nodes, name, inputs, outputs, inits, opset=13):
+    m = h.make_model(h.make_graph(nodes, name, inputs, outputs, inits), opset_imports=[h.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def tie_detector(n: int = 12, classes: int = 3) -> onnx.ModelProto:
+    """A detector tail whose output order hangs on scores 1e-6 apart: TopK over 0.5 + i * 1e-6 returns the
+    detections in reverse order in FP32, in index order in FP16 (all scores round to 0.5 and tie). Boxes and
+    labels are gathered by the TopK indices; boxes are disjoint, so as a set both orders are the same detections."""
+    rng = np.random.default_rng(0)
+    xy = np.stack([np.arange(n) * 40.0, rng.uniform(0, 100, n)], 1)
+    boxes = np.concatenate([xy, xy + rng.uniform(20, 30, (n, 2))], 1).astype(np.float32)
+    scores = (0.5 + np.arange(n) * 1e-6).astype(np.float32)
+    inits = [_init("all_boxes", boxes), _init("base_scores", scores),
+             _init("all_labels", (np.arange(n) % classes).astype(np.int64)), _init("k", np.array([n], np.int64)),
+             _init("zero", np.zeros(1, np.float32))]
+    nd = h.make_node
+    nodes = [nd("Mul", ["x", "zero"], ["x0"]), nd("ReduceSum", ["x0"], ["xs"], keepdims=0),
+             nd("Add", ["base_scores", "xs"], ["raw"]),
+             nd("TopK", ["raw", "k"], ["scores", "idx"], axis=0, largest=1, sorted=1),
+             nd("Gather", ["all_boxes", "idx"], ["boxes"], axis=0),
+             nd("Gather", ["all_labels", "idx"], ["labels"], axis=0)]
+    return _model(nodes, "tie_detector", [h.make_tensor_value_info("x", T.FLOAT, [1, 8])],
+                  [h.make_tensor_value_info("boxes", T.FLOAT, [n, 4]), h.make_tensor_value_info("scores", T.FLOAT, [n]),
+                   h.make_tensor_value_info("labels", T.INT64, [n])], inits)
+
+
+def passthrough(shape: list[int], name: str = "logits") -> onnx.ModelProto:
+    """``out = x + 0``: the output is the input, so a test chooses every value (FP16 rounds them)."""
+    return _model([h.make_node("Add", ["x", "zero"], [name])], "passthrough",
+                  [h.make_tensor_value_info("x", T.FLOAT, shape)], [h.make_tensor_value_info(name, T.FLOAT, shape)],
+                  [_init("zero", np.zeros(1, np.float32))])
+
+
+def tie_classifier_inputs(samples: int = 3, classes: int = 10, flip: int = 1) -> list[np.ndarray]:
+    """Class scores [1, C] per sample with a clear winner, except sample ``flip``: class 7 leads class 3 by 5e-7,
+    which FP16 rounds away (both 0.5), so FP16's argmax picks class 3."""
+    out = []
+    for s in range(samples):
+        x = np.linspace(-1, 0.2, classes).astype(np.float32)[None]
+        x[0, s % classes] = 2.0
+        if s == flip:
+            x[0, s % classes] = 0.1
+            x[0, 3], x[0, 7] = 0.5, np.float32(0.5) + np.float32(5e-7)
+        out.append(x)
+    return out
+
+
+def region_map(classes: int = 3, size: int = 32, tie: bool = True) -> np.ndarray:
+    """Class scores [1, C, H, W]: class 0 wins everywhere except a 10x10 region where class 2 leads class 1 by 5e-7
+    (tie=True: FP16 makes it class 1) or by 0.25 (tie=False: every backend agrees)."""
+    x = np.zeros((1, classes, size, size), np.float32)
+    x[0, 0] = 1.0
+    x[0, :, 8:18, 8:18] = 0.0
+    x[0, 1, 8:18, 8:18] = 0.5
+    x[0, 2, 8:18, 8:18] = np.float32(0.5) + np.float32(5e-7 if tie else 0.25)
+    return x
+
+
+def nms_detector(n: int = 12, borderline: int = 2) -> onnx.ModelProto:
+    """NonMaxSuppression with data-dependent output shapes [K, 4], [K], [K]: ``borderline`` scores sit 1e-6 above
+    the 0.3 threshold, which FP16 rounds to equal the (rounded) threshold, so FP16 keeps ``borderline`` fewer."""
+    boxes = np.stack([np.arange(n) * 40.0, np.zeros(n), np.arange(n) * 40.0 + 30, np.full(n, 30.0)], 1)
+    scores = np.linspace(0.9, 0.6, n)
+    scores[:borderline] = 0.3 + 1e-6
+    inits = [_init("all_boxes", boxes[None].astype(np.float32)), _init("boxes2d", boxes.astype(np.float32)),
+             _init("base", scores[None, None].astype(np.float32)), _init("max_out", np.array([n], np.int64)),
+             _init("iou_thr", np.array([0.5], np.float32)), _init("score_thr", np.array([0.3], np.float32)),
+             _init("zero", np.zeros(1, np.float32)), _init("two", np.array(2, np.int64)),
+             _init("one", np.array(1, np.int64)), _init("flat", np.array([-1], np.int64))]
+    nd = h.make_node
+    nodes = [nd("Mul", ["x", "zero"], ["x0"]), nd("ReduceSum", ["x0"], ["xs"], keepdims=0),
+             nd("Add", ["base", "xs"], ["scores3"]),
+             nd("NonMaxSuppression", ["all_boxes", "scores3", "max_out", "iou_thr", "score_thr"], ["sel"]),
+             nd("Gather", ["sel", "two"], ["idx"], axis=1), nd("Gather", ["sel", "one"], ["labels"], axis=1),
+             nd("Gather", ["boxes2d", "idx"], ["boxes"], axis=0), nd("Reshape", ["scores3", "flat"], ["scores1"]),
+             nd("Gather", ["scores1", "idx"], ["scores"], axis=0)]
+    return _model(nodes, "nms_detector", [h.make_tensor_value_info("x", T.FLOAT, [1, 8])],
+                  [h.make_tensor_value_info("boxes", T.FLOAT, ["K", 4]),
+                   h.make_tensor_value_info("scores", T.FLOAT, ["K"]),
+                   h.make_tensor_value_info("labels", T.INT64, ["K"])], inits)

@@ -107,3 +107,89 @@ def test_real_models_convert_and_run(name):
     feeds = random_feeds(plan_inputs(model.graph), 1)
     for ref, got in zip(run(model, feeds), run(half, feeds)):
         assert got.dtype == ref.dtype and got.shape == ref.shape
+
+
+def _keras_onehot():
+    """tf2onnx Keras export: an integer input feeds a one-hot embedding whose depth and reshape target come from
+    Shape; the shape-derived rule used to spread through every node after them (2 of 9 nodes converted)."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Shape", ["w_emb"], ["es"]),
+        helper.make_node("Gather", ["es", "zero"], ["depth"], axis=0),
+        helper.make_node("OneHot", ["ids", "depth", "onoff"], ["oh"], axis=-1),
+        helper.make_node("Shape", ["ids"], ["ids_shape"]),
+        helper.make_node("Concat", ["ids_shape", "minus1"], ["tgt"], axis=0),
+        helper.make_node("MatMul", ["oh", "w_emb"], ["emb"]),
+        helper.make_node("Reshape", ["emb", "tgt"], ["r"]),
+        helper.make_node("MatMul", ["r", "w1"], ["h"]),
+        helper.make_node("Relu", ["h"], ["hr"]),
+        helper.make_node("MatMul", ["hr", "w2"], ["h2"]),
+        helper.make_node("Add", ["h2", "b2"], ["h3"]),
+        helper.make_node("Tanh", ["h3"], ["y"]),
+    ]
+    inits = [const("w_emb", rng.uniform(-1, 1, (10, 8))), const("zero", 0, np.int64), const("onoff", [0.0, 1.0]),
+             const("minus1", [-1], np.int64), const("w1", rng.uniform(-1, 1, (8, 8))),
+             const("w2", rng.uniform(-1, 1, (8, 4))), const("b2", rng.uniform(-1, 1, (4,)))]
+    return make_model(nodes, [tensor("ids", ["batch", 3], TensorProto.INT64)], [tensor("y", ["batch", 3, 4])], inits)
+
+
+def test_shape_rule_does_not_spread_and_fraction_is_reported():
+    from trtlab.passes.to_half import convert_with_report
+
+    model = _keras_onehot()
+    half, notes, frac, warnings = convert_with_report(model, "fp16")
+    assert frac is not None and frac >= 0.8, notes
+    assert "float compute node(s) converted" in notes[0]
+    assert not warnings
+    by_out = {n.output[0]: n for n in half.graph.node}
+    assert by_out["hr"].op_type == "Relu"
+    assert any(t.data_type == TensorProto.FLOAT16 for t in half.graph.initializer if t.name.startswith("w1"))
+    feeds = {"ids": np.array([[1, 4, 9], [0, 2, 3]], np.int64)}
+    np.testing.assert_allclose(run(half, feeds)[0], run(model, feeds)[0], atol=2e-2, rtol=1e-2)
+
+
+def test_low_fraction_warns():
+    from trtlab.passes.to_half import convert_with_report
+
+    _h, _n, frac, warnings = convert_with_report(_keras_onehot(), "fp16", keep_fp32=["MatMul", "Relu", "Tanh"])
+    assert frac < 0.5 and warnings and "run in fp16" in warnings[0]
+
+
+def _conv_bn_big_variance():
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "scale", "bias", "mean", "var"], ["y"])]
+    inits = [const("w", rng.uniform(-1, 1, (4, 3, 3, 3))), const("scale", np.ones(4)), const("bias", np.zeros(4)),
+             const("mean", np.zeros(4)), const("var", [1e5, 2e5, 1.0, 4.0])]
+    return make_model(nodes, [tensor("x", [1, 3, 8, 8])], [tensor("y", [1, 4, 8, 8])], inits)
+
+
+def test_clipped_weights_are_named_with_fold_advice():
+    from trtlab.passes.to_half import convert_with_report
+
+    _m, notes, _f, warnings = convert_with_report(_conv_bn_big_variance(), "fp16")
+    assert any("clipped" in n and "var" in n for n in notes)
+    assert warnings and "var" in warnings[0] and "--fold-constants" in warnings[0]
+
+
+def test_fold_then_fp16_is_close():
+    from trtlab.surgery.pipeline import Step, run_pipeline
+    from trtlab.surgery.verify import Verifier
+
+    model = _conv_bn_big_variance()
+    feeds = {"x": np.random.default_rng(2).uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32)}
+    verifier = Verifier(feeds)
+    verifier.baseline(model)
+    out, result = run_pipeline(model, [Step("fold-constants"), Step("to-fp16")], verifier=verifier)
+    assert result.passed and all(p.verified for p in result.passes), result.failure
+    assert not result.passes[1].undone and not any("clipped" in w for w in result.warnings)
+
+
+def test_small_drift_names_atol():
+    from trtlab.surgery.verify import Verifier
+
+    model = _bert_like()
+    verifier = Verifier(_feeds())
+    verifier.baseline(model)
+    check = verifier.check(model, convert_to_half(model, "fp16"), (1e-7, 0.0), "to-fp16")
+    assert check.verified is False and "--atol" in check.failure

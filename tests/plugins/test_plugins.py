@@ -384,3 +384,12 @@ def test_verify_worst_lists_each_tensor_once(cli, tmp_path):
     v = _run(tmp_path)["verify"]
     names = [w["tensor"] for w in v["worst"]]
     assert v["passed"] is True and len(names) == len(set(names)) == min(5, v["tensors_compared"])
+
+
+def test_near_miss_needs_most_of_the_pattern():
+    from trtlab.cli.plugins_run import is_near_miss
+    from trtlab.plugins.matcher import Candidate
+
+    assert not is_near_miss(Candidate("layernorm", "n", 0, matched=3, total=12, reason="differs"))
+    assert is_near_miss(Candidate("layernorm", "n", 0, matched=7, total=12, reason="differs"))
+    assert not is_near_miss(Candidate("layernorm", "n", 0, matched=12, total=12, reason=None))

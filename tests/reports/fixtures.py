@@ -66,7 +66,7 @@ PARTITION = {
                  {"index": 2, "backend": "trt", "nodes": [42, 90]}],
 }
 
-FUTURE_COMMAND = {"schema": "trtlab.run/1", "model": {"name": "m"}, "passed": True,
+FUTURE_COMMAND = {"schema": "trtlab.later/1", "model": {"name": "m"}, "passed": True,
                   "latency": {"p50_ms": 1.2, "p99_ms": 2.5}, "iterations": [{"i": 0, "ms": 1.1}, {"i": 1, "ms": 1.3}]}
 
 ALL = {"surgeon": SURGEON, "check": CHECK, "build": BUILD, "reduce": REDUCE, "partition": PARTITION,

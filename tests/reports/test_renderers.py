@@ -52,10 +52,17 @@ def test_debug_and_partition(tmp_path):
 
 
 def test_generic_renderer_for_later_commands(tmp_path):
-    assert renderer_for("trtlab.run/1", "x") == "trtlab.reports.generic"
-    assert renderer_for("trtlab.run/7", "x") == "trtlab.reports.generic"  # unknown kinds: any version, generically
+    assert renderer_for("trtlab.later/1", "x") == "trtlab.reports.generic"
+    assert renderer_for("trtlab.later/7", "x") == "trtlab.reports.generic"  # unknown kinds: any version, generically
     html = render_html(make_run(tmp_path, ALL["generic"]))
-    assert "trtlab run" in html and "p99 ms" in html and 'id="t-s-iterations"' in html
+    assert "trtlab later" in html and "p99 ms" in html and 'id="t-s-iterations"' in html
+
+
+def test_run_renderer_survives_sparse_results(tmp_path):
+    assert renderer_for("trtlab.run/1", "x") == "trtlab.reports.run"
+    html = render_html(make_run(tmp_path, {"schema": "trtlab.run/1", "passed": True, "timing": {"stats": {}},
+                                           "node_profile": {"nodes": [{"name": "<b>", "ms": "x"}]}, "sweep": [1]}))
+    assert "trtlab run" in html and "&lt;b&gt;" in html and "<b></b>" not in html
 
 
 def test_text_is_escaped(tmp_path):
@@ -107,3 +114,15 @@ def test_substitute_banner_warns_when_the_parser_refuses_a_new_node(tmp_path):
     res["parse"] = {"checked": True, "parseable": True, "new_nodes": [{"node": "n", "op": "Gelu", "parsed": True}]}
     html = render_html(make_run(tmp_path, res, "sub2"))
     assert '<div class="verdict ok"><b>PASSED</b><span>outputs verified (2 tensors); TensorRT parser imports' in html
+
+
+@pytest.mark.parametrize("kind", ["check", "build"])
+def test_title_names_the_model_when_results_hold_a_summary_dict(tmp_path, kind):
+    """check/build results store the model as a summary dict; the title printed the dict."""
+    import re
+
+    res = dict(ALL[kind])
+    res["model"] = {"path": "/models/crnn_int8.onnx", "name": "crnn_int8", "sha256": "ab" * 32, "nodes": 292}
+    html = render_html(make_run(tmp_path, res, kind))
+    title = re.search(r"<title>([^<]*)</title>", html).group(1)
+    assert title == f"trtlab {kind}: crnn_int8.onnx", title

@@ -92,6 +92,7 @@ def test_half_precision_goes_through_the_graph_pass(trt):
         return
     built = build_engine(trt, loaded(dynamic_relu_model()), opts)
     assert built.engine and "graph edits" in built.notes[0]
+    assert built.half_fraction == 1.0 and "float compute node(s) converted" in built.notes[1]
 
 
 def test_missing_builder_features_are_refused(trt):

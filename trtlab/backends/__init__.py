@@ -20,8 +20,10 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 
 DESCRIPTIONS = {
-    "onnxrt": "ONNX Runtime (CPU by default; options: cuda, fp16, bf16, opt=disabled|basic|extended|all, threads=N)",
-    "reference": "the onnx.reference evaluator: slow, GPU-free second opinion (options: fp16, bf16, force)",
+    "onnxrt": "ONNX Runtime (CPU by default; options: cuda, fp16, bf16, keep=A+B, fold=0, "
+              "opt=disabled|basic|extended|all, threads=N)",
+    "reference": "the onnx.reference evaluator: slow, GPU-free second opinion (options: fp16, bf16, keep=A+B, fold=0, "
+                 "force)",
     "trt": "TensorRT engine built from the model (needs a GPU and a TensorRT runtime that can execute here)",
     "hybrid": "segments run one after another: hybrid:DIR (a partition from surgeon --isolate-unsupported; TensorRT "
               "segments on onnxrt where TensorRT cannot execute) or hybrid:MODEL.onnx (plugin nodes on their NumPy "

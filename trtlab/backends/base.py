@@ -37,6 +37,7 @@ class Backend:
         self.info: dict = {"backend": spec.name, "spec": str(spec), "options": dict(self.options)}
         self.exposed: list[str] = []  # tensors this backend returns (graph outputs + marked layers)
         self.notes: list[str] = []  # what this backend could not do, said plainly
+        self.fused: dict[str, str] = {}  # tensors the backend folded or fused away -> why (not compared)
 
     @property
     def precision(self) -> str:
@@ -44,6 +45,18 @@ class Backend:
             if self.options.get(p):
                 return p
         return "fp32"
+
+    def keep_list(self) -> set[str]:
+        """``keep=A+B``: node names, op types or tensor names kept in FP32 by the half-precision simulation."""
+        keep = self.options.get("keep")
+        return set(filter(None, str(keep).split("+"))) if keep and keep is not True else set()
+
+    def fold_option(self) -> bool:
+        """``fold=0`` turns off folding and fusion before the half-precision simulation (halfsim)."""
+        value = str(self.options.get("fold", "1")).lower()
+        if value not in ("1", "0", "true", "false", "on", "off"):
+            raise TrtlabError(f"backend '{self.spec}'", f"fold={value} is not 0 or 1", "fold=0 or fold=1")
+        return value in ("1", "true", "on")
 
     def load(self, model: onnx.ModelProto, outputs: list[str] | None = None, *,
              model_sha256: str | None = None) -> Backend:

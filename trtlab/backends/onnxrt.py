@@ -33,6 +33,28 @@ def mark_outputs(model: onnx.ModelProto, names: list[str]) -> list[str]:
     return [o.name for o in model.graph.output]
 
 
+def keep_only(model: onnx.ModelProto, names: list[str]) -> list[str]:
+    """Make ``names`` the only graph outputs and drop the nodes none of them depends on (a layer-wise chunk then
+    runs only the part of the model before its last tensor). Returns the outputs."""
+    from trtlab.model import subgraphs, walk_nodes
+
+    graph = model.graph
+    needed, kept = set(names), []
+    for node in reversed(graph.node):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+            for sub in subgraphs(node):  # outer-scope names read inside If/Loop/Scan bodies
+                needed.update(i for n, _ in walk_nodes(sub) for i in n.input)
+    typed = {o.name: o for o in graph.output}
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    outputs = [typed.get(n) or onnx.ValueInfoProto(name=n) for n in dict.fromkeys(names)]
+    del graph.output[:]
+    graph.output.extend(outputs)
+    return [o.name for o in outputs]
+
+
 def classify_ort_error(subject: str, exc: Exception) -> TrtlabError:
     text = " ".join(str(exc).split())
     short = text if len(text) < 400 else text[:397] + "..."
@@ -46,15 +68,16 @@ def classify_ort_error(subject: str, exc: Exception) -> TrtlabError:
 
 
 class OnnxrtBackend(Backend):
-    known_options = ("cpu", "cuda", "fp16", "bf16", "opt", "threads", "keep", "tf32")
+    known_options = ("cpu", "cuda", "fp16", "bf16", "opt", "threads", "keep", "tf32", "fold")
 
     def _providers(self, ort) -> list[str]:
         if self.options.get("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise UnavailableError("onnxrt:cuda", "the CUDA execution provider is not available here "
                                        f"(providers: {', '.join(ort.get_available_providers())})",
-                                       "install onnxruntime-gpu on a machine with an NVIDIA GPU "
-                                       "(pip install 'trtlab[gpu]'), or use onnxrt (CPU)")
+                                       "on a machine with an NVIDIA GPU, install the gpu flavour instead of the cpu "
+                                       "one (README, GPU setup: pip uninstall -y onnxruntime && pip install "
+                                       "'trtlab[gpu]'); or use onnxrt (CPU)")
             tf32 = self.options.get("tf32", True)
             # ORT's CUDA provider computes FP32 convolutions and matmuls in TF32 by default (10-bit mantissa);
             # tf32=0 asks for true FP32, the right reference for accuracy work.
@@ -85,25 +108,28 @@ class OnnxrtBackend(Backend):
             except ValueError:
                 raise TrtlabError(f"backend '{self.spec}'", f"threads={threads} is not a number",
                                   "e.g. threads=2") from None
-        so.log_severity_level = 3
+        so.log_severity_level = 4  # errors come back as exceptions (ERROR lines, too, went to stderr)
+        if getattr(self, "lean", False):  # --max-memory: no arena or memory pattern that outlive a tensor, and
+            so.enable_cpu_mem_arena = False  # an order that runs a node when its inputs are ready, not all the
+            so.enable_mem_pattern = False  # weight Casts of the FP16 simulation first (all rounded at once)
+            so.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         self.info["graph_optimization_level"] = level
         return so
 
     def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
         import onnxruntime as ort
 
-        ort.set_default_logger_severity(3)  # errors come back as exceptions; no coloured log lines on stderr
+        ort.set_default_logger_severity(4)  # errors come back as exceptions; no coloured log lines on stderr
         work = onnx.ModelProto()
         work.CopyFrom(model)  # cheap when trtlab.weights holds the large initializers apart
         if self.precision != "fp32":
-            from trtlab.precision import round_to_half
-
-            keep = (set(filter(None, str(self.options.get("keep", "")).split("+")))
-                    if self.options.get("keep") else set())
-            work, notes = round_to_half(work, self.precision, keep)
-            self.notes.extend(notes)
+            work = self._rounded(work)
         self.exposed = mark_outputs(work, outputs or [])
+        if getattr(self, "lean", False) and outputs:  # --max-memory chunks: only the requested tensors come back
+            self.exposed = keep_only(work, [n for n in outputs if n in set(self.exposed)])
         self._own_tokens = weights.tokens(work) - weights.tokens(model)  # rounded copies made for this backend
+        if getattr(self, "prepared", None) is not None:
+            self._own_tokens = set()  # the cache's owner releases them (comparison/budget.py)
         providers = self._providers(ort)
         so = self._session_options(ort)
         self._weight_feeds = weights.as_graph_inputs(work)
@@ -137,6 +163,26 @@ class OnnxrtBackend(Backend):
             raise TrtlabError(f"onnxrt ({self.spec})", f"inference failed: {text[:400]}",
                               "check the input shapes and value ranges (--input-shapes, --val-range)") from None
         return {n: v for n, v in zip(self.output_names, values) if isinstance(v, np.ndarray)}
+
+    def _rounded(self, work: onnx.ModelProto) -> onnx.ModelProto:
+        """The half-precision simulation of ``work`` (backends.halfsim: fold and fuse like TensorRT, then round);
+        with a ``prepared`` dict (set by a caller that loads the same model many times, e.g. --max-memory chunks)
+        made once and copied (the proto is light)."""
+        from trtlab.backends.halfsim import simulate
+
+        keep, fold = self.keep_list(), self.fold_option()
+        cache, key = getattr(self, "prepared", None), (self.precision, tuple(sorted(keep)), fold)
+        if cache is not None and key in cache:
+            base, notes, fused = cache[key]
+        else:
+            base, notes, fused = simulate(work, self.precision, keep, fold)
+            if cache is not None:
+                cache[key] = (base, notes, fused)
+        self.notes.extend(notes)
+        self.fused = fused
+        out = onnx.ModelProto()
+        out.CopyFrom(base)
+        return out
 
     def close(self) -> None:
         self.session = None

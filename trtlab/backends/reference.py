@@ -16,7 +16,7 @@ MAX_WEIGHT_BYTES = 256 * 2**20
 
 
 class ReferenceBackend(Backend):
-    known_options = ("fp16", "bf16", "force", "keep")
+    known_options = ("fp16", "bf16", "force", "keep", "fold")
 
     def _load(self, model: onnx.ModelProto, outputs: list[str] | None) -> None:
         from onnx.reference import ReferenceEvaluator
@@ -32,11 +32,10 @@ class ReferenceBackend(Backend):
                                    f"{MAX_WEIGHT_BYTES >> 20} MiB)", "use reference:force to run it anyway (slow)")
         work = model
         if self.precision != "fp32":
-            from trtlab.precision import round_to_half
+            from trtlab.backends.halfsim import simulate
 
-            keep = (set(filter(None, str(self.options.get("keep", "")).split("+")))
-                    if self.options.get("keep") else set())
-            work, notes = round_to_half(model, self.precision, keep)
+            work, notes, self.fused = simulate(model, self.precision,
+                                               self.keep_list(), self.fold_option())
             self.notes.extend(notes)
         try:
             self.evaluator = ReferenceEvaluator(work)

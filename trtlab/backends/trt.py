@@ -1,9 +1,14 @@
 """TensorRT backend for ``compare``: builds an engine from the model and runs it with ``trtlab.trt.runner``.
 
 Options (``trt:fp16,mark=all``): ``fp16``/``bf16`` (graph-edit precision), ``keep=NODE+OP`` (kept in FP32),
-``mark=fused|all`` (which requested layer outputs to expose: by default only tensors that survive fusion; ``all``
-marks every requested tensor, which disables fusions across them), ``module=tensorrt|tensorrt_rtx``,
-``workspace=SIZE``, ``opt=LEVEL``.
+``mark=debug|fused|all`` (how layer tensors are read), ``module=tensorrt|tensorrt_rtx``, ``workspace=SIZE``,
+``opt=LEVEL``. The modes, recorded in the results as ``debug-unfused``, ``mark=fused`` and ``mark=all``:
+
+- ``debug`` (default where the module has debug tensors: TensorRT 10.12+, TensorRT for RTX): one build with the
+  unfused tensors as debug tensors; an ``IDebugListener`` copies the requested ones to the host. No extra outputs,
+  no fusion prevented: the engine under test is the engine that ships.
+- ``fused``: a first build finds the tensors that survive fusion (engine inspector), a second marks them as outputs.
+- ``all``: every requested tensor is an output (fusions across them disabled).
 
 Models with dynamic inputs are built on the first ``run``, with a profile fixed to that sample's shapes.
 """
@@ -60,6 +65,9 @@ def _probe(trt) -> tuple[bool, str]:
     return True, ""
 
 
+MODE_LABELS = {"debug": "debug-unfused", "fused": "mark=fused", "all": "mark=all"}
+
+
 class TrtBackend(Backend):
     known_options = ("fp16", "bf16", "keep", "mark", "module", "workspace", "opt")
 
@@ -68,10 +76,11 @@ class TrtBackend(Backend):
         ok, why = can_execute(self.options.get("module") or None)
         if not ok:
             raise UnavailableError("trt", why, CPU_HINT)
-        self.mark_mode = str(self.options.get("mark", "fused"))
-        if self.mark_mode not in ("fused", "all"):
-            raise TrtlabError(f"backend '{spec}'", f"mark={self.mark_mode} is not fused or all",
-                              "mark=fused (default: tensors that survive fusion) or mark=all (fusions disabled)")
+        self.mark_mode = str(self.options.get("mark", "auto"))
+        if self.mark_mode not in ("auto", "debug", "fused", "all"):
+            raise TrtlabError(f"backend '{spec}'", f"mark={self.mark_mode} is not debug, fused or all",
+                              "mark=debug (debug tensors, fusions kept), mark=fused (surviving tensors as outputs) "
+                              "or mark=all (fusions disabled)")
         self.runner = None
 
     def _options(self, marks: list[str], profiles):
@@ -91,8 +100,14 @@ class TrtBackend(Backend):
         self.model = LoadedModel(proto=model, path=None, label=model.graph.name or "model")
         self.requested = list(outputs or [])
         self.dynamic = self._dynamic_inputs()
+        has_debug = hasattr(self.trt.mod.INetworkDefinition, "mark_unfused_tensors_as_debug_tensors")
+        if self.mark_mode == "auto":
+            self.mark_mode = "debug" if has_debug else "fused"
+        elif self.mark_mode == "debug" and not has_debug:
+            raise UnavailableError("trt:mark=debug", f"{self.trt.name} {self.trt.version} has no debug tensors "
+                                   "(TensorRT 10.12+ or TensorRT for RTX)", "use trt:mark=fused")
         self.info.update({**self.trt.summary(), "module": self.trt.name, "precision": self.precision,
-                          "mark": self.mark_mode})
+                          "mark": self.mark_mode, "layerwise_mode": MODE_LABELS[self.mark_mode]})
         if self.mark_mode == "all" and self.requested:
             self.info["label"] = "fusions disabled"
             self.notes.append("mark=all: every compared tensor is an engine output, so TensorRT cannot fuse across "
@@ -112,7 +127,17 @@ class TrtBackend(Backend):
         from trtlab.trt.runner import TrtRunner
 
         marks = self.requested if self.mark_mode == "all" else []
-        built = build_engine(self.trt, self.model, self._options(marks, profiles))
+        opts = self._options(marks, profiles)
+        opts.debug_unfused = self.mark_mode == "debug" and bool(self.requested)
+        built = build_engine(self.trt, self.model, opts)
+        if opts.debug_unfused:
+            self.runner = TrtRunner(self.trt, built.engine, debug=self.requested)
+            self.notes.append(f"debug-unfused: the requested tensors that survive fusion are read as debug tensors "
+                              f"(of {len(self.requested)} requested; no extra outputs, fusions kept)")
+            self.notes.extend(built.notes)
+            self.exposed = list(self.runner.outputs) + self.runner.debug
+            self.info.update({"debug_tensors": len(self.runner.debug), "marked": 0})
+            return
         if self.mark_mode == "fused" and self.requested:
             with TrtRunner(self.trt, built.engine) as probe:
                 layers = summarize(engine_layers(probe.engine, self.trt))
@@ -138,7 +163,11 @@ class TrtBackend(Backend):
         elif self.dynamic and any(list(feeds[n].shape) != s for n, s in self._built_shapes.items()):
             raise TrtlabError("trt", "samples with different shapes for a dynamic input",
                               "compare samples of one shape at a time (--input-shapes)")
-        return self.runner.infer(feeds)
+        out = self.runner.infer(feeds)
+        if self.runner.debug:  # the debug tensors the listener actually delivered
+            self.exposed = list(self.runner.outputs) + [n for n in self.runner.debug if n in self.runner.delivered]
+            self.info["debug_tensors"] = len(self.exposed) - len(self.runner.outputs)
+        return out
 
     def close(self) -> None:
         if self.runner is not None:

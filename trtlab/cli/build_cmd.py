@@ -40,8 +40,9 @@ def add_arguments(p) -> None:
     g.add_argument("--compute-capability", action="append", default=[], metavar="SM89",
                    help="target GPUs (TensorRT for RTX: SM75, SM80, SM86, SM89, SM120, ...); repeatable")
     g = p.add_argument_group("output")
-    g.add_argument("--mark", choices=("none", "all"), default="none",
-                   help="all: mark every tensor as an engine output for layer-wise debugging (fusions disabled)")
+    g.add_argument("--mark", choices=("none", "all", "debug-unfused"), default="none",
+                   help="all: mark every tensor as an engine output for layer-wise debugging (fusions disabled); "
+                   "debug-unfused: keep the tensors that survive fusion readable as debug tensors (fusions kept)")
     g.add_argument("--triton-repo", metavar="DIR", help="also lay out DIR/<name>/1/model.plan and config.pbtxt")
     g.add_argument("--triton-name", metavar="NAME", help="model name in the Triton repository (default: model stem)")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
@@ -65,7 +66,7 @@ def options_from(args):
                         timing_cache=args.timing_cache, version_compatible=args.version_compatible,
                         hardware_compatibility=args.hardware_compatibility,
                         compute_capabilities=list(args.compute_capability), strongly_typed=args.strongly_typed,
-                        mark_all=args.mark == "all")
+                        mark_all=args.mark == "all", debug_unfused=args.mark == "debug-unfused")
 
 
 def check_outputs(args) -> None:

@@ -62,7 +62,6 @@ def crashed_result(trt, model, exc):
 
 def print_check(result, run_dir: Path) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from trtlab.ui import out, warn
 
@@ -79,16 +78,52 @@ def print_check(result, run_dir: Path) -> None:
                   f"nodes refused by {mod}",
                   markup=True)
         if failing:
-            table = Table("#", "node", "op", "domain", "parser message", "hint", show_lines=True)
-            for n in failing:
-                label = n.name + (f"\n(in {n.where})" if n.where else "")
-                table.add_row(str(n.index), escape(label), escape(n.op), escape(n.domain or "ai.onnx"),
-                              escape(n.error or ""), escape(n.hint or ""))
-            out.print(table)
+            out.print(_refused_table(failing))
         for err in result.errors:
             out.print(f"model: {escape(err['message'])}\n  hint: {escape(err['hint'])}", markup=True)
         if result.partitions:
-            parts = ", ".join(f"{p['nodes'][0]}-{p['nodes'][1]} {'supported' if p['supported'] else 'unsupported'}"
-                              for p in result.partitions)
-            out.print(f"node ranges (from the parser's capability query): {parts}", markup=False)
+            out.print(ranges_line(result), markup=False)
     out.print(f"run: {run_dir}", markup=False)
+
+
+GROUP_ABOVE = 8  # more refused nodes than this: one row per op type
+
+
+def _refused_table(failing):
+    """One row per refused node, or, for many, one per op type (count, example nodes, the first message)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    if len(failing) <= GROUP_ABOVE:
+        table = Table("#", "node", "op", "domain", "parser message", "hint", show_lines=True)
+        for n in failing:
+            label = n.name + (f"\n(in {n.where})" if n.where else "")
+            table.add_row(str(n.index), escape(label), escape(n.op), escape(n.domain or "ai.onnx"),
+                          escape(n.error or ""), escape(n.hint or ""))
+        return table
+    groups: dict[tuple[str, str], list] = {}
+    for n in failing:
+        groups.setdefault((n.op, n.domain or "ai.onnx"), []).append(n)
+    table = Table("op", "refused", "nodes (first 3)", "parser message (first)", "hint", show_lines=True)
+    for (op, domain), nodes in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        label = op if domain == "ai.onnx" else f"{domain}::{op}"
+        names = ", ".join(n.name for n in nodes[:3]) + (", ..." if len(nodes) > 3 else "")
+        table.add_row(escape(label), str(len(nodes)), escape(names), escape(nodes[0].error or ""),
+                      escape(nodes[0].hint or ""))
+    return table
+
+
+def ranges_line(result, limit: int = 8) -> str:
+    """The capability ranges, summarised so they agree with the node counts: how many nodes are refused, how many
+    the rest could run in TensorRT (what isolation builds), and the first few ranges."""
+    refused = len(result.failing)
+    total = len(result.nodes)
+    sup = [p for p in result.partitions if p["supported"]]
+    covered = sum(p["nodes"][1] - p["nodes"][0] + 1 for p in sup)
+    head = ", ".join(f"{p['nodes'][0]}-{p['nodes'][1]} {'supported' if p['supported'] else 'unsupported'}"
+                     for p in result.partitions[:limit])
+    more = f", ... ({len(result.partitions) - limit} more)" if len(result.partitions) > limit else ""
+    return (f"{refused} of {total} nodes refused; the other {total - refused} can run in TensorRT around them "
+            f"(`trtlab surgeon MODEL --isolate-unsupported -o DIR` builds the segments). Parser capability query: "
+            f"{len(result.partitions)} node range(s), {len(sup)} judged supported on their own ({covered} nodes): "
+            f"{head}{more}")

@@ -13,7 +13,7 @@ from trtlab.comparators.tolerances import HELP as TOL_HELP
 from trtlab.errors import TrtlabError
 
 HELP = "debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph"
-FAILS = ("check", "crash", "build", "compare")
+FAILS = ("check", "crash", "build", "compare", "nonfinite")
 
 
 def add_arguments(p) -> None:
@@ -28,7 +28,10 @@ def add_arguments(p) -> None:
                    "(default: reduced.onnx in the run directory)")
     how = r.add_argument_group("what counts as failing (one of --fails or --check)")
     how.add_argument("--fails", choices=FAILS, help="check: TensorRT's parser refuses it; crash: TensorRT crashes "
-                     "parsing it; build: the builder fails; compare: --ref and --target disagree beyond --atol/--rtol")
+                     "parsing it; build: the builder fails; compare: --ref and --target disagree beyond --atol/--rtol "
+                     "(or --metric); nonfinite: the target has NaN/Inf in an output where the reference is finite")
+    how.add_argument("--metric", metavar="NAME:THRESHOLD", help="compare: judge outputs by a metric instead of "
+                     "atol/rtol: cosine:0.99 fails below 0.99, max_abs:0.1 fails above 0.1 (new NaN/Inf always fail)")
     how.add_argument("--check", metavar="CMD", help="a shell command with {model}; failing = exit code "
                      "--fail-code (default: any non-zero) and, with --fail-regex, output matching it")
     how.add_argument("--fail-code", type=int, metavar="N", help="exit code that means failing (--check)")
@@ -63,9 +66,11 @@ def make_mode(args, samples, workdir):
     if args.check:
         return rc.CommandMode(args.check, args.fail_code, args.fail_regex, workdir, args.check_timeout), \
             {"mode": "command", "check": args.check, "fail_code": args.fail_code, "fail_regex": args.fail_regex}
-    if args.fails == "compare":
+    if args.metric and args.fails != "compare":
+        raise TrtlabError("debug reduce", "--metric applies to --fails compare", "add --fails compare")
+    if args.fails in ("compare", "nonfinite"):
         if not args.target:
-            raise TrtlabError("debug reduce --fails compare", "no --target backend", "e.g. --target onnxrt:fp16")
+            raise TrtlabError(f"debug reduce --fails {args.fails}", "no --target backend", "e.g. --target onnxrt:fp16")
         from trtlab.backends import parse_spec
         from trtlab.comparators.tolerances import for_target, precision_of
 
@@ -73,9 +78,12 @@ def make_mode(args, samples, workdir):
         tol = for_target(target, args.atol, args.rtol)
         given = [k for k in ("atol", "rtol") if getattr(args, k) is not None]
         source = {k: "given" if k in given else f"default for {precision_of(target).upper()}" for k in ("atol", "rtol")}
-        return rc.CompareMode(args.ref, args.target, tol.atol, tol.rtol, samples), \
-            {"mode": "compare", "ref": args.ref, "target": args.target, "atol": tol.atol, "rtol": tol.rtol,
-             "tolerances": source, "samples": len(samples)}
+        metric = rc.parse_metric(args.metric)
+        cls = rc.NonfiniteMode if args.fails == "nonfinite" else rc.CompareMode
+        return cls(args.ref, args.target, tol.atol, tol.rtol, samples, metric), \
+            {"mode": args.fails, "ref": args.ref, "target": args.target, "atol": tol.atol, "rtol": tol.rtol,
+             "tolerances": source, "samples": len(samples),
+             **({"metric": args.metric} if metric else {})}
     from trtlab.trt import module
 
     trt = module.load(args.trt_module)
@@ -97,7 +105,7 @@ def run(args) -> int:
         from trtlab.rundir import check_output_path
 
         check_output_path(args.output, inputs=(args.model, args.replay), flag="-o")
-        if args.fails == "compare":
+        if args.fails in ("compare", "nonfinite"):
             from trtlab.reducer.search import inputs_path_for
 
             check_output_path(inputs_path_for(args.output), inputs=(args.model, args.replay),
@@ -108,7 +116,7 @@ def run(args) -> int:
         try:
             samples, warnings = make_samples(args, model)
         except TrtlabError:
-            if args.fails == "compare":
+            if args.fails in ("compare", "nonfinite"):
                 raise
             samples, warnings = [], []  # types only; shape inference alone then
         mode, failure = make_mode(args, samples, run_dir)

@@ -33,4 +33,24 @@ def run(args) -> int:
                 out.print(f"         hint: {escape(c.hint)}", markup=True)
         verdict = "[green]ready[/]" if result.ready else f"[red]not ready[/] (missing: {', '.join(result.missing)})"
         out.print(f"for {args.work}: {verdict}", markup=True)
+        if args.work == "compare" and not result.ready:
+            works, not_here = compare_targets(result)
+            out.print("compare targets that work here: " + (", ".join(works) or "none"), markup=False)
+            if not_here:
+                out.print("not here: " + "; ".join(not_here), markup=False)
     return 0 if result.ready else 3
+
+
+def compare_targets(result) -> tuple[list[str], list[str]]:
+    """For ``--for compare`` on a machine that is not ready for TensorRT targets: the --target specs that do work
+    here, and the ones that do not with why."""
+    ok = {c.name: c.ok for c in result.checks}
+    works, not_here = [], []
+    if ok.get("onnxruntime", False):
+        works += ["onnxrt (CPU)", "onnxrt:fp16 (FP16 simulated on the CPU)", "onnxrt:bf16",
+                  "hybrid:DIR (TensorRT segments run on onnxrt, said so)"]
+    else:
+        not_here.append("onnxrt: onnxruntime is not installed (pip install onnxruntime)")
+    missing = ", ".join(result.missing)
+    not_here.append(f"trt, trt:fp16: need a GPU TensorRT can execute on (missing: {missing})")
+    return works, not_here

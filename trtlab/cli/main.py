@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "run": "trtlab.cli.run_cmd",
     "report": "trtlab.cli.report_cmd",
     "debug": "trtlab.cli.debug_cmd",
+    "sweep": "trtlab.cli.sweep_cmd",
+    "diff": "trtlab.cli.diff_cmd",
 }
 
 

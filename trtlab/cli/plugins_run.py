@@ -15,7 +15,14 @@ from trtlab.cli.common import command_argv
 from trtlab.errors import EXIT_MISMATCH, EXIT_OK, TrtlabError
 
 SCHEMA = "trtlab.substitute/1"
-NEAR = 3  # pattern nodes matched before a candidate counts as a near miss
+NEAR = 3  # pattern nodes matched before a candidate counts as a near miss ...
+
+
+def is_near_miss(c) -> bool:
+    """... and most of the pattern: 3 of a 12-node pattern is a coincidence (every Add-Mul-Add looks like it)."""
+    if c.reason is None:
+        return False
+    return c.match is not None or (c.matched >= NEAR and 2 * c.matched > c.total)
 
 
 def run_substitute(args) -> int:
@@ -31,7 +38,7 @@ def run_substitute(args) -> int:
     sub = substitute(loaded.proto, rules, dry_run=args.dry_run)
     match_s = time.perf_counter() - start
     matches = [_cand(c) for c in sub.candidates if c.match is not None and c.reason is None]
-    near = [_cand(c) for c in sub.candidates if c.reason is not None and (c.matched >= NEAR or c.match is not None)]
+    near = [_cand(c) for c in sub.candidates if is_near_miss(c)]
     per_rule = [{"rule": r.name, "source": r.source, "description": r.description,
                  "matches": sum(1 for m in matches if m["rule"] == r.name),
                  "near_misses": sum(1 for m in near if m["rule"] == r.name),

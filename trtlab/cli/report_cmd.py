@@ -13,19 +13,18 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    import json
     from pathlib import Path
 
     from trtlab.errors import TrtlabError
     from trtlab.reports import report_path, write_report
-    from trtlab.rundir import RESULTS
+    from trtlab.rundir import read_results
     from trtlab.ui import out, print_json
 
     if args.output and Path(args.output).is_dir():
         raise TrtlabError(args.output, "is a folder", "pass a file name for -o, e.g. -o report.html")
     report_path(args.run_dir, args.output)  # refused before any rendering: never over the run's own files
     path = write_report(args.run_dir, args.output)
-    schema = json.loads((Path(args.run_dir) / RESULTS).read_text()).get("schema")
+    schema = read_results(args.run_dir).get("schema")
     size = path.stat().st_size
     if args.json:
         print_json({"report": str(path), "schema": schema, "bytes": size})

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from trtlab.cli.common import add_input_args
 
-HELP = "run a TensorRT engine (or an ONNX model, built first) on inputs and report trtexec-style latency"
+HELP = ("run a TensorRT engine (or an ONNX model, built first, or on ONNX Runtime with --backend onnxrt) on inputs "
+        "and report trtexec-style latency")
 
 
 def add_arguments(p) -> None:
@@ -31,6 +32,9 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     p.add_argument("--json", action="store_true", help="print results.json to stdout")
     add_input_args(p)
+    from trtlab.cli.ort_run import add_arguments as add_ort_arguments
+
+    add_ort_arguments(p)
 
 
 def check_args(args) -> None:
@@ -107,6 +111,15 @@ def run(args) -> int:
     from trtlab.ui import print_json
 
     check_args(args)
+    if args.backend != "trt":
+        from trtlab.cli.ort_run import run_ort
+
+        return run_ort(args)
+    for flag, given in (("--profile-nodes", args.profile_nodes), ("--sweep-shapes", args.sweep_shapes),
+                        ("--suggest-profile", args.suggest_profile)):
+        if given:
+            raise TrtlabError(flag, "works with --backend onnxrt for now (engines: not yet)",
+                              f"trtlab run MODEL.onnx --backend onnxrt[:cuda] {flag} ...")
     if args.hybrid:
         from trtlab.cli.partition_run import run_hybrid
 
@@ -141,20 +154,30 @@ def run(args) -> int:
     if args.json:
         print_json(result)
     else:
-        print_timing(report, trt, run_dir)
+        print_timing(report, f"{trt.name} {trt.version}", run_dir)
     return 0
 
 
-def print_timing(report, trt, run_dir) -> None:
+def _ms(value: float) -> str:
+    """8 columns, a space first: 4 decimals below 100 ms, fewer above."""
+    decimals = 4 if value < 100 else 3 if value < 1000 else 1 if value < 1e5 else 0
+    return f" {value:7.{decimals}f}"
+
+
+def print_timing(report, label: str, run_dir) -> None:
+    """Timing in 80 columns: one row per metric (ms), as trtexec prints them."""
     from trtlab.ui import out
 
-    out.print(f"{trt.name} {trt.version}: {report.iterations} iterations in {report.total_s:.2f} s "
-              f"(warm-up {report.warmup_iterations}), throughput {report.throughput_qps:.1f} qps", markup=False)
+    out.print(f"{label}: {report.iterations} iterations in {report.total_s:.2f} s (warm-up "
+              f"{report.warmup_iterations}), {report.throughput_qps:.1f} qps", markup=False)
     labels = {"h2d_ms": "H2D latency", "compute_ms": "GPU compute", "d2h_ms": "D2H latency",
               "host_ms": "host latency", "wall_ms": "end-to-end wall"}
-    for key, label in labels.items():
+    out.print(f"  {'(ms)':15}" + "".join(f"{k:>8}" for k in ("mean", "min", "max", "p50", "p90", "p95", "p99")),
+              markup=False)
+    for key, name in labels.items():
         s = report.stats.get(key)
-        if s:
-            out.print(f"  {label:16} mean {s['mean']:.4f} ms  min {s['min']:.4f}  max {s['max']:.4f}  "
-                      f"p50 {s['p50']:.4f}  p90 {s['p90']:.4f}  p95 {s['p95']:.4f}  p99 {s['p99']:.4f}", markup=False)
-    out.print(f"run: {run_dir}", markup=False)
+        if s and not (key == "wall_ms" and s == report.stats.get("host_ms")):  # the CPU: host latency is the wall
+            out.print(f"  {name:15}" + "".join(_ms(s[k]) for k in ("mean", "min", "max", "p50", "p90", "p95", "p99")),
+                      markup=False)
+    if run_dir is not None:
+        out.print(f"run: {run_dir}", markup=False)

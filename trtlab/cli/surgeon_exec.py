@@ -25,8 +25,9 @@ def _verifier(args, loaded, steps, result):
         return None
     from trtlab.cli.common import make_samples
 
+    args = _with_overrides(args, loaded, steps)
     try:
-        samples, warnings = make_samples(_with_overrides(args, loaded, steps), loaded)
+        samples, warnings = make_samples(args, loaded)
     except TrtlabError as exc:  # data the user gave (a file, a loader, a flag) is wrong: that is their error
         if args.load_inputs or args.data_loader_script or str(exc.subject).startswith("--"):
             raise
@@ -38,14 +39,69 @@ def _verifier(args, loaded, steps, result):
         verifier = Verifier(samples[0])
         verifier.baseline(loaded.proto)
     except TrtlabError as exc:
-        reason = f"verification impossible: the input model does not run in onnxruntime here ({exc.problem})"
-        result.verify = {"enabled": False, "reason": reason}
-        result.warnings.append(reason)
-        return None
+        if exc.code == 2 and "--input-shapes" in exc.subject:
+            raise
+        at_run = exc.problem.startswith("inference failed")  # it loads: the ops exist, the sizes may not fit
+        found = _runnable_dims(args, loaded, exc) if at_run and any(
+            "dynamic dim" in w for w in _plan_warnings(args, loaded)) else None
+        if found is None:
+            reason = f"verification impossible: the input model does not run in onnxruntime here ({exc.problem})"
+            result.verify = {"enabled": False, "reason": reason}
+            result.warnings.append(reason)
+            return None
+        verifier, warnings = found
     result.warnings.extend(warnings)
     result.verify = {"enabled": True, "seed": args.seed, "backend": "onnxrt",
                      "atol": args.atol, "rtol": args.rtol}
     return verifier
+
+
+COMMON_DIMS = (2, 4, 8, 16, 32, 64, 128, 224, 256, 512)
+
+
+def _plan_warnings(args, loaded) -> list[str]:
+    from trtlab.inputs import parse_shape_args, plan_inputs
+
+    return plan_inputs(loaded.proto.graph, parse_shape_args(args.input_shapes)).warnings
+
+
+def _runnable_dims(args, loaded, first: TrtlabError):
+    """Dynamic dims set to 1 made the model unrunnable (a reflect Pad, a pooling window): try the sizes the dim
+    names hint at, then common sizes, for every dim the user did not set; (Verifier, warnings) for the first that
+    runs. None of them: a usage error (exit 2), since writing an unverified model is only done on --no-verify."""
+    import argparse
+    import re
+
+    from trtlab.cli.common import make_samples
+    from trtlab.inputs import input_specs, parse_shape_args
+    from trtlab.surgery.verify import Verifier
+
+    given = parse_shape_args(args.input_shapes)
+    specs = [s for s in input_specs(loaded.proto.graph) if s.name not in given and s.shape is not None]
+    hints = [int(m) for s in specs for d in s.shape if isinstance(d, str) for m in re.findall(r"\d+", d)
+             if 1 < int(m) <= 4096]
+    for size in dict.fromkeys(hints + list(COMMON_DIMS)):
+        shapes = dict(given)
+        for spec in specs:
+            if any(not (isinstance(d, int) and d >= 0) for d in spec.shape):
+                shapes[spec.name] = [d if isinstance(d, int) and d >= 0 else size for d in spec.shape]
+        trial = argparse.Namespace(**vars(args))
+        trial.input_shapes = [f"{n}:[{','.join(str(d) for d in dims)}]" for n, dims in shapes.items()]
+        try:
+            samples, warnings = make_samples(trial, loaded)
+            verifier = Verifier(samples[0])
+            verifier.baseline(loaded.proto)
+        except TrtlabError:
+            continue
+        warnings = [w for w in warnings if "dynamic dim" not in w]
+        example = " ".join(trial.input_shapes)
+        warnings.append(f"the model does not run with its dynamic dims set to 1 ({first.problem[:120]}): verified "
+                        f"with them set to {size}; choose with --input-shapes (here: {example})")
+        return verifier, warnings
+    raise TrtlabError(loaded.path or loaded.label, "cannot verify the passes: the input model does not run in "
+                      f"onnxruntime with its dynamic dims set to 1 or to {', '.join(map(str, COMMON_DIMS))} "
+                      f"({first.problem[:160]})", "pass --input-shapes NAME:DIMS with sizes the model accepts (or "
+                      "--no-verify to write the model unverified)", code=2)
 
 
 def _with_overrides(args, loaded, steps):

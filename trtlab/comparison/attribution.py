@@ -21,6 +21,7 @@ from onnx import numpy_helper
 from trtlab import backends, weights
 from trtlab.backends import BackendSpec
 from trtlab.comparators import Tolerances, compare_arrays
+from trtlab.comparators.metrics import error_of
 from trtlab.errors import TrtlabError
 from trtlab.model import subgraphs
 
@@ -127,12 +128,12 @@ def attribute(model: onnx.ModelProto, ref_spec: BackendSpec, target_spec: Backen
             atol, rtol = tolerances.for_tensor(tensor)
             own = compare_arrays(tensor, values[tensor], out[tensor], atol, rtol)
             total = metrics[tensor]
-            total.introduced_max_abs, total.introduced_cosine = own.max_abs, own.cosine
-            entries.append({"tensor": tensor, "node": sel.name, "op": sel.op, "introduced": own.max_abs,
+            own_err, total_err = error_of(own), error_of(total)  # inf where NaN/Inf differ: never "0"
+            total.introduced_max_abs, total.introduced_cosine = own_err, own.cosine
+            entries.append({"tensor": tensor, "node": sel.name, "op": sel.op, "introduced": own_err,
                             "introduced_cosine": own.cosine, "introduced_passed": own.passed,
-                            "total": total.max_abs,
-                            "inherited": _inherited(total.max_abs, own.max_abs),
-                            "verdict": verdict(own.max_abs, total.max_abs, own.passed)})
+                            "total": total_err, "inherited": _inherited(total_err, own_err),
+                            "verdict": verdict(own_err, total_err, own.passed)})
     del values
     order = {o: i for i, n in enumerate(model.graph.node) for o in n.output}
     entries.sort(key=lambda e: order.get(e["tensor"], 0))

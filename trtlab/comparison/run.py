@@ -14,6 +14,9 @@ import numpy as np
 from trtlab import backends
 from trtlab.backends import BackendSpec
 from trtlab.comparators import TensorMetrics, Tolerances, compare_arrays, merge_samples
+from trtlab.comparators import verdict as rules
+from trtlab.comparators.tolerances import precision_of
+from trtlab.comparison.task import TaskOptions, Tracker
 from trtlab.model import LoadedModel, model_summary, walk_nodes
 from trtlab.ui import progress
 
@@ -30,10 +33,13 @@ class LayerInfo:
     op: str
 
 
-def topo_tensors(model: LoadedModel) -> tuple[list[LayerInfo], int]:
-    """Node outputs of the main graph in topological order, and how many tensors live in subgraph bodies."""
+def topo_tensors(model: LoadedModel, weights: bool = False) -> tuple[list[LayerInfo], int]:
+    """Node outputs of the main graph in topological order, and how many tensors live in subgraph bodies.
+    Weights (Constant outputs) are not layers unless ``weights``."""
     layers = []
     for i, node in enumerate(model.proto.graph.node):
+        if node.op_type == "Constant" and not weights:
+            continue
         for out in node.output:
             if out:
                 layers.append(LayerInfo(out, node.name or f"{node.op_type}_{i}", node.op_type))
@@ -64,19 +70,29 @@ class CompareResult:
     argv: list[str] = field(default_factory=list)
     attribution: list[dict] = field(default_factory=list)  # --attribute: introduced vs total error per layer
     attribution_skipped: list[dict] = field(default_factory=list)
+    verdict: dict = field(default_factory=dict)  # comparators.verdict: rules, failures, weak inputs
+    first_nonfinite: dict | None = None  # the first tensor where the target has NaN/Inf the reference lacks
+    findings: list[dict] = field(default_factory=list)  # comparators.findings, as the report shows them
+    settled: list[dict] = field(default_factory=list)  # reference vs onnxrt disagreements judged by an oracle
+    task: dict | None = None  # --task metrics (trtlab.comparison.task), or a hint naming the flag
+    memory: dict = field(default_factory=dict)  # --max-memory: budget, chunks, peaks (comparison/budget.py)
 
 
 class _Accumulator:
     """Per-tensor metrics over samples, plus error histograms from the first sample."""
 
-    def __init__(self, tolerances: Tolerances):
+    def __init__(self, tolerances: Tolerances, outputs: list[str] = ()):
         self.tol = tolerances
         self.per_tensor: dict[str, list[TensorMetrics]] = {}
         self.hist: dict[str, np.ndarray] = {}
+        self.outputs = set(outputs)
+        self.stats: dict[str, list[dict]] = {}  # graph outputs: what the verdict rules need (verdict.py)
 
     def add(self, name: str, ref: np.ndarray, out: np.ndarray, sample: int) -> None:
         atol, rtol = self.tol.for_tensor(name)
         self.per_tensor.setdefault(name, []).append(compare_arrays(name, ref, out, atol, rtol))
+        if name in self.outputs and ref.shape == out.shape:
+            self.stats.setdefault(name, []).append(rules.output_stats(ref, out))
         if sample == 0 and ref.shape == out.shape and ref.dtype.kind == "f":
             self.hist[name] = _histogram(ref, out)
 
@@ -103,19 +119,51 @@ def _histogram(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendSpec, samples: list[dict],
                 tolerances: Tolerances, layerwise: bool, save_outputs_to: Path | None = None,
-                quiet: bool = False, warmup: int = 1) -> tuple[CompareResult, dict[str, np.ndarray]]:
+                quiet: bool = False, warmup: int = 1, min_cosine: float | None = None,
+                layerwise_weights: bool = False, task: TaskOptions | None = None,
+                max_memory: int | None = None
+                ) -> tuple[CompareResult, dict[str, np.ndarray]]:
     """Compare ``target`` against ``ref``; return the result and the histogram arrays (for the run dir).
-    ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm."""
+    ``warmup`` untimed runs of the first sample on each backend come first, so latencies are warm.
+    ``min_cosine`` None: the default for the target's precision (comparators.verdict).
+    ``max_memory`` (bytes, layer-wise only): run in chunks of marked tensors that fit it (comparison/budget.py)."""
     warnings = list(model.warnings)
-    layers, nested = topo_tensors(model) if layerwise else ([], 0)
+    if min_cosine is None:
+        min_cosine = rules.default_min_cosine(precision_of(target_spec))
+    layers, nested = topo_tensors(model, layerwise_weights) if layerwise else ([], 0)
     if layerwise and nested:
         warnings.append(f"{nested} tensors inside If/Loop/Scan bodies are not compared: the backends expose only "
                         "main-graph tensors")
     layer_names = [layer.tensor for layer in layers]
     output_names = [o.name for o in model.proto.graph.output]
     summary = model_summary(model)
-    acc = _Accumulator(tolerances)
+    acc = _Accumulator(tolerances, output_names)
+    tracker = Tracker(task, output_names)
     saved: dict[str, dict[str, np.ndarray]] = {"ref": {}, "target": {}}
+    if max_memory is not None and layerwise:
+        if task is not None:
+            from trtlab.errors import TrtlabError
+
+            raise TrtlabError("--task", "is not available with --max-memory (chunked runs keep no outputs)",
+                              "run the task comparison without --max-memory")
+        result, hist = _run_bounded(model, summary, ref_spec, target_spec, samples, tolerances, layers,
+                                    output_names, acc, saved, save_outputs_to, quiet, warmup, max_memory, warnings)
+        fused = {}
+    else:
+        result, hist, fused = _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, layers,
+                                             layer_names, output_names, acc, tracker, saved, save_outputs_to,
+                                             quiet, warmup, warnings)
+    from trtlab.comparison.verdict import apply_verdict, settle_disagreement
+
+    settle_disagreement(result, model.proto, ref_spec, target_spec, samples[0])
+    apply_verdict(result, acc.stats, min_cosine, fused, model.proto)
+    tracker.finish(result, hist)
+    return result, hist
+
+
+def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, layers, layer_names, output_names,
+                   acc, tracker, saved, save_outputs_to, quiet, warmup, warnings):
+    """Both backends loaded once, samples streamed through them; the usual (unbounded) path."""
     with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
         ref.load(model.proto, layer_names, model_sha256=summary["sha256"])
@@ -134,6 +182,7 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
             if save_outputs_to is not None:
                 for side, values in (("ref", ref_out), ("target", tgt_out)):
                     saved[side].update({f"{i}/{n}": values[n] for n in output_names if n in values})
+            tracker.add(i, ref_out, tgt_out)
             for name in list(ref_out):
                 if name in tgt_out:
                     acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
@@ -144,8 +193,26 @@ def run_compare(model: LoadedModel, ref_spec: BackendSpec, target_spec: BackendS
         timing = {"ref": _timing(ref), "target": _timing(target)}
     if save_outputs_to is not None:
         _save_outputs(save_outputs_to, saved, len(samples))
-    return _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
-                     unmatched, timing, warnings)
+    result, hist = _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
+                             unmatched, timing, warnings)
+    return result, hist, getattr(target, "fused", {})
+
+
+def _run_bounded(model, summary, ref_spec, target_spec, samples, tolerances, layers, output_names, acc, saved,
+                 save_outputs_to, quiet, warmup, max_memory, warnings):
+    from trtlab.comparison.budget import run_bounded
+
+    layer_names = [layer.tensor for layer in layers]
+    ref_info, tgt_info, exposed, timing, memory, more = run_bounded(
+        model, ref_spec, target_spec, samples, acc, layer_names, output_names, max_memory,
+        saved if save_outputs_to is not None else None, quiet, warmup, summary["sha256"])
+    if save_outputs_to is not None:
+        _save_outputs(save_outputs_to, saved, len(samples))
+    unmatched = _unmatched(exposed["ref"], exposed["target"], output_names, layer_names)
+    result, hist = _assemble(model, summary, ref_info, tgt_info, tolerances, samples, layers, output_names, acc,
+                             unmatched, timing, warnings + more)
+    result.memory = memory
+    return result, hist
 
 
 def _timing(backend) -> dict:

@@ -4,14 +4,19 @@ Each mode is a small class with ``original(plan)`` (run once on the whole model;
 reduce) and ``__call__(candidate) -> Verdict``. Literal registry: ``MODES``.
 
 - ``check``: TensorRT's ONNX parser refuses the model. The candidate reproduces when the parser refuses one of the
-  nodes it refused in the original (``any_failure`` accepts any refusal), so a cut that breaks something else
-  is not mistaken for the bug.
+  nodes it refused in the original or, when the parser named no node, with the same error text (names and numbers
+  normalised away; ``any_failure`` accepts any refusal), so a cut that breaks something else is not mistaken for
+  the bug.
 - ``crash``: TensorRT crashes (a native signal, contained in a child process) while parsing the model; ``check``
   accepts a crashing original too, and then only candidates that crash reproduce.
 - ``build``: the model parses but the builder fails; a parser refusal of the candidate is a different failure.
 - ``compare``: outputs of a reference and a target backend differ beyond atol/rtol on any of several samples.
   A candidate's inputs are the reference model's intermediate values on the original samples; the reproducer's
   are saved beside it (``MIN.inputs.npz``) so ``trtlab compare MIN.onnx --load-inputs MIN.inputs.npz`` fails too.
+  ``--metric cosine:C`` judges outputs by cosine similarity instead (fails below C), ``--metric max_abs:X`` by
+  max abs error (fails above X): the reducer then keeps what wrecks an output, not the first harmless rounding.
+- ``nonfinite``: like ``compare``, but a candidate fails only when the target has NaN/Inf in a tensor (output or
+  intermediate) where the reference is finite: the reducer keeps the overflow, not the first harmless rounding.
 - ``command``: a shell command with ``{model}``; fails when it exits with ``fail_code`` (default: non-zero)
   and, if ``fail_regex`` is given, the regex matches its stdout or stderr.
 """
@@ -52,33 +57,40 @@ class ParseMode:
     def __init__(self, trt, any_failure: bool = False):
         self.trt, self.any_failure = trt, any_failure
         self.signature: set[int] = set()
+        self.keys: set[str] = set()
 
-    def _parse(self, proto, origin: list[int]) -> tuple[bool, set[int], str]:
+    def _parse(self, proto, origin: list[int]) -> tuple[bool, set[int], str, set[str]]:
         from trtlab.trt.check import parse_network, parser_errors
         from trtlab.trt.contain import TrtCrash
 
         try:
             _b, _n, parser, logger, ok, _s = parse_network(self.trt, LoadedModel(proto=proto, path=None))
         except TrtCrash as exc:
-            return False, {CRASHED}, _one_line(exc.problem)
+            return False, {CRASHED}, _one_line(exc.problem), {"<crash>"}
         errors = parser_errors(parser)
         nodes = {origin[e["node"]] for e in errors if 0 <= e["node"] < len(origin)}
         first = errors[0] if errors else {"node_name": "", "op": "", "message": "; ".join(logger.errors())}
         detail = "parses" if ok else _one_line(f"{first['node_name']} ({first['op']}): {first['message']}")
-        return ok, nodes, detail
+        keys = {error_key(e["message"]) for e in errors} | {error_key(m) for m in logger.errors()}
+        return ok, nodes, detail, keys - {""}
 
     def original(self, plan: Plan) -> Verdict:
-        ok, nodes, detail = self._parse(plan.model, list(range(len(plan.model.graph.node))))
+        ok, nodes, detail, keys = self._parse(plan.model, list(range(len(plan.model.graph.node))))
         if ok:
             raise TrtlabError("debug reduce --fails check", f"{NOTHING} ({self.trt.name} {self.trt.version} parses "
                               "it)", "nothing to do; for builder failures use --fails build, for accuracy "
                               "--fails compare", code=EXIT_USAGE)
-        self.signature = nodes
+        self.signature, self.keys = nodes, keys
         return Verdict(True, detail, _names(plan, nodes - {CRASHED}))
 
     def __call__(self, cand: Candidate) -> Verdict:
-        ok, nodes, detail = self._parse(cand.proto, cand.origin)
-        same = self.any_failure or not self.signature or bool(nodes & self.signature)
+        ok, nodes, detail, keys = self._parse(cand.proto, cand.origin)
+        if self.any_failure:
+            same = True
+        elif self.signature:
+            same = bool(nodes & self.signature)
+        else:  # the parser named no node: the same failure is the same error text (names and numbers aside)
+            same = same_error(self.keys, keys) or not self.keys
         if not ok and not same:
             detail = "a different failure: " + detail
         return Verdict(not ok and same, detail, sorted(str(n) for n in nodes))
@@ -88,7 +100,7 @@ class CrashMode(ParseMode):
     name = "crash"
 
     def original(self, plan: Plan) -> Verdict:
-        ok, nodes, detail = self._parse(plan.model, list(range(len(plan.model.graph.node))))
+        ok, nodes, detail, _keys = self._parse(plan.model, list(range(len(plan.model.graph.node))))
         if CRASHED not in nodes:
             raise TrtlabError("debug reduce --fails crash", f"{NOTHING} (TensorRT does not crash on it: {detail})",
                               "use --fails check for parser refusals", code=EXIT_USAGE)
@@ -96,8 +108,41 @@ class CrashMode(ParseMode):
         return Verdict(True, detail)
 
     def __call__(self, cand: Candidate) -> Verdict:
-        _ok, nodes, detail = self._parse(cand.proto, cand.origin)
+        _ok, nodes, detail, _keys = self._parse(cand.proto, cand.origin)
         return Verdict(CRASHED in nodes, detail if CRASHED in nodes else f"no crash: {detail}")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")
+_NODE_PREFIX = re.compile(r"in node -?\d+ with name: .*? and operator: \S+ ?\(?|^\[[^\]]*\]\s*", re.I)
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?", re.I)
+
+
+def error_key(text: str) -> str:
+    """A parser error with what a cut changes taken out (tensor and node names, numbers, source locations), so the
+    original failure and the same failure on a reduced model compare equal, and a different one does not."""
+    text = _NODE_PREFIX.sub(" ", str(text))
+    text = _QUOTED.sub("<name>", text)
+    text = re.sub(r"\b[\w./-]+\.(cpp|cu|h|hpp):\d+", "<src>", text)
+    text = _NUMBER.sub("#", text)
+    text = re.sub(r"(network input|input|tensor|node|layer|output)\s+\S*[/_.:#\d]\S*", r"\1 <name>", text,
+                  flags=re.I)
+    return " ".join(text.lower().split())[:200]
+
+
+def _core(key: str) -> str:
+    """The message proper: the longest ':'-separated part, bracketed values dropped."""
+    parts = [re.sub(r"\[[^\]]*\]|\([^)]*\)", "", p).strip(" .") for p in key.split(":")]
+    return max(parts, key=len) if parts else ""
+
+
+def same_error(original: set[str], candidate: set[str]) -> bool:
+    """Whether a candidate's parser errors include the original one (``error_key`` texts; one message may be
+    reported with or without the parser's prefix and details)."""
+    for a in original:
+        for b in candidate:
+            if a == b or (len(_core(a)) >= 12 and _core(a) in b) or (len(_core(b)) >= 12 and _core(b) in a):
+                return True
+    return False
 
 
 class BuildMode(ParseMode):
@@ -129,39 +174,91 @@ class BuildMode(ParseMode):
         return Verdict(same, detail if kind in ("ok", "build") else f"a different failure: {detail}")
 
 
+METRICS = {"cosine": "fails when an output's cosine similarity is below the threshold",
+           "max_abs": "fails when an output's max abs error is above the threshold"}
+
+
+def parse_metric(text: str | None) -> tuple[str, float] | None:
+    """``cosine:0.99`` -> ("cosine", 0.99); None for None."""
+    if text is None:
+        return None
+    name, _, value = text.partition(":")
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = None
+    if name not in METRICS or threshold is None:
+        raise TrtlabError(f"--metric {text}", "not METRIC:THRESHOLD with a known metric",
+                          f"e.g. --metric cosine:0.99 or --metric max_abs:0.1 (metrics: {', '.join(METRICS)})")
+    return name, threshold
+
+
+def _new_nonfinite(m) -> int:
+    return (m.nan["target"] + m.inf["target"]) - (m.nan["ref"] + m.inf["ref"])
+
+
 class CompareMode:
     name = "compare"
 
-    def __init__(self, ref: str, target: str, atol: float, rtol: float, samples: list[dict]):
+    def __init__(self, ref: str, target: str, atol: float, rtol: float, samples: list[dict],
+                 metric: tuple[str, float] | None = None):
         from trtlab.backends import parse_spec
 
         self.ref, self.target = parse_spec(ref), parse_spec(target)
         self.atol, self.rtol, self.samples = atol, rtol, samples
+        self.metric = metric
         self.values: list[dict] = []
+
+    def tensors(self, proto) -> list[str] | None:
+        """Tensors compared besides the outputs (none: compare judges outputs)."""
+        return None
+
+    def fails(self, m) -> bool:
+        """Whether one output's metrics count as failing in this mode."""
+        if self.metric is None:
+            return not m.passed
+        name, threshold = self.metric
+        if _new_nonfinite(m) > 0:
+            return True
+        if name == "cosine":
+            return m.cosine is not None and m.cosine < threshold
+        return (m.max_abs or 0.0) > threshold
+
+    def criterion(self) -> str:
+        if self.metric is None:
+            return f"atol {self.atol:g}, rtol {self.rtol:g}"
+        name, threshold = self.metric
+        return f"{name} {'>=' if name == 'cosine' else '<='} {threshold:g}"
 
     def _compare(self, proto, feeds_list) -> Verdict:
         from trtlab.backends import create
         from trtlab.comparators import compare_arrays
 
         worst = None
+        layers = self.tensors(proto)
         with create(self.ref) as ref, create(self.target) as tgt:
-            ref.load(proto)
-            tgt.load(proto)
+            ref.load(proto, layers)
+            tgt.load(proto, layers)
             for s, feeds in enumerate(feeds_list):
                 r, t = ref.run(feeds), tgt.run(feeds)
                 for name in r:
                     if name not in t:
                         continue
                     m = compare_arrays(name, r[name], t[name], self.atol, self.rtol)
-                    if not m.passed and (worst is None or (m.max_abs or 0) > (worst[1].max_abs or 0)):
+                    if self.fails(m) and (worst is None or (m.max_abs or 0) > (worst[1].max_abs or 0)):
                         worst = (s, m)
         if worst is None:
-            return Verdict(False, f"outputs match within atol {self.atol:g}, rtol {self.rtol:g} "
-                           f"on {len(feeds_list)} sample(s)")
+            return Verdict(False, f"outputs pass ({self.criterion()}) on {len(feeds_list)} sample(s)")
         s, m = worst
-        return Verdict(True, _one_line(f"'{m.name}' mismatches on sample {s}: max abs {m.max_abs:.3g}, "
-                                       f"{m.mismatches} of {m.size} elements ({m.reason or 'over tolerance'})"),
-                       [m.name])
+        return Verdict(True, self.describe(s, m), [m.name])
+
+    def describe(self, s: int, m) -> str:
+        if self.metric is not None:
+            return _one_line(f"'{m.name}' fails {self.criterion()} on sample {s}: cosine "
+                             f"{m.cosine if m.cosine is None else round(m.cosine, 6)}, max abs {m.max_abs:.3g}, "
+                             f"{_new_nonfinite(m)} new NaN/Inf")
+        return _one_line(f"'{m.name}' mismatches on sample {s}: max abs {m.max_abs:.3g}, "
+                         f"{m.mismatches} of {m.size} elements ({m.reason or 'over tolerance'})")
 
     def original(self, plan: Plan) -> Verdict:
         from trtlab.reducer.graph import observe
@@ -173,9 +270,10 @@ class CompareMode:
         plan.add_observed(self.values[0])
         verdict = self._compare(plan.model, self.samples)
         if not verdict.reproduces:
-            raise TrtlabError(f"debug reduce --fails compare --ref {self.ref} --target {self.target}",
-                              f"{NOTHING} ({verdict.detail})", "lower --atol/--rtol, or add --samples",
-                              code=EXIT_USAGE)
+            hint = ("use --fails compare for errors without NaN/Inf, or add --samples" if self.name == "nonfinite"
+                    else "lower --atol/--rtol (or raise --metric's threshold), or add --samples")
+            raise TrtlabError(f"debug reduce --fails {self.name} --ref {self.ref} --target {self.target}",
+                              f"{NOTHING} ({verdict.detail})", hint, code=EXIT_USAGE)
         return verdict
 
     def feeds(self, cand: Candidate) -> list[dict] | None:
@@ -195,7 +293,29 @@ class CompareMode:
         """The command that shows the reproducer failing on its own, with the boundary feeds it failed on."""
         args = ["trtlab", "compare", str(model_path), "--ref", str(self.ref), "--target", str(self.target),
                 "--load-inputs", str(inputs_path), "--atol", f"{self.atol:g}", "--rtol", f"{self.rtol:g}"]
+        if self.metric and self.metric[0] == "cosine":
+            args += ["--min-cosine", f"{self.metric[1]:g}"]
         return " ".join(shlex.quote(a) for a in args)
+
+
+class NonfiniteMode(CompareMode):
+    """A candidate fails when the target has NaN/Inf in any tensor (outputs and intermediates) where the
+    reference is finite: an overflow fails it even when a later Reciprocal or Softmax hides it from the outputs."""
+
+    name = "nonfinite"
+
+    def tensors(self, proto) -> list[str]:
+        return [o for n in proto.graph.node if n.op_type != "Constant" for o in n.output if o]
+
+    def fails(self, m) -> bool:
+        return _new_nonfinite(m) > 0
+
+    def criterion(self) -> str:
+        return "no NaN/Inf the reference lacks"
+
+    def describe(self, s: int, m) -> str:
+        return _one_line(f"'{m.name}' has {_new_nonfinite(m)} NaN/Inf the reference lacks on sample {s} "
+                         f"(target NaN {m.nan['target']}, Inf {m.inf['target']})")
 
 
 class CommandMode:
@@ -228,6 +348,7 @@ class CommandMode:
                 return Verdict(False, f"timed out after {self.timeout} s (counted as passing)")
         finally:
             os.unlink(path)
+            _remove_candidate_runs(path)
         return self._verdict(proc.returncode, proc.stdout, proc.stderr)
 
     def _verdict(self, rc: int, stdout: str, stderr: str) -> Verdict:
@@ -256,9 +377,25 @@ class CommandMode:
         return self._run(cand.proto)
 
 
+def _remove_candidate_runs(candidate: str) -> None:
+    """A check command that is itself trtlab (``trtlab check {model}``) leaves a run folder per candidate under
+    ./trtlab-runs, named after the candidate's temporary file: remove those (only those)."""
+    import shutil
+
+    from trtlab.rundir import DEFAULT_ROOT
+
+    stem = os.path.splitext(os.path.basename(candidate))[0]
+    if not DEFAULT_ROOT.is_dir():
+        return
+    for run in DEFAULT_ROOT.iterdir():
+        if run.is_dir() and (run.name.endswith(f"-{stem}") or f"-{stem}-" in run.name):
+            shutil.rmtree(run, ignore_errors=True)
+
+
 def _names(plan: Plan, nodes) -> list[str]:
     graph = plan.model.graph
     return [graph.node[i].name or f"{graph.node[i].op_type}_{i}" for i in sorted(nodes)]
 
 
-MODES = {"check": ParseMode, "crash": CrashMode, "build": BuildMode, "compare": CompareMode, "command": CommandMode}
+MODES = {"check": ParseMode, "crash": CrashMode, "build": BuildMode, "compare": CompareMode,
+         "nonfinite": NonfiniteMode, "command": CommandMode}

@@ -38,6 +38,7 @@ class PassRecord:
     status: str = "ok"  # ok | skipped | failed
     skipped: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    undone: list = field(default_factory=list)  # [{"rewrite": node, "reason": why}] rewrites the runner undid
     normalize_seconds: float = 0.0
     verify_seconds: float = 0.0
     dumped: str | None = None
@@ -91,7 +92,7 @@ def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, s
     refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted)."""
     from trtlab.passes.graphutil import graphsurgeon
 
-    if size > GS_NORMALIZE_LIMIT:
+    if size > GS_NORMALIZE_LIMIT or _reads_outer_weights(model.graph):
         _normalize_in_place(model)
         return model, None
     try:
@@ -113,6 +114,20 @@ def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, s
         del out.functions[:]
         out.functions.extend(model.functions)
     return out, None
+
+
+def _reads_outer_weights(graph: onnx.GraphProto) -> bool:
+    """Whether a body (If/Loop/Scan) reads an initializer of an enclosing graph: graphsurgeon's export copies such
+    a weight into every body that reads it (a model with nested Ifs grew by half), so trtlab normalises those
+    models itself."""
+    from trtlab.passes.graphutil import outer_refs, subgraphs
+
+    inits = {t.name for t in graph.initializer}
+    for node in graph.node:
+        for sub in subgraphs(node):
+            if outer_refs(sub) & inits or _reads_outer_weights(sub):
+                return True
+    return False
 
 
 def fit_ir_version(model: onnx.ModelProto) -> str | None:
@@ -158,8 +173,12 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
         after, after_m = _normalized(out, before, rec, result, step.name)
         if verifier is not None:
             tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
+            state = verifier.state()
             if not _verified(verifier, keep_before, after, tol, p, rec, result):
-                break
+                repaired = _undo_offending(p, step, keep_before, verifier, state, tol, rec, result)
+                if repaired is None:
+                    break
+                after, after_m = repaired
         if dump and dump_after and (step.name in dump_after or "all" in dump_after):
             rec.dumped = dump(step.name, index, after)
         current, before = after, after_m
@@ -195,12 +214,93 @@ def _normalized(out, before: dict, rec: PassRecord, result: SurgeonResult, name:
     after, warning = normalize(out.model, before["bytes"])
     rec.normalize_seconds = time.perf_counter() - t0
     rec.notes.extend(n for n in (warning, fit_ir_version(after)) if n)
+    if _has_bodies(after):
+        from trtlab.passes.graphutil import drop_conflicting_value_info
+
+        dropped = drop_conflicting_value_info(after)
+        if dropped:
+            rec.notes.append(f"{len(dropped)} declared shape(s) that disagree with shape inference dropped "
+                             f"({', '.join(dropped[:3])}{', ...' if len(dropped) > 3 else ''})")
     after_m = measure(after)
     rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
     rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]
     if out.modified is False and rec.ops_after == rec.ops_before and rec.skipped:
         rec.status = "skipped"
     return after, after_m
+
+
+MAX_UNDO_CHECKS = 48  # verifications the bisection may spend on one pass
+
+
+def _undo_offending(p, step: Step, before: onnx.ModelProto, verifier, state: tuple, tol: tuple, rec: PassRecord,
+                    result: SurgeonResult):
+    """The pass broke the model (verification failed): find the rewrites that did it by bisecting over the nodes
+    the pass may leave alone (its ``undo_option``), rerun it with only those left alone, and keep the rest.
+    Returns (model, measures), with the record and result marked as passing again, or None when nothing can be
+    kept (every node has to stay as it was, or no set of them helps): the pass fails as recorded."""
+    if not p.undo_option:
+        return None
+    failure = result.failure
+    units = [n.output[0] for n in before.graph.node if n.output and n.output[0]]
+    given = list(step.options.get(p.undo_option) or [])
+    checks = 0
+
+    def attempt(excluded: list[str]):
+        nonlocal checks
+        checks += 1
+        verifier.restore(state)
+        work = onnx.ModelProto()
+        work.CopyFrom(before)
+        try:
+            out = p(work, **{**step.options, p.undo_option: given + excluded})
+        except Exception:  # noqa: BLE001 - a failing attempt only means "not this set"
+            return None
+        scratch = PassRecord(name=rec.name, options={})
+        after, after_m = _normalized(out, measure(before), scratch, SurgeonResult(), step.name)
+        check = verifier.check(before, after, tol, rec.name, ort_gaps=p.ort_gaps)
+        return None if check.verified is False else (after, after_m, out, scratch, check)
+
+    if attempt(units) is None:
+        return None
+    kept = list(units)
+    chunk = max(1, len(kept) // 2)
+    while checks < MAX_UNDO_CHECKS:
+        i = 0
+        while i < len(kept) and checks < MAX_UNDO_CHECKS:
+            trial = kept[:i] + kept[i + chunk:]
+            if attempt(trial) is not None:
+                kept = trial
+            else:
+                i += chunk
+        if chunk == 1:
+            break
+        chunk = max(1, chunk // 2)
+    if len(kept) == len(units):  # nothing can be kept: the pass fails, as recorded, with what was tried
+        rec.undone = [{"rewrite": k, "reason": failure} for k in kept]
+        rec.notes.append(f"undoing rewrites did not help: every one of the {len(units)} node(s) has to stay as it "
+                         f"was ({checks} verification(s))")
+        return None
+    final = attempt(kept)
+    if final is None:
+        return None
+    after, after_m, out, scratch, check = final
+    rec.nodes_after, rec.ops_after = after_m["nodes"], after_m["ops"]
+    rec.initializers_after, rec.bytes_after = after_m["initializers"], after_m["bytes"]
+    rec.verified, rec.max_abs_error = check.verified, check.max_abs_error
+    rec.notes = list(out.notes) + scratch.notes + ([check.note] if check.note else [])
+    rec.skipped = list(out.skipped)
+    rec.undone = [{"rewrite": k, "reason": failure} for k in kept]
+    rec.notes.append(f"{len(kept)} of {len(units)} node(s) left as they were ({p.undo_option}="
+                     f"{'+'.join(kept[:4])}{'+...' if len(kept) > 4 else ''}), because with them rewritten: {failure}")
+    rec.status = "ok"
+    result.passed, result.failure = True, None
+    result.warnings.append(f"{step.name}: {len(kept)} rewrite(s) undone ({'+'.join(kept[:4])}) because with them: "
+                           f"{failure}"[:300])
+    return after, after_m
+
+
+def _has_bodies(model: onnx.ModelProto) -> bool:
+    return any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node)
 
 
 def _verified(verifier, before: onnx.ModelProto, after: onnx.ModelProto, tol: tuple, p, rec: PassRecord,

@@ -55,6 +55,13 @@ class Verifier:
             names = {i.name for i in backend.session.get_inputs()}
             return backend.run({k: v for k, v in feeds.items() if k in names})
 
+    def state(self) -> tuple[dict, dict]:
+        """What ``check`` advances (the last model's outputs, the feeds): to try rewrites and go back."""
+        return dict(self._cache), dict(self.feeds)
+
+    def restore(self, state: tuple[dict, dict]) -> None:
+        self._cache, self.feeds = dict(state[0]), dict(state[1])
+
     def baseline(self, model: onnx.ModelProto) -> None:
         """Run the input model once; raise when it cannot run (verification then is impossible)."""
         self._cache = self._run(model, [], self.feeds)
@@ -108,6 +115,23 @@ class Verifier:
                 failures.append(f"output '{name}' changed: {m.reason or 'beyond tolerance'} "
                                 f"(max abs error {m.max_abs}, atol {atol}, rtol {rtol})")
         if failures:
-            return Check(False, worst, failure=f"pass {pass_name} changed the outputs: " + "; ".join(failures[:3]),
-                         metrics=metrics)
+            drift = ""
+            if 0 < worst <= 1e-2 * max(1.0, max((float(np.max(np.abs(ref[m.name]))) for m in metrics
+                                                 if ref[m.name].size and ref[m.name].dtype.kind == "f"),
+                                                default=1.0)):
+                drift = (f"; a small drift: if it is acceptable, pass --atol {_round_up(worst)} (and/or --rtol) "
+                         "to verify with that tolerance")
+            return Check(False, worst, failure=f"pass {pass_name} changed the outputs: " + "; ".join(failures[:3])
+                         + drift, metrics=metrics)
         return Check(True, worst, metrics=metrics)
+
+
+def _round_up(x: float) -> str:
+    """A tolerance just above ``x``, written short (2e-05 for 1.3e-05)."""
+    import math
+
+    exp = math.floor(math.log10(x))
+    lead = math.ceil(x / 10**exp + 1e-9)
+    if lead >= 10:
+        lead, exp = 1, exp + 1
+    return f"{lead}e{exp:+03d}" if exp < -2 or exp > 3 else f"{lead * 10**exp:g}"

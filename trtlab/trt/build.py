@@ -37,6 +37,7 @@ class BuildOptions:
     strongly_typed: bool = False
     mark: list[str] = field(default_factory=list)  # extra tensors to mark as outputs (layer-wise comparison)
     mark_all: bool = False
+    debug_unfused: bool = False  # tensors that survive fusion become debug tensors (read by an IDebugListener)
 
     def to_json(self) -> dict:
         from dataclasses import asdict
@@ -61,6 +62,8 @@ class Built:
     convert_s: float
     notes: list[str]
     warnings: list[str]
+    half_fraction: float | None = None  # float compute nodes converted by --precision fp16/bf16
+    debug: dict = field(default_factory=dict)  # debug tensors asked for (layers.mark_debug_unfused)
 
 
 class BuildFailure(TrtlabError):
@@ -85,9 +88,10 @@ def parse_size(text: str) -> int:
 
 
 def convert_precision(model: LoadedModel, opts: BuildOptions,
-                      trt: TrtModule) -> tuple[LoadedModel, list[str], list[str]]:
-    """FP16/BF16 as graph edits through the surgeon's to-half pass; INT8 refused. Returns the model, notes and the
-    pass's warnings (e.g. a --keep-fp32 entry that matches nothing)."""
+                      trt: TrtModule) -> tuple[LoadedModel, list[str], list[str], float | None]:
+    """FP16/BF16 as graph edits through the surgeon's to-half pass; INT8 refused. Returns the model, notes, the
+    pass's warnings (e.g. a --keep-fp32 entry that matches nothing, a model mostly left in FP32) and the converted
+    fraction of the float compute nodes (None for fp32)."""
     if opts.precision == "int8":
         raise UnavailableError(
             "--precision int8", f"implicit INT8 (calibration) is not supported by trtlab with {trt.name} {trt.version}"
@@ -98,9 +102,9 @@ def convert_precision(model: LoadedModel, opts: BuildOptions,
         if opts.keep_fp32:
             raise TrtlabError("--keep-fp32", "only means something with --precision fp16 or bf16",
                               "add --precision fp16")
-        return model, [], []
+        return model, [], [], None
     try:
-        from trtlab.passes.to_half import convert_to_half
+        from trtlab.passes.to_half import convert_with_report
     except ImportError as exc:
         raise TrtlabError(f"--precision {opts.precision}", f"the to-half graph pass is not available ({exc})",
                           "install a trtlab that includes trtlab.passes.to_half (the surgeon passes), or build fp32",
@@ -109,12 +113,13 @@ def convert_precision(model: LoadedModel, opts: BuildOptions,
 
     work = ModelProto()
     work.CopyFrom(model.proto)
-    converted, warnings = _run_pass(convert_to_half, work, opts)
-    proto = _proto_of(converted)
+    converted, warnings = _run_pass(convert_with_report, work, opts)
+    proto, pass_notes, frac, low = converted
     notes = [f"precision {opts.precision}: weights and activations converted by graph edits (to-half pass), "
              f"graph inputs/outputs kept in their original types" + (f", kept in FP32: {', '.join(opts.keep_fp32)}"
-                                                                     if opts.keep_fp32 else "")]
-    return LoadedModel(proto=proto, path=model.path, warnings=list(model.warnings), label=model.label), notes, warnings
+                                                                     if opts.keep_fp32 else "")] + pass_notes[:1]
+    return (LoadedModel(proto=proto, path=model.path, warnings=list(model.warnings), label=model.label), notes,
+            list(dict.fromkeys(warnings + low)), frac)
 
 
 def _run_pass(convert_to_half, work, opts: BuildOptions):
@@ -143,13 +148,6 @@ def _keep_fp32_warnings(model: LoadedModel, opts: BuildOptions) -> list[str]:
 
     unmatched = unmatched_keep(model.proto, opts.keep_fp32)
     return [keep_warning(unmatched)] if unmatched else []
-
-
-def _proto_of(result):
-    """convert_to_half may return a ModelProto, a (model, ...) tuple or a result object with ``.model``."""
-    if isinstance(result, tuple):
-        result = result[0]
-    return getattr(result, "model", result)
 
 
 def _flag(trt: TrtModule, name: str, option: str):
@@ -238,12 +236,12 @@ def _io(network) -> tuple[list[dict], list[dict]]:
 def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progress_cb=None) -> Built:
     """Parse, configure, build. Raises TrtlabError with the parser's or builder's own words on failure."""
     from trtlab.trt.check import parse_network, parser_errors
-    from trtlab.trt.layers import mark_outputs, network_layers
+    from trtlab.trt.layers import mark_debug_unfused, mark_outputs, network_layers
     from trtlab.trt.profiles import validate
 
     t0 = time.perf_counter()
     keep_warnings = _keep_fp32_warnings(model, opts)
-    model, notes, pass_warnings = convert_precision(model, opts, trt)
+    model, notes, pass_warnings, half_fraction = convert_precision(model, opts, trt)
     convert_s = time.perf_counter() - t0
     flags = 0
     if opts.strongly_typed:
@@ -264,6 +262,7 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
                            messages=messages, notes=check_notes)
     warnings = list(dict.fromkeys(keep_warnings + pass_warnings)) + validate(opts.profiles, network)
     marked = mark_outputs(network, opts.mark, opts.mark_all)
+    debug = mark_debug_unfused(trt, network, model.proto) if opts.debug_unfused else {}
     inputs, outputs = _io(network)
     layers = network_layers(network)
     monitor = progress_cb(trt) if progress_cb else None
@@ -278,14 +277,27 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
     build_s = time.perf_counter() - start
     if engine is None:
         why = " | ".join(logger.errors()) or "the builder returned no engine and logged no error"
-        hint = ("raise the memory pool limit (--workspace 2G) or lower the profiles' max shapes"
-                if "OutOfMemory" in why else "the builder's message names the layer; `trtlab check` the model, "
-                "fold constants (`trtlab surgeon --fold-constants`) or fix the shapes it names")
+        hint = _build_hint(why, model)
         raise BuildFailure(model.path or model.name, f"engine build failed: {why}", hint, stage="build",
                            messages=logger.errors(), notes=[f"{trt.name} printed: {x}" for x in logger.native()])
     save_timing_cache(config, opts.timing_cache)
     warnings += [w for w in logger.warnings() if "Thread context" not in w]
-    return Built(bytes(engine), inputs, outputs, layers, marked, parse_s, build_s, convert_s, notes, warnings)
+    return Built(bytes(engine), inputs, outputs, layers, marked, parse_s, build_s, convert_s, notes, warnings,
+                 half_fraction, debug)
+
+
+def _build_hint(why: str, model: LoadedModel) -> str:
+    """What to do about a builder failure: memory, an internal error (a TensorRT bug: find the smallest model that
+    shows it), or the layer it names."""
+    path = model.path or "MODEL"
+    if "OutOfMemory" in why:
+        return "raise the memory pool limit (--workspace 2G) or lower the profiles' max shapes"
+    low = why.lower()
+    if "internal error" in low or "assertion" in low or "error code 2" in low:
+        return (f"an internal builder error (a TensorRT bug, not the model's): find the smallest model that shows it "
+                f"with `trtlab debug reduce {path} --fails build -o min.onnx` and report it, or isolate that part")
+    return ("the builder's message names the layer; `trtlab check` the model, fold constants (`trtlab surgeon "
+            "MODEL --fold-constants -o folded.onnx`) or fix the shapes it names")
 
 
 def _flag_net(trt: TrtModule):

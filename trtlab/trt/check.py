@@ -62,13 +62,23 @@ PLUGIN = ("substitute a plugin: load a plugin library that implements {domain}::
 ISOLATE = "isolate the op so it runs outside TensorRT (`trtlab surgeon --isolate-unsupported -o DIR`)"
 
 
-def node_hint(node: NodeReport, message: str, imported: set[str]) -> str:
+DYNAMIC_QUANT = ("DynamicQuantizeLinear", "ConvInteger", "MatMulInteger")
+
+
+def node_hint(node: NodeReport, message: str, imported: set[str], folded: bool = False) -> str:
+    """The hint for a refused node. ``folded``: the model has nothing left to fold, so "fold constants" is no
+    advice."""
     text, op, domain = message.lower(), node.op, node.domain
+    fold = "" if folded else FOLD
     if domain not in STANDARD_DOMAINS and domain not in imported:
         return (f"the model imports no opset for domain '{domain}': fix the export (add an opset_import for it); "
                 f"then {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}")
     if domain not in STANDARD_DOMAINS:
         return f"custom-domain op: {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}"
+    if op in DYNAMIC_QUANT:
+        return (f"TensorRT has no dynamic quantization ({op}): dequantize to float (export the float model), "
+                f"use static QDQ (QuantizeLinear/DequantizeLinear with fixed scales, e.g. from NVIDIA ModelOpt), "
+                f"or {ISOLATE}")
     if op.endswith("Integer"):
         return (f"TensorRT does not import integer-arithmetic {op}: re-export with QuantizeLinear/DequantizeLinear "
                 f"(QDQ) around a float {op[:-7] or 'op'}, or {ISOLATE}")
@@ -83,17 +93,55 @@ def node_hint(node: NodeReport, message: str, imported: set[str]) -> str:
     if "string" in text:
         return "TensorRT has no string type: keep tokenization and string ops outside the engine; " + ISOLATE
     if "dynamic" in text or "shape" in text or "dimension" in text:
-        return SHAPES + "; " + FOLD
+        return SHAPES + ("; " + fold if fold else "")
     if "not registered" in text or "outer scope" in text or op in ("If", "Loop", "Scan"):
+        if not fold:
+            return ISOLATE + "; or unroll/replace the control flow in the exporter"
         return FOLD + " (it resolves outer-scope values that subgraph bodies refer to); or " + ISOLATE
+    if not fold:
+        return f"{ISOLATE} and report the parser message (the model is already folded)"
     return f"{FOLD}; if it still fails, {ISOLATE} and report the parser message"
 
 
-def _model_hint(message: str) -> str:
+def _model_hint(message: str, folded: bool = False) -> str:
     text = message.lower()
     if "string" in text or "data type" in text:
         return "a graph input or output has a type TensorRT lacks (e.g. string): " + ISOLATE
+    if folded:
+        return ("the parser names no node: find the smallest failing part with `trtlab debug reduce MODEL --fails "
+                "check -o min.onnx`")
     return FOLD
+
+
+def is_folded(model) -> bool:
+    """Nothing left to fold: no Constant node and no standard-domain node whose inputs are all initializers (a
+    quick test, not a fold)."""
+    graph = model.graph
+    inits = {t.name for t in graph.initializer}
+    for node in graph.node:
+        if node.domain not in STANDARD_DOMAINS or node.op_type.startswith("Random"):
+            continue
+        if node.op_type == "Constant" or (node.input and all(i in inits for i in node.input if i)):
+            return False
+    return True
+
+
+def shared_dim_note(model) -> str | None:
+    """Inputs whose dims share one name must be equal in every optimization profile (TensorRT treats a named dim as
+    one value); exporters name unknown dims alike ('?', 'unk__0'). Says which, so a profile that sets them apart is
+    understood."""
+    names: dict[str, list[str]] = {}
+    for vi in model.graph.input:
+        tt = vi.type.tensor_type
+        for k, d in enumerate(tt.shape.dim if tt.HasField("shape") else []):
+            if d.HasField("dim_param") and d.dim_param:
+                names.setdefault(d.dim_param, []).append(f"{vi.name}[{k}]")
+    shared = {n: where for n, where in names.items() if len(where) > 1}
+    if not shared:
+        return None
+    parts = [f"'{n}' ({', '.join(w[:4])})" for n, w in list(shared.items())[:3]]
+    return ("dims that share one name must be equal in every profile: " + "; ".join(parts) + ". To give them "
+            "different sizes, rename one: `trtlab surgeon MODEL --override-input-shapes NAME:DIMS -o OUT.onnx`")
 
 
 # --- parsing ----------------------------------------------------------------------------------------------
@@ -190,11 +238,12 @@ def explain(trt: TrtModule, model: LoadedModel, builder, parser, logger,
     errors = parser_errors(parser)
     graph = model.proto.graph
     imported = {o.domain for o in model.proto.opset_import}
+    folded = is_folded(model.proto)
     nodes = [NodeReport(i, n.name or f"{n.op_type}_{i}", n.op_type, n.domain, True) for i, n in enumerate(graph.node)]
     model_errors = []
     for err in errors:
         if not 0 <= err["node"] < len(nodes):
-            model_errors.append({"message": err["message"], "hint": _model_hint(err["message"])})
+            model_errors.append({"message": err["message"], "hint": _model_hint(err["message"], folded)})
             continue
         node = nodes[err["node"]]
         node.supported = False
@@ -206,7 +255,7 @@ def explain(trt: TrtModule, model: LoadedModel, builder, parser, logger,
             node.where = f"{node.where} | {chain}" if node.where else chain
             if err["op"] and err["op"] != node.op:  # hint about the inner op that failed, not its container
                 subject = NodeReport(node.index, inner or node.name, err["op"], "", False)
-        node.hint = node.hint or node_hint(subject, err["message"], imported)
+        node.hint = node.hint or node_hint(subject, err["message"], imported, folded)
     notes, parse_errors = [], logger.errors()  # before the capability query logs into the same logger
     failing = {n.index for n in nodes if not n.supported}
     if ok:
@@ -217,8 +266,10 @@ def explain(trt: TrtModule, model: LoadedModel, builder, parser, logger,
             notes.append(note)
         partitions = partitions_from(subgraphs, failing, len(nodes))
         if not failing and not model_errors:
-            model_errors.append({"message": "; ".join(parse_errors) or "the parser failed without naming a node",
-                                 "hint": FOLD})
+            message = "; ".join(parse_errors) or "the parser failed without naming a node"
+            model_errors.append({"message": message, "hint": _model_hint(message, folded)})
+    shared = shared_dim_note(model.proto) if not ok else None
+    notes += [shared] if shared else []
     notes += [f"{trt.name} printed (outside its logger): {line}" for line in logger.native()]
     return nodes, partitions, model_errors, notes
 

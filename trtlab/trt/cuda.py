@@ -17,7 +17,9 @@ from trtlab.errors import TrtlabError, UnavailableError
 CUDA_HINT = "pip install 'trtlab[gpu]' (cuda-python) on a machine with an NVIDIA GPU and driver"
 
 
+@functools.lru_cache(maxsize=1)
 def runtime():
+    """The CUDA runtime bindings (cached: timing loops call this several times per iteration)."""
     try:
         from cuda.bindings import runtime as cudart
     except ImportError:
@@ -122,6 +124,29 @@ class DeviceBuffer:
         self.ptr, self.nbytes = 0, 0
 
 
+class PinnedArray:
+    """A numpy array in page-locked host memory (``cudaMallocHost``), as trtexec uses for its host buffers: copies
+    to and from the device run at full speed and asynchronously. ``free()`` returns the memory."""
+
+    def __init__(self, shape, dtype):
+        import ctypes
+
+        import numpy as np
+
+        dtype = np.dtype(dtype)
+        nbytes = max(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, 1)
+        self.ptr = int(check(runtime().cudaMallocHost(nbytes), "cudaMallocHost"))
+        raw = (ctypes.c_byte * nbytes).from_address(self.ptr)
+        self.array = np.frombuffer(raw, dtype=np.uint8, count=nbytes)[: nbytes - nbytes % dtype.itemsize] \
+            .view(dtype)[: int(np.prod(shape, dtype=np.int64))].reshape(shape)
+
+    def free(self) -> None:
+        if self.ptr:
+            self.array = None
+            check(runtime().cudaFreeHost(self.ptr), "cudaFreeHost")
+            self.ptr = 0
+
+
 class Stream:
     def __init__(self):
         self.handle = check(runtime().cudaStreamCreate(), "cudaStreamCreate")
@@ -147,6 +172,14 @@ class Stream:
         if self.handle is not None:
             check(runtime().cudaStreamDestroy(self.handle), "cudaStreamDestroy")
             self.handle = None
+
+
+def copy_to_host(host, src: int, nbytes: int, stream: int) -> None:
+    """Synchronous device-to-host copy on a raw stream handle (e.g. the one a debug listener is called with)."""
+    cudart = runtime()
+    check(cudart.cudaMemcpyAsync(host.ctypes.data, src, nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+                                 stream), "cudaMemcpyAsync D2H (debug tensor)")
+    check(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize (debug tensor)")
 
 
 class Event:

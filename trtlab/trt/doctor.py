@@ -41,16 +41,56 @@ def _package(name: str, module: str, hint: str) -> Check:
         return Check(name, False, f"not importable ({type(exc).__name__}: {str(exc)[:80]})", hint)
 
 
+# Distributions that install the same ``onnxruntime`` module folder: two of them overwrite each other's files.
+ORT_FLAVOURS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino",
+                "onnxruntime-qnn", "onnxruntime-training", "onnxruntime-silicon", "ort-nightly", "ort-nightly-gpu")
+ORT_HINT = "pip install 'trtlab[cpu]' (CPU) or 'trtlab[gpu]' (CUDA provider); one of the two, never both"
+
+
+def onnxruntime_flavours() -> dict[str, dict[str, str]]:
+    """Installed onnxruntime distributions by the folder that holds them: folder -> {normalised name: version}.
+    Two in one folder overwrite each other's ``onnxruntime/`` files; in different folders (a ``PYTHONPATH``
+    install) the first on ``sys.path`` is imported whole."""
+    from importlib import metadata
+
+    found: dict[str, dict[str, str]] = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata.get("Name") or "").lower().replace("_", "-").replace(".", "-")
+        if name in ORT_FLAVOURS:
+            found.setdefault(str(dist.locate_file("")), {})[name] = dist.version
+    return found
+
+
+def mixed_flavour_fix(flavours: dict[str, str], python: str = "python") -> str:
+    """The commands that leave exactly one flavour: uninstall all (they share files), reinstall the one to keep
+    (the GPU one when present, at its installed version)."""
+    keep = "onnxruntime-gpu" if "onnxruntime-gpu" in flavours else next(n for n in flavours if n != "onnxruntime")
+    return (f"{python} -m pip uninstall -y {' '.join(sorted(flavours))} && "
+            f"{python} -m pip install {keep}=={flavours[keep]}")
+
+
 def _onnxruntime() -> list[Check]:
-    check = _package("onnxruntime", "onnxruntime", "pip install onnxruntime (or onnxruntime-gpu for the CUDA provider)")
+    by_folder = onnxruntime_flavours()
+    for folder, flavours in by_folder.items():
+        if len(flavours) > 1:
+            listed = ", ".join(f"{n} {v}" for n, v in flavours.items())
+            return [Check("onnxruntime", False, f"{len(flavours)} flavours installed over one module folder "
+                          f"({listed}, in {folder}); the files of the last one installed win",
+                          f"keep one: {mixed_flavour_fix(flavours, sys.executable)} (for the CPU flavour instead: "
+                          "install onnxruntime the same way)")]
+    check = _package("onnxruntime", "onnxruntime", ORT_HINT)
     if not check.ok:
         return [check]
     import onnxruntime as ort
 
+    names = [n for flavours in by_folder.values() for n in flavours]
+    if names:
+        check.value = f"{check.value} ({', '.join(names)}{'; the first is imported' if len(names) > 1 else ''})"
     providers = ort.get_available_providers()
     cuda_ok = "CUDAExecutionProvider" in providers
     return [check, Check("onnxruntime providers", True, ", ".join(providers),
-                         None if cuda_ok else "optional: pip install onnxruntime-gpu for onnxrt:cuda")]
+                         None if cuda_ok else "optional, for onnxrt:cuda: pip uninstall -y onnxruntime && "
+                         "pip install 'trtlab[gpu]'")]
 
 
 def _tensorrt(module_name: str | None):

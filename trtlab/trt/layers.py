@@ -3,13 +3,20 @@
 Layer-wise comparison marks tensors as extra engine outputs. Marking a tensor stops TensorRT from fusing across it,
 so by default only tensors that survive fusion are marked: the engine's layer outputs that also exist in the ONNX
 graph. The engine under test is then the engine that ships. ``--mark all`` marks every tensor (fusions disabled).
+
+Debug tensors (TensorRT 10.12+, TensorRT for RTX): ``mark_unfused_tensors_as_debug_tensors()`` asks the builder to
+keep every tensor that survives fusion readable at run time through an ``IDebugListener``, without adding outputs
+and without preventing any fusion (``mark_debug`` on a named tensor, by contrast, does constrain fusion). Which
+tensors survived is known from the engine (``ICudaEngine.is_debug_tensor``), i.e. where it deserializes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 MARK_MODES = ("fused", "all", "none")
+ONNX_LAYER = re.compile(r"\[ONNX Layer: ([^\]]+)\]")  # the ONNX parser's layer metadata, one per ONNX node
 
 
 def network_tensors(network) -> dict:
@@ -29,8 +36,11 @@ def network_layers(network) -> list[dict]:
     out = []
     for i in range(network.num_layers):
         layer = network.get_layer(i)
+        outs = [layer.get_output(j) for j in range(layer.num_outputs)]
         out.append({"name": layer.name, "type": str(layer.type).rsplit(".", 1)[-1],
-                    "outputs": [layer.get_output(j).name for j in range(layer.num_outputs)]})
+                    "outputs": [t.name for t in outs],
+                    "dtype": str(outs[0].dtype).rsplit(".", 1)[-1] if outs and outs[0] is not None else None,
+                    "onnx_nodes": ONNX_LAYER.findall(getattr(layer, "metadata", "") or "")})
     return out
 
 
@@ -48,6 +58,34 @@ def mark_outputs(network, names: list[str], mark_all: bool = False) -> list[str]
         existing.add(name)
         marked.append(name)
     return marked
+
+
+def mark_debug_unfused(trt, network, onnx_model) -> dict:
+    """Mark the network's unfused tensors as debug tensors; return what provenance records: the mode and the
+    candidate tensors (those the builder may keep), each with its ONNX tensor name (the ONNX parser names network
+    tensors after the ONNX tensors they come from; None for tensors TensorRT made itself)."""
+    from trtlab.errors import TrtlabError, UnavailableError
+
+    if not hasattr(network, "mark_unfused_tensors_as_debug_tensors"):
+        raise UnavailableError("debug tensors", f"{trt.name} {trt.version} has no "
+                               "INetworkDefinition.mark_unfused_tensors_as_debug_tensors (TensorRT 10.12+ or "
+                               "TensorRT for RTX)", "use mark=fused (surviving tensors as outputs) or upgrade")
+    if network.mark_unfused_tensors_as_debug_tensors() is False:
+        raise TrtlabError("debug tensors", f"{trt.name} refused to mark the unfused tensors as debug tensors",
+                          "use mark=fused (surviving tensors as outputs)")
+    onnx_names = {o for n in onnx_model.graph.node for o in n.output if o}
+    outputs = {network.get_output(i).name for i in range(network.num_outputs)}
+    candidates = [{"tensor": name, "onnx": name if name in onnx_names else None}
+                  for name, t in network_tensors(network).items()
+                  if name not in outputs and t.is_execution_tensor and not t.is_shape_tensor]
+    return {"mode": "unfused", "candidates": candidates,
+            "survivors": None,  # known from the engine where it loads (engine_debug_tensors)
+            "note": "the builder keeps those of the candidates that survive fusion; the engine knows which"}
+
+
+def engine_debug_tensors(engine, names: list[str]) -> list[str]:
+    """Of ``names``, the engine's debug tensors (those that survived fusion and can be read by a listener)."""
+    return [n for n in names if engine.is_debug_tensor(n)]
 
 
 def engine_layers(engine, trt) -> dict | None:

@@ -35,6 +35,7 @@ def make(trt, model, built, opts, engine_path: Path, gpu: dict | None, layers: d
         "engine": {"file": Path(engine_path).name, "bytes": len(built.engine), "sha256": sha256_bytes(built.engine)},
         "onnx": {"path": str(model.path) if model.path else None, "sha256": model_sha256(model),
                  "name": model.name},
+        "onnx_weights_bytes": sum(len(t.raw_data) for t in model.proto.graph.initializer),
         "built_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "build_s": round(built.build_s, 4),
         "gpu": gpu,  # None: built without a GPU (TensorRT for RTX builds on any machine)
@@ -42,8 +43,10 @@ def make(trt, model, built, opts, engine_path: Path, gpu: dict | None, layers: d
         "profiles": [p.to_json() for p in opts.profiles],
         "bindings": {"inputs": built.inputs, "outputs": built.outputs},
         "marked": built.marked,
+        "debug_tensors": getattr(built, "debug", None) or None,
         "layers": layers,
         "notes": built.notes,
+        "half_fraction": getattr(built, "half_fraction", None),
     }
 
 

@@ -48,10 +48,48 @@ def _output_allocator(trt: TrtModule):
     return OutputAllocator()
 
 
-class TrtRunner:
-    """Load an engine, run it on host arrays, release it. A context manager."""
+def capsule_address(capsule) -> int:
+    """The pointer inside a PyCapsule (TensorRT hands debug tensors' device addresses over as capsules)."""
+    import ctypes
 
-    def __init__(self, trt: TrtModule, engine_bytes: bytes):
+    if isinstance(capsule, int):
+        return capsule
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype, get_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return int(get_pointer(capsule, get_name(capsule)) or 0)
+
+
+def _debug_listener(trt: TrtModule, wanted: set[str], host: dict[str, np.ndarray]):
+    """An ``IDebugListener`` that copies each wanted debug tensor to the host while it is valid (the address is
+    guaranteed only during the callback)."""
+    base = trt.mod.IDebugListener
+
+    class DebugCopier(base):
+        def __init__(self):
+            base.__init__(self)
+
+        def process_debug_tensor(self, addr, location, type, shape, name, stream):
+            if name not in wanted:
+                return True
+            arr = np.empty(tuple(shape), _np_dtype(trt, type))
+            if arr.nbytes:
+                cuda.copy_to_host(arr, capsule_address(addr), arr.nbytes, int(stream))
+            host[name] = arr
+            return True
+
+    return DebugCopier()
+
+
+class TrtRunner:
+    """Load an engine, run it on host arrays, release it. A context manager.
+
+    ``debug``: names of debug tensors to read on every inference (an engine built with debug tensors, e.g.
+    ``BuildOptions.debug_unfused``); those the engine has are returned with the outputs, and ``self.debug`` lists
+    them."""
+
+    def __init__(self, trt: TrtModule, engine_bytes: bytes, debug: list[str] | None = None):
         self.trt = trt
         self.logger = CapturingLogger.create(trt)
         self.runtime = trt.mod.Runtime(self.logger)
@@ -72,6 +110,23 @@ class TrtRunner:
         self.allocator = _output_allocator(trt)
         self.host_out: dict[str, np.ndarray] = {}
         self.last: dict[str, float] = {}
+        self.debug: list[str] = []
+        self.debug_host: dict[str, np.ndarray] = {}
+        if debug:
+            self._attach_debug(debug)
+
+    def _attach_debug(self, names: list[str]) -> None:
+        from trtlab.trt.layers import engine_debug_tensors
+
+        found = engine_debug_tensors(self.engine, names)
+        self.debug = found or list(names)  # unfused debug tensors may not answer is_debug_tensor: see what comes
+        self.listener = _debug_listener(self.trt, set(self.debug), self.debug_host)
+        self.context.set_debug_listener(self.listener)
+        if hasattr(self.context, "unfused_tensors_debug_state"):  # TensorRT 10.12+/RTX: every unfused tensor
+            self.context.unfused_tensors_debug_state = True
+        for name in found:
+            self.context.set_tensor_debug_state(name, True)
+        self.delivered: set[str] = set()
 
     def _set_inputs(self, feeds: dict[str, np.ndarray]) -> list[tuple[int, np.ndarray]]:
         missing = [n for n in self.inputs if n not in feeds]
@@ -128,6 +183,9 @@ class TrtRunner:
                 results[name] = host
         d2h1.record(self.stream)
         self.stream.synchronize()
+        if self.debug:  # filled by the listener during execution
+            self.delivered.update(self.debug_host)
+            results.update({n: self.debug_host.pop(n) for n in list(self.debug_host)})
         self.last = {"h2d_ms": comp0.elapsed_ms(h2d0), "compute_ms": comp1.elapsed_ms(comp0),
                      "d2h_ms": d2h1.elapsed_ms(comp1), "wall_ms": (time.perf_counter() - wall) * 1e3}
         return {n: v.copy() for n, v in results.items()}

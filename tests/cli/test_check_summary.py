@@ -1,0 +1,33 @@
+"""`trtlab check` on a model with many refused nodes: one row per op type, and range counts that agree with the
+refused-node count."""
+
+from __future__ import annotations
+
+import onnx
+from onnx import helper
+
+from tests.passes.helpers import make_model, tensor
+
+
+def _many_refused():
+    nodes, prev = [], "x"
+    for i in range(12):
+        op = "Fake" if i % 3 == 0 else "Other"
+        nodes.append(helper.make_node("Relu", [prev], [f"r{i}"], name=f"relu{i}"))
+        nodes.append(helper.make_node(op, [f"r{i}"], [f"o{i}"], name=f"{op.lower()}{i}", domain="com.acme"))
+        prev = f"o{i}"
+    model = make_model(nodes, [tensor("x", [2, 3])], [tensor(prev, [2, 3])])
+    model.opset_import.append(helper.make_opsetid("com.acme", 1))
+    return model
+
+
+def test_refused_nodes_grouped_by_op(cli, tmp_path):
+    onnx.save(_many_refused(), tmp_path / "m.onnx")
+    r = cli("check", "m.onnx")
+    assert r.code == 1
+    text = " ".join(r.out.split())
+    assert "12 of 24 nodes refused; the other 12 can run in TensorRT" in text
+    assert "com.acme::Fake" in r.out and "relu0" not in r.out.split("Parser capability")[0]
+    rows = [line for line in r.out.splitlines() if "│ com.acme::Other" in line or "│ com.acme::Fake" in line]
+    assert len(rows) == 2, r.out
+    assert "│ 8 " in r.out and "│ 4 " in r.out  # counts per op
