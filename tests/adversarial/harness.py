@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DOCUMENTED = {0, 1, 2, 3}
+SENT = ".signal-sent"  # written in the case's folder when the self-sent signal actually went out
 
 
 @dataclass
@@ -128,13 +129,25 @@ def run_forked(argv: list[str], cwd: Path, *, fsize: int | None = None, timeout:
             if mem_cap is not None:
                 cap = _vm_size() + mem_cap
                 resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
-            if send is not None:
+            import trtlab.cli.main as cli_main
+
+            if send is not None:  # the clock starts inside main(), once its SIGTERM handler is installed
                 import threading
 
-                timer = threading.Timer(send[1], os.kill, (os.getpid(), send[0]))
-                timer.daemon = True
-                timer.start()
-            from trtlab.cli.main import main
+                inner = cli_main._main
+
+                def fire():  # leave a mark first: under load the timer may not get to run before the exit
+                    open(SENT, "w").close()
+                    os.kill(os.getpid(), send[0])
+
+                def timed(args, inner=inner):
+                    timer = threading.Timer(send[1], fire)
+                    timer.daemon = True
+                    timer.start()
+                    return inner(args)
+
+                cli_main._main = timed
+            main = cli_main.main
 
             rc = main(list(argv))
         except BaseException:  # noqa: BLE001 (a test harness: print it for the assertion message)

@@ -53,8 +53,17 @@ class Terminated(BaseException):
     """SIGTERM arrived: unwind like Ctrl-C so every temp file and half-made run directory is removed."""
 
 
+_received: list[int] = []  # signals seen by this command's handlers
+
+
 def _on_sigterm(signum, frame):
+    _received.append(signum)
     raise Terminated()
+
+
+def _on_sigint(signum, frame):
+    _received.append(signum)
+    raise KeyboardInterrupt()
 
 
 # OS errors that describe the machine or the paths given (disk full, read-only, ...), never a trtlab bug
@@ -65,15 +74,30 @@ _ENV_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPER
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    previous = {}
+    del _received[:]
     try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        for sig, handler in ((signal.SIGTERM, _on_sigterm), (signal.SIGINT, _on_sigint)):
+            previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave signals alone
-        previous = None
+        pass
     try:
-        return _main(argv)
+        code = _main(argv)
+    except KeyboardInterrupt:  # arrived between installing the handler and _main's own try
+        code = 130
+    except Terminated:
+        code = 128 + signal.SIGTERM
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if _received and code not in (130, 128 + signal.SIGTERM):
+        # The exception was raised where Python drops it (a finalizer, a callback): the work finished, whole,
+        # but the user asked to stop, and the exit status says so.
+        sig = _received[0]
+        sys.stderr.write(f"error: trtlab | {'interrupted' if sig == signal.SIGINT else 'terminated (SIGTERM)'} "
+                         "after the work had finished; its outputs are complete\n")
+        code = 130 if sig == signal.SIGINT else 128 + signal.SIGTERM
+    return code
 
 
 def _main(argv: list[str]) -> int:
