@@ -45,7 +45,7 @@ def test_inspect_engine_says_so_and_shows_provenance(cli, tmp_path):
     r = cli("build", "m.onnx", "-o", "m.engine", "--precision", "fp16")
     assert r.code == 0, r.out + r.err
     r = cli("inspect", "m.engine")
-    assert r.code == 0 and "a TensorRT engine" in r.out and "built by" in r.out, r.out + r.err
+    assert r.code == 0 and "a TensorRT engine" in " ".join(r.out.split()) and "built by" in r.out, r.out + r.err
     assert "precision fp16, 100% of float compute nodes converted" in " ".join(r.out.split())
 
 

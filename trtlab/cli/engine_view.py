@@ -15,8 +15,14 @@ def print_engine(info: dict) -> None:
     from trtlab.ui import out
 
     built, gpu = info.get("built_with") or {}, info.get("gpu")
-    out.print(f"[bold]{info['engine']['path']}[/]  {_mib(info['engine']['bytes'])}  built with "
+    out.print(f"[bold]{info['engine']['path']}[/]: a TensorRT engine ({_mib(info['engine']['bytes'])}), built by "
               f"{built.get('name', '?')} {built.get('version', '?')}")
+    prov = info.get("provenance") or {}
+    precision = (prov.get("options") or {}).get("precision")
+    if precision:
+        frac = prov.get("half_fraction")
+        out.print(f"precision {precision}" + (f", {frac:.0%} of float compute nodes converted"
+                                              if isinstance(frac, (int, float)) else ""))
     out.print("GPU: " + (f"{gpu.get('name')} (compute {gpu.get('compute_capability')})" if gpu
                          else "none recorded (built without a GPU: TensorRT for RTX compiles on first load)"))
     if info["source"] == "sidecar":

@@ -60,7 +60,7 @@ def describe(path: str | Path, module: str | None = None) -> dict:
                               + (f" ({why_not})" if why_not else ""))
     if prov is not None:
         out["provenance"] = {k: prov.get(k) for k in ("module", "gpu", "options", "built_at", "onnx", "build_s",
-                                                       "debug_tensors")}
+                                                       "debug_tensors", "half_fraction")}
         out.setdefault("built_with", prov.get("module"))
         out.setdefault("gpu", prov.get("gpu"))
     return out
