@@ -20,24 +20,16 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trtlab.cli.common import command_argv, load_model_arg, write_report_if
-    from trtlab.rundir import environment, fresh_run_dir, write_results
-    from trtlab.trt import module
-    from trtlab.trt.check import run_check
+    from trtlab import api
+    from trtlab.cli.common import command_argv
     from trtlab.ui import print_json
 
-    trt = module.load(args.trt_module)
-    with fresh_run_dir(args.out, "check", args.model) as run_dir:
-        model = load_model_arg(args.model, run_dir)
-        result = run_check(trt, model)
-        result.argv = command_argv(args)
-        result.environment = environment()
-        write_results(run_dir, result)
-    write_report_if(args.report, run_dir)
+    result = api.check(args.model, trt_module=args.trt_module, out=args.out, report=args.report,
+                       argv=command_argv(args))
     if args.json:
         print_json(result)
     else:
-        print_check(result, run_dir)
+        print_check(result, result.run_dir)
     return 0 if result.parseable else 1
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trtlab.errors import TrtlabError
-
 
 def add_model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="path to an .onnx file, or example:NAME for a bundled example "
@@ -75,30 +73,17 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-inputs", metavar="FEEDS.npz", help="also save the inputs used to this file")
 
 
-def make_samples(args, model) -> tuple[list[dict], list[str]]:
-    """Feeds for every sample, and the warnings produced on the way."""
-    from trtlab.inputs import (
-        load_npz,
-        loader_samples,
-        parse_range_args,
-        parse_shape_args,
-        plan_inputs,
-        random_feeds,
-        save_npz,
-    )
+def input_options(args):
+    """The inputs flags of a parsed command line as ``trtlab.inputs.InputOptions`` (no Namespace leaves cli/)."""
+    from trtlab.inputs import InputOptions
 
-    ranges, default_range = parse_range_args(args.val_range)
-    plan = plan_inputs(model.proto.graph, parse_shape_args(args.input_shapes), ranges, default_range)
-    if args.samples < 1:
-        raise TrtlabError("--samples", "must be at least 1", "e.g. --samples 4")
-    if args.load_inputs:
-        samples = load_npz(args.load_inputs, plan)
-        plan.warnings = [w for w in plan.warnings if "dynamic dim" not in w]
-    elif args.data_loader_script:
-        samples = loader_samples(args.data_loader_script, plan)
-        plan.warnings = [w for w in plan.warnings if "dynamic dim" not in w]
-    else:
-        samples = [random_feeds(plan, args.seed, i) for i in range(args.samples)]
-    if args.save_inputs:
-        save_npz(args.save_inputs, samples)
-    return samples, plan.warnings
+    return InputOptions(input_shapes=args.input_shapes, val_range=args.val_range, seed=args.seed,
+                        samples=args.samples, load_inputs=args.load_inputs,
+                        data_loader_script=args.data_loader_script, save_inputs=args.save_inputs)
+
+
+def make_samples(args, model) -> tuple[list[dict], list[str]]:
+    """Feeds for every sample, and the warnings produced on the way (``trtlab.inputs.make_samples``)."""
+    from trtlab.inputs import make_samples as make
+
+    return make(input_options(args), model)

@@ -11,9 +11,9 @@ import argparse
 from trtlab.cli.common import add_input_args, add_model_arg
 from trtlab.comparators.tolerances import HELP as TOL_HELP
 from trtlab.errors import TrtlabError
+from trtlab.reducer.checks import FAILS
 
 HELP = "debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph"
-FAILS = ("check", "build", "compare")
 
 
 def add_arguments(p) -> None:
@@ -50,82 +50,25 @@ def add_arguments(p) -> None:
     r.add_argument("--json", action="store_true", help="print results.json to stdout")
 
 
-def make_mode(args, samples, workdir):
-    from trtlab.reducer import checks as rc
-
-    if args.check and args.fails:
-        raise TrtlabError("debug reduce", "--check and --fails both given", "choose one way to decide failing")
-    if not args.check and not args.fails:
-        raise TrtlabError("debug reduce", "no failure mode given",
-                          "add --fails check|build|compare, or --check \"CMD {model}\"")
-    if (args.fail_code is not None or args.fail_regex) and not args.check:
-        raise TrtlabError("debug reduce", "--fail-code/--fail-regex only apply to --check", "add --check \"CMD\"")
-    if args.check:
-        return rc.CommandMode(args.check, args.fail_code, args.fail_regex, workdir, args.check_timeout), \
-            {"mode": "command", "check": args.check, "fail_code": args.fail_code, "fail_regex": args.fail_regex}
-    if args.fails == "compare":
-        if not args.target:
-            raise TrtlabError("debug reduce --fails compare", "no --target backend", "e.g. --target onnxrt:fp16")
-        from trtlab.backends import parse_spec
-        from trtlab.comparators.tolerances import for_target, precision_of
-
-        target = parse_spec(args.target)
-        tol = for_target(target, args.atol, args.rtol)
-        given = [k for k in ("atol", "rtol") if getattr(args, k) is not None]
-        source = {k: "given" if k in given else f"default for {precision_of(target).upper()}" for k in ("atol", "rtol")}
-        return rc.CompareMode(args.ref, args.target, tol.atol, tol.rtol, samples), \
-            {"mode": "compare", "ref": args.ref, "target": args.target, "atol": tol.atol, "rtol": tol.rtol,
-             "tolerances": source, "samples": len(samples)}
-    from trtlab.trt import module
-
-    trt = module.load(args.trt_module)
-    cls = rc.ParseMode if args.fails == "check" else rc.BuildMode
-    return cls(trt, args.any_failure), {"mode": args.fails, "module": trt.summary(), "any_failure": args.any_failure}
-
-
 def run(args) -> int:
     if args.debug_command != "reduce":
         raise TrtlabError("trtlab debug", "no subcommand given", "trtlab debug reduce MODEL -o min.onnx --fails check")
-    from pathlib import Path
-
-    from trtlab.cli.common import command_argv, load_model_arg, make_samples
-    from trtlab.reducer.search import run_reduce
-    from trtlab.rundir import environment, fresh_run_dir, write_results
+    from trtlab import api
+    from trtlab.cli.common import command_argv
     from trtlab.ui import info, print_json
 
-    if args.output:  # before any work: a reduction can take minutes
-        from trtlab.rundir import check_output_path
-
-        check_output_path(args.output, inputs=(args.model, args.replay), flag="-o")
-        if args.fails == "compare":
-            from trtlab.reducer.search import inputs_path_for
-
-            check_output_path(inputs_path_for(args.output), inputs=(args.model, args.replay),
-                              flag="-o (the reproducer's inputs beside it)")
     quiet = getattr(args, "quiet", False) or args.json
-    with fresh_run_dir(args.out, "reduce", args.model) as run_dir:
-        model = load_model_arg(args.model, run_dir)
-        try:
-            samples, warnings = make_samples(args, model)
-        except TrtlabError:
-            if args.fails == "compare":
-                raise
-            samples, warnings = [], []  # types only; shape inference alone then
-        mode, failure = make_mode(args, samples, run_dir)
-        out = Path(args.output) if args.output else run_dir / "reduced.onnx"
-        result = run_reduce(model, mode, run_dir, out, samples, replay=args.replay, failure=failure,
-                            say=None if quiet else info)
-        result.argv = command_argv(args)
-        result.warnings = warnings + result.warnings
-        result.environment = environment()
-        write_results(run_dir, result)
-        from trtlab.reports import write_report
-
-        write_report(run_dir)
+    result = api.reduce(args.model, fails=args.fails, check=args.check, output=args.output, fail_code=args.fail_code,
+                        fail_regex=args.fail_regex, check_timeout=args.check_timeout, any_failure=args.any_failure,
+                        ref=args.ref, target=args.target, atol=args.atol, rtol=args.rtol, trt_module=args.trt_module,
+                        replay=args.replay, out=args.out, input_shapes=args.input_shapes, val_range=args.val_range,
+                        seed=args.seed, samples=args.samples, load_inputs=args.load_inputs,
+                        data_loader_script=args.data_loader_script,
+                        save_inputs=args.save_inputs, quiet=quiet, say=info, argv=command_argv(args))
     if args.json:
         print_json(result)
     else:
-        print_summary(result, run_dir)
+        print_summary(result, result.run_dir)
     return 0
 
 

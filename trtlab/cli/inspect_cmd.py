@@ -13,11 +13,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trtlab.cli.common import load_model_arg
-    from trtlab.inspection import summarize
+    from trtlab import api
     from trtlab.ui import print_json
 
-    summary = summarize(load_model_arg(args.model))
+    summary = api.inspect(args.model).to_json()
     if args.json:
         print_json(summary)
     else:

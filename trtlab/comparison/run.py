@@ -15,6 +15,7 @@ from trtlab import backends
 from trtlab.backends import BackendSpec
 from trtlab.comparators import TensorMetrics, Tolerances, compare_arrays, merge_samples
 from trtlab.model import LoadedModel, model_summary, walk_nodes
+from trtlab.results import Result
 from trtlab.ui import progress
 
 SCHEMA = "trtlab.compare/1"
@@ -42,7 +43,7 @@ def topo_tensors(model: LoadedModel) -> tuple[list[LayerInfo], int]:
 
 
 @dataclass
-class CompareResult:
+class CompareResult(Result):
     schema: str
     model: dict
     ref: dict

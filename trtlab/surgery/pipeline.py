@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import onnx
 
 from trtlab.errors import TrtlabError
+from trtlab.results import Result
 
 SCHEMA = "trtlab.surgeon/1"
 
@@ -44,14 +45,14 @@ class PassRecord:
 
 
 @dataclass
-class SurgeonResult:
+class SurgeonResult(Result):
     schema: str = SCHEMA
     command: str = "surgeon"
     argv: list = field(default_factory=list)
     model: str | None = None
     output: str | None = None
     passed: bool = True
-    passes: list = field(default_factory=list)
+    passes: list[PassRecord] = field(default_factory=list)
     verify: dict = field(default_factory=dict)  # enabled, reason, seed, tolerances
     failure: str | None = None
     summary: dict = field(default_factory=dict)  # before/after totals

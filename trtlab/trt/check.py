@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from trtlab.model import LoadedModel, is_large, model_bytes
+from trtlab.results import Result
 from trtlab.trt.module import CapturingLogger, TrtModule, native_stderr
 
 SCHEMA = "trtlab.check/1"
@@ -31,7 +32,7 @@ class NodeReport:
 
 
 @dataclass
-class CheckResult:
+class CheckResult(Result):
     schema: str
     command: str
     argv: list[str]
