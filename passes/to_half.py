@@ -200,7 +200,7 @@ class _Converter:
                         node.input[i] = inner
                 for sub in gu.subgraphs(node):
                     gu.rename_reads(sub, {name: inner})
-            new_nodes.append(onnx.helper.make_node("Cast", [inner], [name], to=FLOAT, name=f"{name}__trtlab_fp32"))
+            new_nodes.append(onnx.helper.make_node("Cast", [inner], [name], to=FLOAT, name=f"{name}__trtlab_output"))
             self.stats["casts"] += 1
 
     def _convert_weights(self, inits: dict, needs: dict, out_names: set[str]) -> None:
