@@ -110,11 +110,12 @@ def inspect(model) -> InspectResult:
 def compare(model, *, ref: str = "onnxrt", target: str = "trt", layerwise: bool = False, attribute: bool = False,
             attribute_top: int = 10, atol=None, rtol=None, out=None, warmup: int = 1, save_outputs: bool = False,
             report: bool = False, inputs=None, input_shapes=None, val_range=None, seed: int = 1, samples: int = 1,
-            load_inputs=None, data_loader_script=None, save_inputs=None, quiet: bool = True,
-            argv=None) -> CompareResult:
+            load_inputs=None, data_loader_script=None, save_inputs=None, quiet: bool = True, argv=None,
+            **run_options) -> CompareResult:
     """Run ``target`` against ``ref`` on the same inputs and compare every output (and with ``layerwise`` every
     intermediate tensor). ``atol``/``rtol``: a number, ``"name:tol"`` or a list of them (like repeated --atol);
-    default: the target precision's tolerances. ``result.passed`` is the verdict (the CLI's exit 0/1)."""
+    default: the target precision's tolerances. Other keyword arguments go to
+    ``trtlab.comparison.run.run_compare``. ``result.passed`` is the verdict (the CLI's exit 0/1)."""
     from trtlab import backends, weights
     from trtlab.comparators.tolerances import for_target
     from trtlab.comparison.run import run_compare
@@ -139,7 +140,8 @@ def compare(model, *, ref: str = "onnxrt", target: str = "trt", layerwise: bool 
             loaded.proto, token = weights.share_weights(loaded.proto)
         try:
             result, hist = run_compare(loaded, ref_spec, target_spec, feeds, tolerances, layerwise,
-                                       run_dir if save_outputs else None, quiet=quiet, warmup=max(warmup, 0))
+                                       run_dir if save_outputs else None, quiet=quiet, warmup=max(warmup, 0),
+                                       **run_options)
             if attribute:
                 _attribute(loaded, ref_spec, target_spec, feeds[0], result, tolerances, attribute_top, quiet)
         finally:

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trtlab.results import Result
-from trtlab.trt.build import BuildOptions, build_engine
+from trtlab.trt.build import PRECISIONS, BuildOptions, build_engine
 from trtlab.trt.module import TrtModule
 
 SCHEMA = "trtlab.build/1"
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 @dataclass

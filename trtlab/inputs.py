@@ -184,7 +184,6 @@ def _example(shape: list[Dim]) -> str:
     return "x".join(str(d) if isinstance(d, int) and d >= 0 else "1" for d in shape) or "[]"
 
 
-_INDEX_OPS = {"Gather": 1, "GatherElements": 1, "GatherND": 1}
 _PASS_THROUGH = {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity"}
 
 

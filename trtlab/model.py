@@ -38,10 +38,6 @@ class LoadedModel:
     def name(self) -> str:
         return self.label or (self.path.stem if self.path else (self.proto.graph.name or "model"))
 
-    @property
-    def base_dir(self) -> Path | None:
-        return self.path.parent if self.path else None
-
 
 def load_model(path: str | os.PathLike, *, check: bool = True) -> LoadedModel:
     """Load an ONNX model from ``path``; raise TrtlabError (exit 2) when it cannot be read."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-
 from trtlab.comparators import TensorMetrics, Tolerances
+
 from trtlab.comparison import run as cr
 from trtlab.model import LoadedModel
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trtlab.building import PRECISIONS
 from trtlab.cli.common import add_model_arg, add_report_arg
+from trtlab.trt.build import PRECISIONS
 
 HELP = "build a TensorRT engine from an ONNX model (writes ENGINE and ENGINE.json provenance)"
 

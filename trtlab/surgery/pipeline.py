@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from trtlab.comparators.tolerances import PRECISION_TOLERANCES
 from trtlab.errors import TrtlabError
 from trtlab.results import Result
 
 SCHEMA = "trtlab.surgeon/1"
+FP32_TOLERANCES = PRECISION_TOLERANCES["fp32"]  # passes that keep FP32 math; fp16/bf16 passes bring their own
 
 
 @dataclass
@@ -158,7 +160,7 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
             break
         after, after_m = _normalized(out, before, rec, result, step.name)
         if verifier is not None:
-            tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
+            tol = tolerance or out.verify_tolerance or FP32_TOLERANCES  # the user's tolerances win
             if not _verified(verifier, keep_before, after, tol, p, rec, result):
                 break
         if dump and dump_after and (step.name in dump_after or "all" in dump_after):

@@ -11,9 +11,7 @@ import onnx
 
 from trtlab.errors import TrtlabError
 from trtlab.inputs import InputOptions
-from trtlab.surgery.pipeline import Step, SurgeonResult
-
-DEFAULT_TOLERANCE = 1e-5  # fp32 passes; fp16/bf16 passes bring their own (PassOutput.verify_tolerance)
+from trtlab.surgery.pipeline import FP32_TOLERANCES, Step, SurgeonResult
 
 
 @dataclass
@@ -149,8 +147,7 @@ def run_surgeon(loaded, steps: list[Step], run_dir: Path, target: Path, opts: Su
     verifier = _verifier(opts, loaded, steps, result)
     tolerance = None
     if opts.atol is not None or opts.rtol is not None:
-        tolerance = (DEFAULT_TOLERANCE if opts.atol is None else opts.atol,
-                     DEFAULT_TOLERANCE if opts.rtol is None else opts.rtol)
+        tolerance = tuple(d if v is None else v for v, d in zip((opts.atol, opts.rtol), FP32_TOLERANCES))
     dumps_dir = run_dir / "dumps"
 
     def dump(name, index, model):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-MARK_MODES = ("fused", "all", "none")
-
 
 def network_tensors(network) -> dict:
     """Every tensor produced by a layer of the network, by name."""
