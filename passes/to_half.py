@@ -244,11 +244,7 @@ class _Converter:
         return notes
 
 
-def _attr(node, name, default=None):
-    for a in node.attribute:
-        if a.name == name:
-            return onnx.helper.get_attribute_value(a)
-    return default
+_attr = gu.attr
 
 
 _SCHEMAS: dict = {}

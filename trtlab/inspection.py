@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import onnx
 
 from trtlab.inputs import dims_of, input_specs
-from trtlab.model import LoadedModel, walk_graphs, walk_nodes
+from trtlab.model import ONNX_DOMAINS, LoadedModel, walk_graphs, walk_nodes
 from trtlab.results import Result
-
-STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"}
 
 
 def _tensor_bytes(t: onnx.TensorProto) -> int:
@@ -52,7 +50,7 @@ def summarize(model: LoadedModel) -> dict:
         ops[key] += 1
         if depth:
             nested_ops[key] += 1
-        if node.domain not in STANDARD_DOMAINS:
+        if node.domain not in ONNX_DOMAINS:
             custom[key] += 1
     init_count = init_bytes = ext_bytes = 0
     for g in walk_graphs(graph):

@@ -301,3 +301,9 @@ def model_summary(model: LoadedModel) -> dict:
             "nodes": len(model.proto.graph.node),
             "opsets": {o.domain or "ai.onnx": o.version for o in model.proto.opset_import},
             "producer": f"{model.proto.producer_name} {model.proto.producer_version}".strip()}
+
+
+# ONNX operator domains, one place: the default operator set (what TensorRT's ONNX parser imports and what a
+# plugin is not), and every domain the ONNX standard defines (anything else is a custom op).
+DEFAULT_DOMAINS = ("", "ai.onnx")
+ONNX_DOMAINS = (*DEFAULT_DOMAINS, "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training")

@@ -169,3 +169,37 @@ def test_end_to_end_verdict(target, passed):
     assert result.samples == 1 and [m.name for m in result.outputs] == ["y", "w"]
     if not passed:
         assert result.first_divergence["tensor"] == "m" and result.outputs[0].passed
+
+
+def test_layers_of_unnamed_nodes_and_nested_bodies():
+    """Unnamed nodes are named OP_INDEX (what first_divergence prints); tensors inside bodies are counted apart."""
+    body_out = helper.make_tensor_value_info("bo", TensorProto.FLOAT, [1])
+    then = helper.make_graph([helper.make_node("Identity", ["x"], ["bo"]), helper.make_node("Neg", ["x"], ["",])],
+                             "then", [], [body_out])
+    deeper = helper.make_graph([helper.make_node("If", ["c"], ["io"], then_branch=then, else_branch=then)],
+                               "deeper", [], [helper.make_tensor_value_info("io", TensorProto.FLOAT, [1])])
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"], name="named"),
+             helper.make_node("If", ["c"], ["y"], then_branch=deeper, else_branch=then)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1]),
+                                           helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = LoadedModel(proto=helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path=None)
+    layers, nested = cr.topo_tensors(model)
+    assert [(x.tensor, x.node, x.op) for x in layers] == [("a", "Relu_0", "Relu"), ("b", "named", "Neg"),
+                                                          ("y", "If_2", "If")]
+    # bodies: deeper (If -> io) 1 tensor at depth 1, its branches 1 each at depth 2, else_branch `then` 1 at depth 1
+    assert nested == 4
+
+
+def test_first_divergence_names_an_unnamed_producer():
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    model = LoadedModel(proto=helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path=None)
+    layers, _ = cr.topo_tensors(model)
+    acc = cr._Accumulator(Tolerances())
+    for name, (ref, out) in {"a": OFF, "y": SAME}.items():
+        acc.add(name, np.asarray(ref, np.float32), np.asarray(out, np.float32), 0)
+    result, _ = cr._assemble(model, {}, {}, {}, Tolerances(), [{}], layers, ["y"], acc, [], {}, [])
+    assert result.first_divergence["node"] == "Relu_0" and result.first_divergence["op"] == "Relu"
+    assert (result.outputs[0].node, result.outputs[0].op) == ("Neg_1", "Neg")

@@ -11,12 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from trtlab.model import LoadedModel, is_large, model_bytes
+from trtlab.model import DEFAULT_DOMAINS, LoadedModel, is_large, model_bytes
 from trtlab.results import Result
 from trtlab.trt.module import CapturingLogger, TrtModule, native_stderr
 
 SCHEMA = "trtlab.check/1"
-STANDARD_DOMAINS = ("", "ai.onnx")
 
 
 @dataclass
@@ -65,10 +64,10 @@ ISOLATE = "isolate the op so it runs outside TensorRT (`trtlab surgeon --isolate
 
 def node_hint(node: NodeReport, message: str, imported: set[str]) -> str:
     text, op, domain = message.lower(), node.op, node.domain
-    if domain not in STANDARD_DOMAINS and domain not in imported:
+    if domain not in DEFAULT_DOMAINS and domain not in imported:
         return (f"the model imports no opset for domain '{domain}': fix the export (add an opset_import for it); "
                 f"then {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}")
-    if domain not in STANDARD_DOMAINS:
+    if domain not in DEFAULT_DOMAINS:
         return f"custom-domain op: {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}"
     if op.endswith("Integer"):
         return (f"TensorRT does not import integer-arithmetic {op}: re-export with QuantizeLinear/DequantizeLinear "
