@@ -121,7 +121,8 @@ def test_integers_bools_and_other_kinds():
     e = compare_arrays("i", np.zeros(0, np.int64), np.zeros(0, np.int64), 0, 0)
     assert e.passed and e.max_abs == 0.0 and e.ref_max_abs == 0.0
     s = compare_arrays("s", np.array(["a", "b"]), np.array(["a", "c"]), 0, 0)
-    assert not s.passed and s.mismatches == 2 and s.mismatch_fraction == 1.0 and "values differ" in s.reason
+    assert not s.passed and s.mismatches == 2 and s.mismatch_fraction == 1.0
+    assert s.reason == "values differ (dtype <U1 vs <U1)"
     ok = compare_arrays("s", np.array(["a"]), np.array(["a"]), 0, 0)
     assert ok.passed and ok.mismatches == 0
     fb = compare_arrays("fb", np.array([1.0, 0.0]), np.array([True, False]), 0, 0)
@@ -130,6 +131,8 @@ def test_integers_bools_and_other_kinds():
     assert not ib.passed and ib.mismatch_fraction == 1.0
     fi = compare_arrays("fi", np.array([1.0, 2.0], np.float32), np.array([1, 3], np.int64), 0.5, 0)
     assert not fi.exact and fi.mismatches == 1 and fi.max_abs == 1.0
+    i_f = compare_arrays("if", np.array([1, 3], np.int64), np.array([1.0, 2.5], np.float32), 0.1, 0)
+    assert not i_f.exact and i_f.max_abs == 0.5 and i_f.mismatches == 1, "int reference, float target: float path"
 
 
 def test_shape_mismatch_record():
@@ -178,3 +181,20 @@ def test_tolerance_parsing_edges():
     assert (per_only.atol, per_only.rtol, per_only.per_atol) == (1e-3, 1e-2, {"y": 0.5})
     assert for_target(parse_spec("onnxrt:fp16"), 0.25, (0.5,)).rtol == 0.5
     assert for_target(parse_spec("onnxrt:fp16"), 0.25, None).atol == 0.25
+
+
+@pytest.mark.parametrize("item, problem, hint", [
+    ("x", "not a number or name:number", "e.g. --atol 1e-3 or --atol logits:1e-2"),
+    ("1..2", "not a number", "e.g. --atol 1e-3"),
+    ("-1", "a tolerance cannot be negative", "e.g. --atol 1e-3"),
+    ("y:-0.5", "a tolerance cannot be negative", "e.g. --atol 1e-3"),
+])
+def test_tolerance_errors_name_the_flag_and_say_what_to_write(item, problem, hint):
+    from trtlab.comparators.tolerances import _split
+
+    from trtlab.errors import TrtlabError
+
+    with pytest.raises(TrtlabError) as e:
+        _split("--atol", item)
+    assert (str(e.value.subject), e.value.problem, e.value.hint) == (f"--atol {item}", problem, hint)
+    assert e.value.code == 2

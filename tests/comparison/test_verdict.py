@@ -203,3 +203,35 @@ def test_first_divergence_names_an_unnamed_producer():
     result, _ = cr._assemble(model, {}, {}, {}, Tolerances(), [{}], layers, ["y"], acc, [], {}, [])
     assert result.first_divergence["node"] == "Relu_0" and result.first_divergence["op"] == "Relu"
     assert (result.outputs[0].node, result.outputs[0].op) == ("Neg_1", "Neg")
+
+
+def test_histogram_index_keys_and_edges():
+    result, hist = _verdict({"a": SLIGHT, "b": SAME, "y": OFF, "z": SAME})
+    assert result.histograms == [{"tensor": "y", "key": "h0"}, {"tensor": "a", "key": "h1"}]
+    assert np.array_equal(hist["edges_log10"], cr.HIST_EDGES)
+
+
+def test_histograms_only_from_the_first_sample_and_float_tensors():
+    acc = cr._Accumulator(Tolerances())
+    f = np.array([1.0, 2.0], np.float32)
+    acc.add("later", f, f + 1, 1)
+    acc.add("ints", np.array([1, 2]), np.array([1, 3]), 0)
+    acc.add("shape", f, np.zeros(3, np.float32), 0)
+    acc.add("first", f, f + 1, 0)
+    assert set(acc.hist) == {"first"}
+    assert set(acc.per_tensor) == {"later", "ints", "shape", "first"}
+    assert acc.per_tensor["first"][0].atol == Tolerances().atol
+
+
+def test_failing_tensor_without_a_finite_error_is_still_among_the_worst():
+    """A shape mismatch or NaN-only difference has no max_abs; it fails, so it must be listed."""
+    shape = TensorMetrics(name="s", passed=False, max_abs=None, reason="shape mismatch")
+    nan_only = TensorMetrics(name="n", passed=False, max_abs=0.0, nan={"ref": 0, "target": 1})
+    exact = TensorMetrics(name="e", passed=True, max_abs=0.0)
+    assert cr._worst([exact, shape, nan_only]) == ["n", "s"]
+
+
+def test_tolerances_record_is_complete():
+    tol = Tolerances(atol=1e-3, rtol=1e-2, per_atol={"y": 1.0}, per_rtol={"z": 0.5})
+    result, _ = _verdict({"a": SAME, "b": SAME, "y": SAME, "z": SAME}, tol=tol)
+    assert result.tolerances == {"atol": 1e-3, "rtol": 1e-2, "per_atol": {"y": 1.0}, "per_rtol": {"z": 0.5}}
