@@ -115,11 +115,14 @@ def test_cosine_and_snr_edges():
 def test_integers_bools_and_other_kinds():
     m = compare_arrays("i", np.array([5, -2], np.int32), np.array([5, -9], np.int64), 0, 0)
     assert m.exact and m.max_abs == 7.0 and m.mean_abs == 3.5 and m.ref_max_abs == 5.0 and m.target_max_abs == 9.0
-    assert m.mismatch_fraction == 0.5 and m.target_dtype == "int64" and "1 of 2 elements differ" in m.reason
+    assert m.mismatch_fraction == 0.5 and m.target_dtype == "int64"
+    assert m.reason == "1 of 2 elements differ (compared exactly)"
+    one = compare_arrays("i", np.array([1]), np.array([2]), 0, 0)
+    assert one.mismatch_fraction == 1.0 and one.mean_abs == 1.0
     same = compare_arrays("b", np.array([True, False]), np.array([True, False]), 0, 0)
     assert same.exact and same.passed and same.max_abs == 0.0 and same.reason is None
     e = compare_arrays("i", np.zeros(0, np.int64), np.zeros(0, np.int64), 0, 0)
-    assert e.passed and e.max_abs == 0.0 and e.ref_max_abs == 0.0
+    assert e.passed and e.max_abs == 0.0 and e.ref_max_abs == 0.0 and e.mean_abs == 0.0 and e.target_max_abs == 0.0
     s = compare_arrays("s", np.array(["a", "b"]), np.array(["a", "c"]), 0, 0)
     assert not s.passed and s.mismatches == 2 and s.mismatch_fraction == 1.0
     assert s.reason == "values differ (dtype <U1 vs <U1)"
@@ -198,3 +201,29 @@ def test_tolerance_errors_name_the_flag_and_say_what_to_write(item, problem, hin
         _split("--atol", item)
     assert (str(e.value.subject), e.value.problem, e.value.hint) == (f"--atol {item}", problem, hint)
     assert e.value.code == 2
+
+
+def test_nan_on_one_side_against_a_finite_value_fails():
+    for ref, out in (([np.nan, 1.0], [1.0, 1.0]), ([1.0, 1.0], [np.nan, 1.0])):
+        m = compare_arrays("t", np.array(ref, np.float32), np.array(out, np.float32), 1e-3, 1e-3)
+        assert not m.passed and m.mismatches == 1 and m.max_abs == 0.0, (ref, out)
+        assert m.reason.startswith("NaN/Inf differ at 1 elements")
+
+
+def test_nonfinite_counts_add_up_across_blocks(monkeypatch):
+    ref = np.array([np.nan, 1.0, np.inf, 2.0, np.nan, 3.0, -np.inf, 4.0], np.float32)
+    out = np.array([np.nan, 1.0, 5.0, 2.0, 7.0, np.inf, -np.inf, np.nan], np.float32)
+    whole = compare_arrays("t", ref, out, 1e-3, 1e-3)
+    monkeypatch.setattr(cm, "CHUNK", 2)
+    blocks = compare_arrays("t", ref, out, 1e-3, 1e-3)
+    assert whole.nan == blocks.nan == {"ref": 2, "target": 2} and whole.inf == blocks.inf == {"ref": 2, "target": 2}
+    assert whole.mismatches == blocks.mismatches == 4
+
+
+def test_peaks_below_one_and_both_reasons_joined():
+    m = compare_arrays("t", np.array([0.5, -0.25], np.float32), np.array([0.25, np.nan], np.float32), 1e-3, 1e-3)
+    assert m.ref_max_abs == 0.5 and m.target_max_abs == 0.25
+    assert m.reason == ("1 of 2 elements out of tolerance (max abs 0.25, max rel 0.5); NaN/Inf differ at 1 elements "
+                        "(target NaN 1, Inf 0; reference NaN 0, Inf 0)")
+    one = compare_arrays("t", np.array([1.0], np.float32), np.array([2.0], np.float32), 0, 0)
+    assert one.mismatch_fraction == 1.0
