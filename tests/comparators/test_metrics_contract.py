@@ -227,3 +227,28 @@ def test_peaks_below_one_and_both_reasons_joined():
                         "(target NaN 1, Inf 0; reference NaN 0, Inf 0)")
     one = compare_arrays("t", np.array([1.0], np.float32), np.array([2.0], np.float32), 0, 0)
     assert one.mismatch_fraction == 1.0
+
+
+def test_an_error_equal_to_a_tolerance_passes():
+    """The rule is 'exceeds': |t - r| > atol and |t - r| > rtol*|r|. Equal to a tolerance is within it."""
+    ref, out = np.array([1.0], np.float32), np.array([1.5], np.float32)
+    assert compare_arrays("t", ref, out, 0.5, 0.0).passed
+    assert compare_arrays("t", ref, out, 0.0, 0.5).passed
+    assert not compare_arrays("t", ref, out, 0.25, 0.25).passed
+
+
+def test_identical_block_after_a_differing_one(monkeypatch):
+    ref = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    out = np.array([1.5, 2.0, 3.0, 4.0], np.float32)
+    whole = compare_arrays("t", ref, out, 0, 0)
+    monkeypatch.setattr(cm, "CHUNK", 2)
+    blocks = compare_arrays("t", ref, out, 0, 0)
+    assert blocks.cosine == pytest.approx(whole.cosine, rel=1e-12) and blocks.snr_db == pytest.approx(whole.snr_db)
+
+
+def test_merged_record_describes_the_first_sample():
+    """Samples of a dynamic-shape model may differ in shape; the merged record keeps the first sample's."""
+    a = compare_arrays("t", np.ones(2, np.float32), np.ones(2, np.float32), 0, 0)
+    b = compare_arrays("t", np.ones(3, np.float64), np.ones(3, np.float64), 0, 0)
+    merged = merge_samples([a, b])
+    assert (merged.shape, merged.dtype, merged.size) == ([2], "float32", 5)
