@@ -64,7 +64,7 @@ def raw_times(trt, path: Path, name: str, reps: int) -> tuple[float, float]:
 
 
 def trtlab_times(trt, path: Path, name: str, reps: int, tmp: Path) -> tuple[float, float]:
-    from trtlab.cli.engine_files import build_to_files
+    from trtlab.building import build_to_files
     from trtlab.model import load_model
     from trtlab.trt.build import BuildOptions
     from trtlab.trt.check import run_check

@@ -170,11 +170,7 @@ def _fold_shapes(model: onnx.ModelProto, state: _State, keep: set[str]) -> int:
     return sum(_fold_shapes_in(g, facts, keep) for g in gu.walk_graphs(model.graph))
 
 
-def _attr(node: NodeProto, name: str, default=None):
-    for a in node.attribute:
-        if a.name == name:
-            return onnx.helper.get_attribute_value(a)
-    return default
+_attr = gu.attr
 
 
 def _fold_shapes_in(graph: GraphProto, facts: dict, keep: set[str] = frozenset()) -> int:

@@ -13,10 +13,11 @@ import onnx
 from onnx import GraphProto, NodeProto, TensorProto
 
 # The graph walkers live in trtlab.model; passes reach them through this module too.
+from trtlab.model import DEFAULT_DOMAINS
 from trtlab.model import subgraphs as subgraphs
 from trtlab.model import walk_graphs as walk_graphs
 
-STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+STANDARD_DOMAINS = (*DEFAULT_DOMAINS, "ai.onnx.ml")  # the domains onnxruntime evaluates for folding
 
 
 @contextlib.contextmanager
@@ -229,3 +230,9 @@ def _conflicts(vi: onnx.ValueInfoProto, facts: dict) -> bool:
     if len(declared) != len(inferred):
         return True
     return any(a is not None and b is not None and a != b for a, b in zip(declared, inferred))
+def attr(node: onnx.NodeProto, name: str, default=None):
+    """The value of attribute ``name`` of ``node``, or ``default`` when the node does not set it."""
+    for a in node.attribute:
+        if a.name == name:
+            return onnx.helper.get_attribute_value(a)
+    return default

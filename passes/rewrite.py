@@ -52,11 +52,7 @@ def add_constant(graph: GraphProto, value: np.ndarray, base: str, taken: set[str
     return name
 
 
-def attr(node: NodeProto, name: str, default=None):
-    for a in node.attribute:
-        if a.name == name:
-            return onnx.helper.get_attribute_value(a)
-    return default
+attr = gu.attr  # one helper (graphutil.attr); fuse-conv and fuse-pad read it from here
 
 
 def set_ints(node: NodeProto, name: str, values: list[int]) -> None:

@@ -7,6 +7,7 @@ matches nothing is an error. Near misses are reported in ``skipped`` with the re
 from __future__ import annotations
 
 import onnx
+from trtlab.comparators.tolerances import PRECISION_TOLERANCES
 from trtlab.passes.base import Pass, PassResult
 
 from trtlab.errors import TrtlabError
@@ -25,7 +26,8 @@ def run(model: onnx.ModelProto, spec="builtin") -> PassResult:
     notes = [f"{a['rule']}: {a['replaced']} node(s) at '{a['anchor']}' -> {a['new_op']}" for a in sub.applied]
     skipped = [f"{c.rule} at '{c.node}' ({c.matched}/{c.total}): {c.reason}" for c in sub.candidates
                if c.reason and c.matched >= 3]
-    return PassResult(sub.model, notes + sub.notes, skipped, modified=True, verify_tolerance=(1e-5, 1e-5))
+    return PassResult(sub.model, notes + sub.notes, skipped, modified=True,
+                      verify_tolerance=PRECISION_TOLERANCES["fp32"])
 
 
 SUBSTITUTE_PLUGINS = Pass(

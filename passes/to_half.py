@@ -244,7 +244,7 @@ class _Converter:
                         node.input[i] = inner
                 for sub in gu.subgraphs(node):
                     gu.rename_reads(sub, {name: inner})
-            new_nodes.append(onnx.helper.make_node("Cast", [inner], [name], to=FLOAT, name=f"{name}__trtlab_fp32"))
+            new_nodes.append(onnx.helper.make_node("Cast", [inner], [name], to=FLOAT, name=f"{name}__trtlab_output"))
             self.stats["casts"] += 1
 
     def _convert_weights(self, inits: dict, needs: dict, out_names: set[str]) -> None:
@@ -320,11 +320,7 @@ def clipped_list(names: list[str]) -> str:
     return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
-def _attr(node, name, default=None):
-    for a in node.attribute:
-        if a.name == name:
-            return onnx.helper.get_attribute_value(a)
-    return default
+_attr = gu.attr
 
 
 _SCHEMAS: dict = {}

@@ -192,7 +192,6 @@ def _example(shape: list[Dim]) -> str:
     return "x".join(str(d) if isinstance(d, int) and d >= 0 else "1" for d in shape) or "[]"
 
 
-_INDEX_OPS = {"Gather": 1, "GatherElements": 1, "GatherND": 1}
 _PASS_THROUGH = {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity"}
 
 
@@ -481,3 +480,81 @@ def _as_iter(obj) -> Iterator:
     if isinstance(obj, dict):
         return iter([obj])
     return iter(obj)
+
+
+# --- options: what the CLI's input flags (and the Python API's keywords) ask for ----------------------------
+
+@dataclass
+class InputOptions:
+    """How to make a model's input samples. Fields mirror the CLI flags (``--input-shapes`` is ``input_shapes``);
+    ``feeds`` holds in-memory samples given to the Python API (an array for a one-input model, a dict
+    ``{input_name: array}`` for one sample, or a list of such dicts)."""
+
+    input_shapes: list[str] | dict[str, list[int]] | None = None
+    val_range: list[str] | None = None
+    seed: int = 1
+    samples: int = 1
+    load_inputs: str | Path | None = None
+    data_loader_script: str | None = None
+    save_inputs: str | Path | None = None
+    feeds: object = None
+    loader_timeout: float | None = None  # seconds a --data-loader-script may take (None: no limit)
+
+    def shapes(self) -> dict[str, list[int]]:
+        """The shape overrides as ``{name: dims}`` (CLI strings are parsed; a dict is taken as it is)."""
+        if isinstance(self.input_shapes, dict):
+            return {str(k): [int(d) for d in v] for k, v in self.input_shapes.items()}
+        return parse_shape_args(self.input_shapes)
+
+
+def _given_samples(feeds, plan: InputPlan) -> list[dict[str, np.ndarray]]:
+    """In-memory feeds (Python API) as checked samples."""
+    if isinstance(feeds, np.ndarray) or np.isscalar(feeds):
+        if len(plan.specs) != 1:
+            raise TrtlabError("inputs", f"one array given, the model has {len(plan.specs)} inputs",
+                              f"pass a dict {{name: array}} with: {', '.join(s.name for s in plan.specs)}")
+        feeds = {plan.specs[0].name: feeds}
+    items = [feeds] if isinstance(feeds, dict) else list(feeds)
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise TrtlabError("inputs", "not an array, a dict {name: array} or a list of such dicts",
+                          "e.g. inputs={'x': numpy.zeros((1, 3), numpy.float32)}")
+    return [check_feeds(plan, item, f"inputs (sample {i})") for i, item in enumerate(items)]
+
+
+def make_samples(opts: InputOptions, model) -> tuple[list[dict[str, np.ndarray]], list[str]]:
+    """Feeds for every sample of ``model`` (a LoadedModel), and the warnings produced on the way."""
+    ranges, default_range = parse_range_args(opts.val_range)
+    plan = plan_inputs(model.proto.graph, opts.shapes(), ranges, default_range)
+    if opts.samples < 1:
+        raise TrtlabError("--samples", "must be at least 1", "e.g. --samples 4")
+    if opts.seed < 0:
+        raise TrtlabError(f"--seed {opts.seed}", "must be 0 or more", "e.g. --seed 1")
+    given = [x is not None for x in (opts.feeds, opts.load_inputs, opts.data_loader_script)]
+    if sum(given) > 1:
+        raise TrtlabError("inputs", "more than one source of input data given",
+                          "give one of: inputs, --load-inputs, --data-loader-script")
+    if opts.feeds is not None:
+        samples = _given_samples(opts.feeds, plan)
+    elif opts.load_inputs:
+        samples = load_npz(opts.load_inputs, plan)
+    elif opts.data_loader_script:
+        samples = loader_samples(opts.data_loader_script, plan, timeout=opts.loader_timeout)
+    else:
+        require_run_memory(model, feeds_bytes(plan, opts.samples), "random inputs")
+        samples = [random_feeds(plan, opts.seed, i) for i in range(opts.samples)]
+    if any(given):
+        plan.warnings = [w for w in plan.warnings if "dynamic dim" not in w]
+    if opts.save_inputs:
+        save_npz(opts.save_inputs, samples)
+    return samples, plan.warnings
+
+
+def require_run_memory(model, feed_bytes: int, what: str) -> None:
+    """Estimate what a run holds at once (inputs, both sides' outputs and intermediates of the same order, the
+    weights twice: the model and a backend's copy) and refuse, exit 2, what this machine cannot hold."""
+    from trtlab.model import approx_size
+
+    need = 4 * feed_bytes + 2 * approx_size(model.proto)
+    require_memory(need, "inputs", f"{what} of {feed_bytes:,} bytes, 4x for inputs, outputs and intermediates, "
+                   "plus the weights twice", "use --input-shapes to choose smaller shapes for dynamic dims, or fix "
+                   "the model's declared input shapes")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import onnx
 
 from trtlab.inputs import dims_of, input_specs
-from trtlab.model import LoadedModel, walk_graphs, walk_nodes
-
-STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"}
+from trtlab.model import ONNX_DOMAINS, LoadedModel, walk_graphs, walk_nodes
+from trtlab.results import Result
 
 
 def _tensor_bytes(t: onnx.TensorProto) -> int:
@@ -50,7 +50,7 @@ def summarize(model: LoadedModel) -> dict:
         ops[key] += 1
         if depth:
             nested_ops[key] += 1
-        if node.domain not in STANDARD_DOMAINS:
+        if node.domain not in ONNX_DOMAINS:
             custom[key] += 1
     init_count = init_bytes = ext_bytes = 0
     for g in walk_graphs(graph):
@@ -127,3 +127,37 @@ def shape_inference_warnings(proto: onnx.ModelProto) -> list[str]:
         text = " ".join(str(exc).split())
         return [f"shape inference fails (strict): {text[:300]}"]
     return []
+
+
+@dataclass
+class InspectResult(Result):
+    """``trtlab inspect``'s summary (schema "trtlab.inspect/1"); the fields are the keys of ``summarize``."""
+
+    schema: str
+    model: str
+    producer: str
+    ir_version: int
+    opsets: dict
+    domains_without_opset_import: list[str]
+    inputs: list[dict]
+    outputs: list[dict]
+    dynamic_dims: list[dict]
+    nodes: int
+    nodes_in_subgraphs: int
+    op_counts: dict
+    op_counts_in_subgraphs: dict
+    custom_ops: dict
+    functions: list[str]
+    initializers: dict
+    constant_nodes: dict
+    warnings: list[str]
+
+    @property
+    def passed(self) -> bool:
+        """Inspect has no verdict: True once the model loaded and was summarised."""
+        return True
+
+
+def inspect_model(model: LoadedModel) -> InspectResult:
+    """The summary of ``model`` as an InspectResult."""
+    return InspectResult(**summarize(model))

@@ -38,10 +38,6 @@ class LoadedModel:
     def name(self) -> str:
         return self.label or (self.path.stem if self.path else (self.proto.graph.name or "model"))
 
-    @property
-    def base_dir(self) -> Path | None:
-        return self.path.parent if self.path else None
-
 
 def load_model(path: str | os.PathLike, *, check: bool = True) -> LoadedModel:
     """Load an ONNX model from ``path``; raise TrtlabError (exit 2) when it cannot be read."""
@@ -477,3 +473,9 @@ def model_summary(model: LoadedModel) -> dict:
             "nodes": len(model.proto.graph.node),
             "opsets": {o.domain or "ai.onnx": o.version for o in model.proto.opset_import},
             "producer": f"{model.proto.producer_name} {model.proto.producer_version}".strip()}
+
+
+# ONNX operator domains, one place: the default operator set (what TensorRT's ONNX parser imports and what a
+# plugin is not), and every domain the ONNX standard defines (anything else is a custom op).
+DEFAULT_DOMAINS = ("", "ai.onnx")
+ONNX_DOMAINS = (*DEFAULT_DOMAINS, "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training")

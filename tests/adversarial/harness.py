@@ -56,7 +56,7 @@ def warm() -> None:
     for name in ("onnxruntime", "onnx_graphsurgeon", "tensorrt_rtx", "matplotlib", "matplotlib.pyplot",
                  "trtlab.backends.onnxrt", "trtlab.comparison.run", "trtlab.reports.compare", "trtlab.reports.trt",
                  "trtlab.reports.surgeon", "trtlab.reports.generic", "trtlab.surgery.pipeline", "trtlab.trt.check",
-                 "trtlab.trt.build", "trtlab.cli.engine_files", "trtlab.inspection"):
+                 "trtlab.trt.build", "trtlab.building", "trtlab.inspection"):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 (optional: a missing one is imported by the child, or skipped)

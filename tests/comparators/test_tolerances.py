@@ -19,3 +19,13 @@ def test_given_values_win_and_per_tensor_overrides_keep_the_default():
     assert (for_target(spec, 2e-3, None).atol, for_target(spec, 2e-3, None).rtol) == (2e-3, 1e-2)
     tol = for_target(spec, ["logits:0.5"], ["1e-4"])
     assert (tol.atol, tol.rtol, tol.per_atol) == (1e-3, 1e-4, {"logits": 0.5})
+
+
+def test_help_states_the_defaults_the_code_applies():
+    from trtlab.comparators.tolerances import HELP, PRECISION_TOLERANCES
+
+    def short(x: float) -> str:
+        return f"{x:.0e}".replace("e-0", "e-")
+
+    said = ", ".join(f"{short(a)}/{short(r)} for {p.upper()}" for p, (a, r) in PRECISION_TOLERANCES.items())
+    assert HELP == f"defaults follow the target's precision: atol/rtol {said}"

@@ -164,7 +164,9 @@ def test_folding_never_changes_outputs(model):
     expected = run(model, {"x": x})
     folded = fold(model).model
     got = run(folded, {"x": x})
-    for e, g in zip(expected, got):
+    assert [o.name for o in folded.graph.output] == [o.name for o in model.graph.output], "an output was dropped"
+    assert len(got) == len(expected)
+    for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-6)
 
 

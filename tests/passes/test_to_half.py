@@ -46,11 +46,28 @@ def test_fp16_conversion_is_well_typed_and_close():
     np.testing.assert_allclose(run(half, _feeds())[0], run(model, _feeds())[0], atol=1e-3, rtol=1e-2)
 
 
-def test_keep_list_by_op_type_and_node_name_inserts_casts():
+def _input_types(model: onnx.ModelProto) -> dict[str, list[int]]:
+    """Element type of every input of every node (by node name, else op type), after shape inference."""
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    types = {vi.name: vi.type.tensor_type.elem_type
+             for vi in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]}
+    types.update({t.name: t.data_type for t in inferred.graph.initializer})
+    return {n.name or n.op_type: [types.get(i) for i in n.input] for n in inferred.graph.node}
+
+
+def test_keep_list_by_op_type_and_node_name_keeps_those_nodes_fp32():
     model = _bert_like()
     model.graph.node[9].name = "the_softmax"
+    model.graph.node[3].name = "the_matmul"
     half = convert_to_half(model, "fp16", keep_fp32=["the_softmax", "MatMul"])
-    casts = [n for n in half.graph.node if n.op_type == "Cast" and n.name.startswith(("x__", "hb", "scaled"))]
+    types = _input_types(half)
+    assert types["the_softmax"] == [TensorProto.FLOAT], "kept by name, yet Softmax reads half"
+    assert types["the_matmul"] == [TensorProto.FLOAT, TensorProto.FLOAT], "kept by op type, yet MatMul reads half"
+    pow_node = next(k for k in types if k.startswith("Pow") or k == "Pow")
+    assert types[pow_node][0] == TensorProto.FLOAT16, "a node not kept must run in half"
+    unkept = _input_types(convert_to_half(model, "fp16"))
+    assert unkept["the_softmax"] == [TensorProto.FLOAT16] and unkept["the_matmul"][1] == TensorProto.FLOAT16
+    casts = [n for n in half.graph.node if n.op_type == "Cast"]
     assert casts, "expected Casts at the FP32 keep-list boundary"
     onnx.checker.check_model(half, full_check=True)
     np.testing.assert_allclose(run(half, _feeds())[0], run(model, _feeds())[0], atol=1e-3, rtol=1e-2)
@@ -193,3 +210,18 @@ def test_small_drift_names_atol():
     verifier.baseline(model)
     check = verifier.check(model, convert_to_half(model, "fp16"), (1e-7, 0.0), "to-fp16")
     assert check.verified is False and "--atol" in check.failure
+def test_kept_node_reading_a_graph_output_gives_unique_node_names():
+    """A kept Softmax reads `logits`, which is also a graph output: the Cast to FP32 for the Softmax and the Cast
+    that restores the output's FP32 type once shared the node name `logits__trtlab_fp32` (the model was invalid;
+    README's `--to-fp16 --keep-fp32 Softmax` on example:tinycnn failed)."""
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["logits"], name="mm"),
+             helper.make_node("Softmax", ["logits"], ["probs"], name="sm")]
+    model = make_model(nodes, [tensor("x", [2, 4])], [tensor("logits", [2, 4]), tensor("probs", [2, 4])],
+                       [const("w", np.random.default_rng(0).uniform(-1, 1, (4, 4)))])
+    half = convert_to_half(model, "fp16", keep_fp32=["Softmax"])
+    names = [n.name for n in half.graph.node]
+    assert len(names) == len(set(names)), names
+    onnx.checker.check_model(half, full_check=True)
+    feeds = {"x": np.random.default_rng(1).uniform(-1, 1, (2, 4)).astype(np.float32)}
+    for got, want in zip(run(half, feeds), run(model, feeds), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-2, rtol=1e-2)

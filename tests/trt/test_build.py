@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import shared_model
 from tests.trt.conftest import dynamic_relu_model, loaded
-from trtlab.cli.engine_files import build_to_files
+from trtlab.building import build_to_files
 from trtlab.errors import TrtlabError
 from trtlab.model import load_model
 from trtlab.trt.build import BuildOptions, build_engine, parse_size

@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from tests.models.graphs import transformer_block
-from trtlab.cli.engine_files import build_to_files
+from trtlab.building import build_to_files
 from trtlab.model import LoadedModel
 from trtlab.trt.build import BuildOptions
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.conftest import shared_model
-from trtlab.cli.engine_files import build_to_files
+from trtlab.building import build_to_files
 from trtlab.errors import TrtlabError
 from trtlab.model import load_model
 from trtlab.trt import provenance

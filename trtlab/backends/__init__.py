@@ -19,17 +19,6 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "hybrid": ("trtlab.backends.hybrid", "HybridBackend"),
 }
 
-DESCRIPTIONS = {
-    "onnxrt": "ONNX Runtime (CPU by default; options: cuda, fp16, bf16, keep=A+B, fold=0, "
-              "opt=disabled|basic|extended|all, threads=N)",
-    "reference": "the onnx.reference evaluator: slow, GPU-free second opinion (options: fp16, bf16, keep=A+B, fold=0, "
-                 "force)",
-    "trt": "TensorRT engine built from the model (needs a GPU and a TensorRT runtime that can execute here)",
-    "hybrid": "segments run one after another: hybrid:DIR (a partition from surgeon --isolate-unsupported; TensorRT "
-              "segments on onnxrt where TensorRT cannot execute) or hybrid:MODEL.onnx (plugin nodes on their NumPy "
-              "reference implementations, the rest on onnxrt)",
-}
-
 
 @dataclass
 class BackendSpec:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from trtlab.cli.common import add_model_arg, add_report_arg
+from trtlab.trt.build import PRECISIONS
 
 HELP = "build a TensorRT engine from an ONNX model (writes ENGINE and ENGINE.json provenance)"
 
@@ -17,7 +18,7 @@ def add_arguments(p) -> None:
     p.add_argument("-o", "--output", metavar="ENGINE", help="engine file (default: model.engine in the run dir)")
     add_module_arg(p)
     g = p.add_argument_group("precision")
-    g.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default="fp32",
+    g.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp16/bf16 are graph edits (weights and activations converted, I/O types kept); "
                    "int8 (implicit calibration) is refused: quantize with QDQ nodes instead")
     g.add_argument("--keep-fp32", nargs="+", default=[], metavar="NODE_OR_OP", help="nodes or op types kept in FP32")
@@ -50,67 +51,27 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead of a summary")
 
 
-def options_from(args):
-    from trtlab.errors import TrtlabError
-    from trtlab.trt.build import POOLS, BuildOptions, parse_size
-    from trtlab.trt.profiles import parse_profiles
-
-    pools = {"workspace": parse_size(args.workspace)} if args.workspace else {}
-    for item in args.pool_limit:
-        name, _, size = item.partition(":")
-        if name not in POOLS or not size:
-            raise TrtlabError(f"--pool-limit {item}", "not POOL:SIZE with a known pool", f"pools: {', '.join(POOLS)}")
-        pools[name] = parse_size(size)
-    return BuildOptions(precision=args.precision, keep_fp32=list(args.keep_fp32), tf32=args.tf32,
-                        profiles=parse_profiles(args.profile), pool_limits=pools, opt_level=args.opt_level,
-                        timing_cache=args.timing_cache, version_compatible=args.version_compatible,
-                        hardware_compatibility=args.hardware_compatibility,
-                        compute_capabilities=list(args.compute_capability), strongly_typed=args.strongly_typed,
-                        mark_all=args.mark == "all", debug_unfused=args.mark == "debug-unfused")
-
-
-def check_outputs(args) -> None:
-    """Refuse -o (and the provenance file beside it) when it is a folder, unwritable or the input model, before
-    any work."""
-    from trtlab.rundir import check_output_path
-    from trtlab.trt.provenance import path_for
-
-    if args.output:
-        check_output_path(args.output, inputs=(args.model,), flag="-o")
-        check_output_path(path_for(args.output), inputs=(args.model,), flag="-o (its provenance file)")
-
-
 def run(args) -> int:
-    from trtlab.cli.common import command_argv, load_model_arg, write_report_if
-    from trtlab.cli.engine_files import build_to_files, failed_result
-    from trtlab.rundir import environment, fresh_run_dir, write_results
-    from trtlab.trt import module
-    from trtlab.trt.build import BuildFailure
-    from trtlab.trt.contain import TrtCrash
-    from trtlab.ui import print_json, progress
+    from trtlab import api
+    from trtlab.cli.common import command_argv
+    from trtlab.ui import print_json
 
-    check_outputs(args)
-    opts = options_from(args)
-    trt = module.load(args.trt_module)
-    failure = None
-    with fresh_run_dir(args.out, "build", args.model) as run_dir:
-        model = load_model_arg(args.model, run_dir)
-        engine_path = Path(args.output) if args.output else run_dir / "model.engine"
-        try:
-            with progress(args.quiet or args.json) as bar:
-                result = build_to_files(trt, model, opts, engine_path, bar, args.triton_repo, args.triton_name)
-        except (BuildFailure, TrtCrash) as exc:  # refused or crashed: keep the run (results.json, report), no engine
-            failure, result = exc, failed_result(trt, model, opts, exc)
-        result.argv = command_argv(args)
-        result.environment = environment()
-        write_results(run_dir, result)
-    report = write_report_if(args.report, run_dir)
+    result = api.build(args.model, args.output, precision=args.precision, keep_fp32=args.keep_fp32, tf32=args.tf32,
+                       strongly_typed=args.strongly_typed, profile=args.profile, workspace=args.workspace,
+                       pool_limit=args.pool_limit, opt_level=args.opt_level, timing_cache=args.timing_cache,
+                       version_compatible=args.version_compatible,
+                       hardware_compatibility=args.hardware_compatibility,
+                       compute_capability=args.compute_capability, mark=args.mark, triton_repo=args.triton_repo,
+                       triton_name=args.triton_name, trt_module=args.trt_module, out=args.out, report=args.report,
+                       quiet=args.quiet or args.json, argv=command_argv(args))
     if args.json:
         print_json(result)
-    elif failure is None:
-        print_build(result, run_dir)
-    if failure is not None:  # still the one-line error and exit 1, naming where the details went
-        failure.note = f"details in {run_dir / 'results.json'}" + (f" and {report}" if report else "")
+    elif result.error is None:
+        print_build(result, result.run_dir)
+    if result.error is not None:  # still the one-line error and exit 1, naming where the details went
+        failure = result.error
+        failure.note = f"details in {result.run_dir / 'results.json'}" + (
+            f" and {result.report}" if result.report else "")
         raise failure
     return 0
 

@@ -20,44 +20,17 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trtlab.cli.common import command_argv, load_model_arg, write_report_if
-    from trtlab.rundir import environment, fresh_run_dir, write_results
-    from trtlab.trt import module
-    from trtlab.trt.check import run_check
-    from trtlab.trt.contain import TrtCrash
+    from trtlab import api
+    from trtlab.cli.common import command_argv
     from trtlab.ui import print_json
 
-    trt = module.load(args.trt_module)
-    crash = None
-    with fresh_run_dir(args.out, "check", args.model) as run_dir:
-        model = load_model_arg(args.model, run_dir)
-        try:
-            result = run_check(trt, model)
-        except TrtCrash as exc:  # keep the run: results.json says what happened
-            crash, result = exc, crashed_result(trt, model, exc)
-        result.argv = command_argv(args)
-        result.environment = environment()
-        write_results(run_dir, result)
-    write_report_if(args.report, run_dir)
-    if crash is not None:
-        crash.note = f"details in {run_dir / 'results.json'}"
-        raise crash
+    result = api.check(args.model, trt_module=args.trt_module, out=args.out, report=args.report,
+                       argv=command_argv(args))
     if args.json:
         print_json(result)
     else:
-        print_check(result, run_dir)
+        print_check(result, result.run_dir)
     return 0 if result.parseable else 1
-
-
-def crashed_result(trt, model, exc):
-    """results.json for a parse that crashed TensorRT: not parseable, the crash as the model's error."""
-    from trtlab.model import model_summary
-    from trtlab.trt.check import SCHEMA, CheckResult
-
-    return CheckResult(schema=SCHEMA, command="check", argv=[], model=model_summary(model), module=trt.summary(),
-                       parseable=False, passed=False, nodes=[], partitions=[],
-                       errors=[{"message": exc.problem, "hint": exc.hint, "signal": exc.signal}],
-                       warnings=list(model.warnings))
 
 
 def print_check(result, run_dir: Path) -> None:

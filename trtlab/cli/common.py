@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trtlab.errors import TrtlabError
-
 
 def add_model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="path to an .onnx file, or example:NAME for a bundled example "
@@ -77,46 +75,18 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
                    help="seconds --data-loader-script may take to yield its samples (default 600)")
 
 
+def input_options(args):
+    """The inputs flags of a parsed command line as ``trtlab.inputs.InputOptions`` (no Namespace leaves cli/)."""
+    from trtlab.inputs import InputOptions
+
+    return InputOptions(input_shapes=args.input_shapes, val_range=args.val_range, seed=args.seed,
+                        samples=args.samples, load_inputs=args.load_inputs,
+                        data_loader_script=args.data_loader_script, save_inputs=args.save_inputs,
+                        loader_timeout=getattr(args, "loader_timeout", None))
+
+
 def make_samples(args, model) -> tuple[list[dict], list[str]]:
-    """Feeds for every sample, and the warnings produced on the way."""
-    from trtlab.inputs import (
-        feeds_bytes,
-        load_npz,
-        loader_samples,
-        parse_range_args,
-        parse_shape_args,
-        plan_inputs,
-        random_feeds,
-        save_npz,
-    )
+    """Feeds for every sample, and the warnings produced on the way (``trtlab.inputs.make_samples``)."""
+    from trtlab.inputs import make_samples as make
 
-    ranges, default_range = parse_range_args(args.val_range)
-    plan = plan_inputs(model.proto.graph, parse_shape_args(args.input_shapes), ranges, default_range)
-    if args.samples < 1:
-        raise TrtlabError("--samples", "must be at least 1", "e.g. --samples 4")
-    if args.seed < 0:
-        raise TrtlabError(f"--seed {args.seed}", "must be 0 or more", "e.g. --seed 1")
-    if args.load_inputs:
-        samples = load_npz(args.load_inputs, plan)
-        plan.warnings = [w for w in plan.warnings if "dynamic dim" not in w]
-    elif args.data_loader_script:
-        samples = loader_samples(args.data_loader_script, plan, timeout=getattr(args, "loader_timeout", None))
-        plan.warnings = [w for w in plan.warnings if "dynamic dim" not in w]
-    else:
-        require_run_memory(model, feeds_bytes(plan, args.samples), "random inputs")
-        samples = [random_feeds(plan, args.seed, i) for i in range(args.samples)]
-    if args.save_inputs:
-        save_npz(args.save_inputs, samples)
-    return samples, plan.warnings
-
-
-def require_run_memory(model, feed_bytes: int, what: str) -> None:
-    """Estimate what a run holds at once (inputs, both sides' outputs and intermediates of the same order, the
-    weights twice: the model and a backend's copy) and refuse, exit 2, what this machine cannot hold."""
-    from trtlab.inputs import require_memory
-    from trtlab.model import approx_size
-
-    need = 4 * feed_bytes + 2 * approx_size(model.proto)
-    require_memory(need, "inputs", f"{what} of {feed_bytes:,} bytes, 4x for inputs, outputs and intermediates, "
-                   "plus the weights twice", "use --input-shapes to choose smaller shapes for dynamic dims, or fix "
-                   "the model's declared input shapes")
+    return make(input_options(args), model)

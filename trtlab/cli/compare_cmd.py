@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from trtlab.cli.common import add_input_args, add_model_arg, add_report_arg
 from trtlab.cli.task_args import add_task_args, task_options
 from trtlab.comparators.tolerances import HELP as TOL_HELP
 
 HELP = "compare a target backend against a reference on the same inputs, output by output or layer by layer"
-
-
-# Backends that accept a model whose large initializers are held apart by trtlab.weights.
-SHARES_WEIGHTS = {"onnxrt", "reference"}
 
 
 def add_arguments(p) -> None:
@@ -58,12 +52,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trtlab import backends, weights
-    from trtlab.cli.common import command_argv, load_model_arg, make_samples, write_report_if
-    from trtlab.comparators.tolerances import for_target
-    from trtlab.comparison.run import run_compare
-    from trtlab.errors import TrtlabError
-    from trtlab.rundir import environment, fresh_run_dir
+    from trtlab import api
+    from trtlab.cli.common import command_argv, input_options
     from trtlab.ui import print_json
 
     if args.target is None:
@@ -72,62 +62,22 @@ def run(args) -> int:
         from trtlab.cli.sweep_compare import run_sweep
 
         return run_sweep(args)
-    ref_spec, target_spec = backends.parse_spec(args.ref), backends.parse_spec(args.target)
-    for spec in (ref_spec, target_spec):
-        backends.create(spec)  # unknown options and unavailable backends fail here, before any work
-    tolerances = for_target(target_spec, args.atol, args.rtol)
-    task = task_options(args)
-    if args.attribute and not args.layerwise:
-        raise TrtlabError("--attribute", "needs --layerwise", "add --layerwise (attribution splits per-layer error)")
-    if args.min_cosine is not None and not 0 <= args.min_cosine <= 1:
-        raise TrtlabError("--min-cosine", f"must be between 0 and 1 (got {args.min_cosine:g})",
-                          "e.g. --min-cosine 0.999, or 0 to turn the rule off")
-    if args.attribute and args.target_model:
-        raise TrtlabError("--attribute", "runs nodes of MODEL alone on the target; with --target-model the target "
-                          "runs another model", "drop --attribute, or compare each model against its own backends")
-    if args.attribute_top < 1:
-        raise TrtlabError("--attribute-top", f"must be at least 1 (got {args.attribute_top})",
-                          "e.g. --attribute-top 10")
-    max_memory = _max_memory(args)
-    with fresh_run_dir(args.out, "compare", args.model) as run_dir:
-        model = load_model_arg(args.model, run_dir)
-        other = load_model_arg(args.target_model) if args.target_model else None
-        samples, input_warnings = make_samples(args, model)
-        # Both sides read the same weights: hold them once and let every ORT session use them in place.
-        token = None
-        if {ref_spec.name, target_spec.name} <= SHARES_WEIGHTS:
-            model.proto, token = weights.share_weights(model.proto)
-            weights.return_freed_memory()  # the parsed proto's pages, else resident for the whole run
-        try:
-            result, hist = run_compare(model, ref_spec, target_spec, samples, tolerances, args.layerwise,
-                                       run_dir if args.save_outputs else None, quiet=args.quiet or args.json,
-                                       warmup=max(args.warmup, 0), min_cosine=args.min_cosine,
-                                       layerwise_weights=args.layerwise_weights, task=task,
-                                       max_memory=max_memory, target_model=other)
-            if args.attribute:
-                _attribute(model, ref_spec, target_spec, samples[0], result, tolerances, args)
-            if args.fp16_risk:
-                from trtlab.mixed_precision.run import risk_table
-
-                result.fp16_risk = risk_table(model.proto, args.fp16_risk, samples[0], args.ref)
-            if other is not None and any(n.op_type == "DequantizeLinear" for n in other.proto.graph.node):
-                from trtlab.mixed_precision.qdq import qdq_table
-
-                result.qdq, result.qdq_exclude = qdq_table(weights.materialize(model.proto), other.proto,
-                                                           target_spec, samples)
-        finally:
-            weights.release(token)
-        result.warnings.extend(input_warnings + _unknown_tolerance_names(tolerances, result))
-        result.environment = environment()
-        result.argv = command_argv(args)
-        _write_run(run_dir, result, hist, samples)
-    write_report_if(args.report, run_dir)
+    o = input_options(args)
+    result = api.compare(args.model, ref=args.ref, target=args.target, layerwise=args.layerwise,
+                         attribute=args.attribute, attribute_top=args.attribute_top, atol=args.atol, rtol=args.rtol,
+                         out=args.out, warmup=args.warmup, save_outputs=args.save_outputs, report=args.report,
+                         input_shapes=o.input_shapes, val_range=o.val_range, seed=o.seed, samples=o.samples,
+                         load_inputs=o.load_inputs, data_loader_script=o.data_loader_script,
+                         save_inputs=o.save_inputs, loader_timeout=o.loader_timeout, quiet=args.quiet or args.json,
+                         argv=command_argv(args), min_cosine=args.min_cosine, layerwise_weights=args.layerwise_weights,
+                         task=task_options(args), max_memory=_max_memory(args), target_model=args.target_model,
+                         fp16_risk=args.fp16_risk)
     if args.json:
         print_json(result)
     else:
         from trtlab.cli.compare_view import print_result
 
-        print_result(result, run_dir)
+        print_result(result, result.run_dir)
         if result.qdq:
             _print_qdq(result)
         if result.fp16_risk:
@@ -176,50 +126,3 @@ def _print_qdq(result, top: int = 10) -> None:
         out.print(f"  {str(r['tensor'])[-40:]:40} {r['kind']:10} {own:>8} {acc:>8}", markup=False)
     if result.qdq_exclude:
         out.print("exclusion list (ModelOpt --nodes_to_exclude), in results.json 'qdq_exclude'", markup=False)
-
-
-def _attribute(model, ref_spec, target_spec, feeds, result, tolerances, args) -> None:
-    from trtlab.comparison.attribution import attribute
-    from trtlab.ui import progress
-
-    if not result.layers or all(m.passed for m in result.layers):
-        result.warnings.append("--attribute: no layer is out of tolerance, nothing to attribute")
-        return
-    with progress(args.quiet or args.json) as bar:
-        bar.add_task("attributing: running the worst layers alone on the target", total=None)
-        result.attribution, result.attribution_skipped = attribute(model.proto, ref_spec, target_spec, feeds,
-                                                                   result, tolerances, args.attribute_top)
-    for s in result.attribution_skipped:
-        result.warnings.append(f"--attribute: skipped {s['tensor']} ({s['op']}): {s['reason']}")
-
-
-def _unknown_tolerance_names(tolerances, result) -> list[str]:
-    """Per-tensor --atol/--rtol that name no compared tensor: almost always a typo."""
-    compared = {m.name for m in result.outputs + (result.layers or [])}
-    unknown = sorted((set(tolerances.per_atol) | set(tolerances.per_rtol)) - compared)
-    if not unknown:
-        return []
-    return [f"--atol/--rtol name tensors that were not compared: {', '.join(unknown)} (outputs are: "
-            f"{', '.join(m.name for m in result.outputs)})"]
-
-
-def _write_run(run_dir: Path, result, hist: dict, samples: list[dict]) -> None:
-    from trtlab.inputs import save_npz
-    from trtlab.rundir import atomic_savez, write_results
-
-    save_npz(run_dir / "inputs.npz", samples)
-    result.files["inputs"] = "inputs.npz"
-    if hist:
-        atomic_savez(run_dir / "histograms.npz", hist)
-        result.files["histograms"] = "histograms.npz"
-    for side in ("ref", "target"):
-        if (run_dir / f"{side}_outputs.npz").exists():
-            result.files[f"{side}_outputs"] = f"{side}_outputs.npz"
-    if result.layers:
-        from trtlab.reports import node_data
-        from trtlab.rundir import jsonable
-
-        written = node_data.write(run_dir, jsonable(result))
-        if written:
-            result.files["model_explorer"] = ",".join(written.values())
-    write_results(run_dir, result)

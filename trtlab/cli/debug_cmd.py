@@ -11,10 +11,10 @@ import argparse
 from trtlab.cli.common import add_input_args, add_model_arg
 from trtlab.comparators.tolerances import HELP as TOL_HELP
 from trtlab.errors import TrtlabError
+from trtlab.reducer.checks import FAILS
 
 HELP = ("debug failed conversions: `debug reduce` shrinks a failing model to a minimal failing subgraph; "
         "`debug precision` finds the nodes to keep in FP32 and writes a mixed-precision model")
-FAILS = ("check", "crash", "build", "compare", "nonfinite")
 
 
 def add_arguments(p) -> None:
@@ -61,44 +61,6 @@ def add_arguments(p) -> None:
         "mixed model meets the goal on the held-out samples, 1 when not."))
 
 
-def make_mode(args, samples, workdir):
-    from trtlab.reducer import checks as rc
-
-    if args.check and args.fails:
-        raise TrtlabError("debug reduce", "--check and --fails both given", "choose one way to decide failing")
-    if not args.check and not args.fails:
-        raise TrtlabError("debug reduce", "no failure mode given",
-                          "add --fails check|build|compare, or --check \"CMD {model}\"")
-    if (args.fail_code is not None or args.fail_regex) and not args.check:
-        raise TrtlabError("debug reduce", "--fail-code/--fail-regex only apply to --check", "add --check \"CMD\"")
-    if args.check:
-        return rc.CommandMode(args.check, args.fail_code, args.fail_regex, workdir, args.check_timeout), \
-            {"mode": "command", "check": args.check, "fail_code": args.fail_code, "fail_regex": args.fail_regex}
-    if args.metric and args.fails != "compare":
-        raise TrtlabError("debug reduce", "--metric applies to --fails compare", "add --fails compare")
-    if args.fails in ("compare", "nonfinite"):
-        if not args.target:
-            raise TrtlabError(f"debug reduce --fails {args.fails}", "no --target backend", "e.g. --target onnxrt:fp16")
-        from trtlab.backends import parse_spec
-        from trtlab.comparators.tolerances import for_target, precision_of
-
-        target = parse_spec(args.target)
-        tol = for_target(target, args.atol, args.rtol)
-        given = [k for k in ("atol", "rtol") if getattr(args, k) is not None]
-        source = {k: "given" if k in given else f"default for {precision_of(target).upper()}" for k in ("atol", "rtol")}
-        metric = rc.parse_metric(args.metric)
-        cls = rc.NonfiniteMode if args.fails == "nonfinite" else rc.CompareMode
-        return cls(args.ref, args.target, tol.atol, tol.rtol, samples, metric), \
-            {"mode": args.fails, "ref": args.ref, "target": args.target, "atol": tol.atol, "rtol": tol.rtol,
-             "tolerances": source, "samples": len(samples),
-             **({"metric": args.metric} if metric else {})}
-    from trtlab.trt import module
-
-    trt = module.load(args.trt_module)
-    cls = rc.MODES[args.fails]
-    return cls(trt, args.any_failure), {"mode": args.fails, "module": trt.summary(), "any_failure": args.any_failure}
-
-
 def run(args) -> int:
     if args.debug_command == "precision":
         from trtlab.cli import precision_cmd
@@ -106,46 +68,24 @@ def run(args) -> int:
         return precision_cmd.run(args)
     if args.debug_command != "reduce":
         raise TrtlabError("trtlab debug", "no subcommand given", "trtlab debug reduce MODEL -o min.onnx --fails check")
-    from pathlib import Path
-
-    from trtlab.cli.common import command_argv, load_model_arg, make_samples
-    from trtlab.reducer.search import run_reduce
-    from trtlab.rundir import environment, fresh_run_dir, write_results
+    from trtlab import api
+    from trtlab.cli.common import command_argv
     from trtlab.ui import info, print_json
 
-    if args.output:  # before any work: a reduction can take minutes
-        from trtlab.rundir import check_output_path
-
-        check_output_path(args.output, inputs=(args.model, args.replay), flag="-o")
-        if args.fails in ("compare", "nonfinite"):
-            from trtlab.reducer.search import inputs_path_for
-
-            check_output_path(inputs_path_for(args.output), inputs=(args.model, args.replay),
-                              flag="-o (the reproducer's inputs beside it)")
     quiet = getattr(args, "quiet", False) or args.json
-    with fresh_run_dir(args.out, "reduce", args.model) as run_dir:
-        model = load_model_arg(args.model, run_dir)
-        try:
-            samples, warnings = make_samples(args, model)
-        except TrtlabError:
-            if args.fails in ("compare", "nonfinite"):
-                raise
-            samples, warnings = [], []  # types only; shape inference alone then
-        mode, failure = make_mode(args, samples, run_dir)
-        out = Path(args.output) if args.output else run_dir / "reduced.onnx"
-        result = run_reduce(model, mode, run_dir, out, samples, replay=args.replay, failure=failure,
-                            say=None if quiet else info)
-        result.argv = command_argv(args)
-        result.warnings = warnings + result.warnings
-        result.environment = environment()
-        write_results(run_dir, result)
-        from trtlab.reports import write_report
-
-        write_report(run_dir)
+    result = api.reduce(args.model, fails=args.fails, check=args.check, output=args.output, fail_code=args.fail_code,
+                        fail_regex=args.fail_regex, check_timeout=args.check_timeout, any_failure=args.any_failure,
+                        ref=args.ref, target=args.target, atol=args.atol, rtol=args.rtol, metric=args.metric,
+                        trt_module=args.trt_module,
+                        replay=args.replay, out=args.out, input_shapes=args.input_shapes, val_range=args.val_range,
+                        seed=args.seed, samples=args.samples, load_inputs=args.load_inputs,
+                        data_loader_script=args.data_loader_script,
+                        save_inputs=args.save_inputs, loader_timeout=getattr(args, "loader_timeout", None),
+                        quiet=quiet, say=info, argv=command_argv(args))
     if args.json:
         print_json(result)
     else:
-        print_summary(result, run_dir)
+        print_summary(result, result.run_dir)
     return 0
 
 

@@ -19,8 +19,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from trtlab.cli.common import load_model_arg
-    from trtlab.inspection import summarize
+    from trtlab import api
     from trtlab.trt.engine_info import is_engine_path
     from trtlab.ui import print_json
 
@@ -32,7 +31,7 @@ def run(args) -> int:
         print_json(info) if args.json else print_engine(info)
         return 0
 
-    summary = summarize(load_model_arg(args.model))
+    summary = api.inspect(args.model).to_json()
     if args.json:
         print_json(summary)
     else:

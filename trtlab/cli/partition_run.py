@@ -70,12 +70,10 @@ def _verify(args, loaded, out_dir: Path, samples) -> dict:
     if not samples:
         return {"enabled": False, "reason": "no inputs could be generated for this model (--load-inputs)"}
     from trtlab import backends
-    from trtlab.comparators import Tolerances
+    from trtlab.comparators.tolerances import for_target
     from trtlab.comparison.run import run_compare
 
-    tol = Tolerances.parse(None, None)
-    tol.atol = args.atol if args.atol is not None else 1e-5
-    tol.rtol = args.rtol if args.rtol is not None else 1e-5
+    tol = for_target(backends.parse_spec("onnxrt"), args.atol, args.rtol)  # FP32 defaults unless given
     target = backends.parse_spec(f"hybrid:{out_dir}")
     try:
         res, _hist = run_compare(loaded, backends.parse_spec("onnxrt"), target, samples, tol, True, quiet=True)

@@ -112,12 +112,10 @@ def _verify(args, loaded, out: Path) -> dict:
         return {"enabled": False, "reason": "--no-verify"}
     from trtlab import backends
     from trtlab.cli.common import make_samples
-    from trtlab.comparators import Tolerances
+    from trtlab.comparators.tolerances import for_target
     from trtlab.comparison.run import run_compare
 
-    tol = Tolerances.parse(None, None)
-    tol.atol = args.atol if args.atol is not None else 1e-5
-    tol.rtol = args.rtol if args.rtol is not None else 1e-5
+    tol = for_target(backends.parse_spec("onnxrt"), args.atol, args.rtol)  # FP32 defaults unless given
     spec = f"hybrid:{out}" + (f",spec={args.substitute_plugins}" if args.substitute_plugins.endswith(".py") else "")
     try:
         samples, _w = make_samples(args, loaded)

@@ -88,48 +88,19 @@ def add_arguments(p) -> None:
 
 
 def _steps(args):
-    from trtlab.errors import TrtlabError
     from trtlab.surgery.pipeline import Step, parse_step
+    from trtlab.surgery.session import PassFlags, apply_flags
 
     steps = []
-    raw = list(getattr(args, "steps", None) or [])
-    if args.extract_outputs and not any(name == "extract" for name, _ in raw):
-        raw.append(("extract", None))
-    for name, value in raw:
+    for name, value in list(getattr(args, "steps", None) or []):
         if name == "spec":
             steps.append(parse_step(value))
-            continue
-        options = {}
-        if name in _FLAG_OPTION:
-            options[_FLAG_OPTION[name]] = value
-        steps.append(Step(name, options))
-    for step in steps:
-        if step.name == "fold-constants":
-            step.options.setdefault("size_threshold", args.fold_size_threshold)
-            if args.no_fold_shapes:
-                step.options.setdefault("fold_shapes", False)
-        elif step.name in ("to-fp16", "to-bf16"):
-            step.options.setdefault("keep_fp32", list(args.keep_fp32))
-            step.options.setdefault("keep_io_types", not args.half_io)
-        elif step.name == "extract":
-            step.options.setdefault("inputs", args.extract_inputs)
-            step.options.setdefault("outputs", args.extract_outputs)
-        elif step.name == "opset":
-            from trtlab.passes.opset import check_target
-
-            check_target(step.options.get("target", 17))  # up front: exit 2 before any work
-    if not steps:
-        raise TrtlabError("trtlab surgeon", "no passes given",
-                          "add pass flags, e.g. --fold-constants --cleanup (see `trtlab surgeon --list`)")
-    from trtlab.passes.base import parse_size
-
-    parse_size(args.fold_size_threshold)
-    names = list(dict.fromkeys(s.name for s in steps))
-    unknown = [n for n in args.dump_after or [] if n != "all" and n not in names]
-    if unknown:
-        raise TrtlabError(f"--dump-after {' '.join(unknown)}", "not a pass of this run",
-                          f"choose from: {', '.join(names)}, or all")
-    return steps
+        else:
+            steps.append(Step(name, {_FLAG_OPTION[name]: value} if name in _FLAG_OPTION else {}))
+    flags = PassFlags(fold_size_threshold=args.fold_size_threshold, no_fold_shapes=args.no_fold_shapes,
+                      keep_fp32=list(args.keep_fp32), half_io=args.half_io, extract_inputs=args.extract_inputs,
+                      extract_outputs=args.extract_outputs)
+    return apply_flags(steps, flags, args.dump_after)
 
 
 def _list_passes() -> int:

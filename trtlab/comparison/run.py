@@ -18,6 +18,7 @@ from trtlab.comparators import verdict as rules
 from trtlab.comparators.tolerances import precision_of
 from trtlab.comparison.task import TaskOptions, Tracker
 from trtlab.model import LoadedModel, model_summary, walk_nodes
+from trtlab.results import Result
 from trtlab.ui import progress
 
 SCHEMA = "trtlab.compare/1"
@@ -48,7 +49,7 @@ def topo_tensors(model: LoadedModel, weights: bool = False) -> tuple[list[LayerI
 
 
 @dataclass
-class CompareResult:
+class CompareResult(Result):
     schema: str
     model: dict
     ref: dict

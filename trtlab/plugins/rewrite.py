@@ -14,7 +14,7 @@ import onnx
 
 from trtlab.errors import TrtlabError
 from trtlab.plugins.matcher import Candidate, Graph, find
-from trtlab.plugins.rules import PLUGIN_DOMAIN, Match, Replacement, Rule
+from trtlab.plugins.rules import Match, Replacement, Rule
 
 
 @dataclass
@@ -235,4 +235,3 @@ def references(rules: list[Rule]) -> dict:
     return refs
 
 
-PLUGIN_DOMAINS = (PLUGIN_DOMAIN,)

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trtlab.model import DEFAULT_DOMAINS
+
 COMMUTATIVE = frozenset({"Add", "Mul", "Max", "Min", "Sum", "And", "Or", "Equal", "Xor"})
-STANDARD_DOMAINS = ("", "ai.onnx")
 PLUGIN_DOMAIN = "trt.plugins"
 
 
@@ -75,7 +76,7 @@ class Replacement:
 
     @property
     def is_plugin(self) -> bool:
-        return self.domain not in STANDARD_DOMAINS
+        return self.domain not in DEFAULT_DOMAINS
 
 
 @dataclass

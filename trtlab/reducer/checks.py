@@ -399,3 +399,47 @@ def _names(plan: Plan, nodes) -> list[str]:
 
 MODES = {"check": ParseMode, "crash": CrashMode, "build": BuildMode, "compare": CompareMode,
          "nonfinite": NonfiniteMode, "command": CommandMode}
+
+
+FAILS = ("check", "crash", "build", "compare", "nonfinite")
+
+
+def make_mode(*, fails: str | None = None, check: str | None = None, fail_code: int | None = None,
+              fail_regex: str | None = None, check_timeout: float | None = None, any_failure: bool = False,
+              ref: str = "onnxrt", target: str | None = None, atol: float | None = None, rtol: float | None = None,
+              metric: str | None = None, trt_module: str | None = None, samples: list[dict] = (),
+              workdir=None) -> tuple[object, dict]:
+    """The failure mode asked for (``--fails`` or ``--check``) and its description for results.json."""
+    if check and fails:
+        raise TrtlabError("debug reduce", "--check and --fails both given", "choose one way to decide failing")
+    if not check and not fails:
+        raise TrtlabError("debug reduce", "no failure mode given",
+                          "add --fails check|build|compare, or --check \"CMD {model}\"")
+    if fails and fails not in FAILS:
+        raise TrtlabError(f"--fails {fails}", "unknown failure mode", f"choose from: {', '.join(FAILS)}")
+    if (fail_code is not None or fail_regex) and not check:
+        raise TrtlabError("debug reduce", "--fail-code/--fail-regex only apply to --check", "add --check \"CMD\"")
+    if check:
+        return CommandMode(check, fail_code, fail_regex, workdir, check_timeout), \
+            {"mode": "command", "check": check, "fail_code": fail_code, "fail_regex": fail_regex}
+    if metric and fails != "compare":
+        raise TrtlabError("debug reduce", "--metric applies to --fails compare", "add --fails compare")
+    if fails in ("compare", "nonfinite"):
+        if not target:
+            raise TrtlabError(f"debug reduce --fails {fails}", "no --target backend", "e.g. --target onnxrt:fp16")
+        from trtlab.backends import parse_spec
+        from trtlab.comparators.tolerances import for_target, precision_of
+
+        spec = parse_spec(target)
+        tol = for_target(spec, atol, rtol)
+        source = {k: "given" if v is not None else f"default for {precision_of(spec).upper()}"
+                  for k, v in (("atol", atol), ("rtol", rtol))}
+        parsed = parse_metric(metric)
+        cls = NonfiniteMode if fails == "nonfinite" else CompareMode
+        return cls(ref, target, tol.atol, tol.rtol, samples, parsed), \
+            {"mode": fails, "ref": ref, "target": target, "atol": tol.atol, "rtol": tol.rtol,
+             "tolerances": source, "samples": len(samples), **({"metric": metric} if parsed else {})}
+    from trtlab.trt import module
+
+    trt = module.load(trt_module)
+    return MODES[fails](trt, any_failure), {"mode": fails, "module": trt.summary(), "any_failure": any_failure}

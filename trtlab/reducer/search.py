@@ -24,6 +24,7 @@ from pathlib import Path
 
 from trtlab.errors import TrtlabError
 from trtlab.reducer.graph import Candidate, Plan
+from trtlab.results import Result
 
 SCHEMA = "trtlab.debug.reduce/1"
 LOG_SCHEMA = "trtlab.debug.reduce.log/1"
@@ -35,7 +36,7 @@ def bisect_budget(n: int) -> int:
 
 
 @dataclass
-class ReduceResult:
+class ReduceResult(Result):
     schema: str
     command: str
     argv: list[str]
@@ -59,6 +60,11 @@ class ReduceResult:
     timing: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     environment: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """True when the reproducer was written and still fails the way the original does."""
+        return self.reproduced
 
 
 def ranges_text(keep) -> str:

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from trtlab.comparators.tolerances import PRECISION_TOLERANCES
 from trtlab.errors import TrtlabError
+from trtlab.results import Result
 
 SCHEMA = "trtlab.surgeon/1"
+FP32_TOLERANCES = PRECISION_TOLERANCES["fp32"]  # passes that keep FP32 math; fp16/bf16 passes bring their own
 
 
 @dataclass
@@ -45,14 +48,14 @@ class PassRecord:
 
 
 @dataclass
-class SurgeonResult:
+class SurgeonResult(Result):
     schema: str = SCHEMA
     command: str = "surgeon"
     argv: list = field(default_factory=list)
     model: str | None = None
     output: str | None = None
     passed: bool = True
-    passes: list = field(default_factory=list)
+    passes: list[PassRecord] = field(default_factory=list)
     verify: dict = field(default_factory=dict)  # enabled, reason, seed, tolerances
     failure: str | None = None
     summary: dict = field(default_factory=dict)  # before/after totals
@@ -172,7 +175,7 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
             break
         after, after_m = _normalized(out, before, rec, result, step.name)
         if verifier is not None:
-            tol = tolerance or out.verify_tolerance or (1e-5, 1e-5)  # the user's tolerances win
+            tol = tolerance or out.verify_tolerance or FP32_TOLERANCES  # the user's tolerances win
             state = verifier.state()
             if not _verified(verifier, keep_before, after, tol, p, rec, result):
                 repaired = _undo_offending(p, step, keep_before, verifier, state, tol, rec, result)

@@ -13,7 +13,6 @@ import onnx
 
 from trtlab.errors import TrtlabError, UnavailableError
 
-FP32_TOLERANCE = (1e-5, 1e-5)
 SMALL_BYTES = 64 << 20  # verify by default below this size ...
 SMALL_NODES = 5000  # ... and this node count (a run takes well under a few seconds on a CPU)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from trtlab.model import LoadedModel, is_large, model_bytes
+from trtlab.model import DEFAULT_DOMAINS, LoadedModel, is_large, model_bytes
+from trtlab.results import Result
 from trtlab.trt.module import CapturingLogger, TrtModule, native_stderr
 
 SCHEMA = "trtlab.check/1"
-STANDARD_DOMAINS = ("", "ai.onnx")
 
 
 @dataclass
@@ -31,7 +31,7 @@ class NodeReport:
 
 
 @dataclass
-class CheckResult:
+class CheckResult(Result):
     schema: str
     command: str
     argv: list[str]
@@ -70,10 +70,10 @@ def node_hint(node: NodeReport, message: str, imported: set[str], folded: bool =
     advice."""
     text, op, domain = message.lower(), node.op, node.domain
     fold = "" if folded else FOLD
-    if domain not in STANDARD_DOMAINS and domain not in imported:
+    if domain not in DEFAULT_DOMAINS and domain not in imported:
         return (f"the model imports no opset for domain '{domain}': fix the export (add an opset_import for it); "
                 f"then {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}")
-    if domain not in STANDARD_DOMAINS:
+    if domain not in DEFAULT_DOMAINS:
         return f"custom-domain op: {PLUGIN.format(domain=domain, op=op)}, or {ISOLATE}"
     if op in DYNAMIC_QUANT:
         return (f"TensorRT has no dynamic quantization ({op}): dequantize to float (export the float model), "
@@ -119,7 +119,7 @@ def is_folded(model) -> bool:
     graph = model.graph
     inits = {t.name for t in graph.initializer}
     for node in graph.node:
-        if node.domain not in STANDARD_DOMAINS or node.op_type.startswith("Random"):
+        if node.domain not in DEFAULT_DOMAINS or node.op_type.startswith("Random"):
             continue
         if node.op_type == "Constant" or (node.input and all(i in inits for i in node.input if i)):
             return False
@@ -285,3 +285,13 @@ def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
         passed=ok, nodes=nodes, partitions=partitions, errors=model_errors, parser_output=logger.native(),
         timing={"parse_s": round(parse_s, 6), "check_s": round(time.perf_counter() - start, 6)},
         warnings=list(model.warnings) + notes)
+
+
+def crashed_result(trt, model, exc):
+    """results.json for a parse that crashed TensorRT: not parseable, the crash as the model's error."""
+    from trtlab.model import model_summary
+
+    return CheckResult(schema=SCHEMA, command="check", argv=[], model=model_summary(model), module=trt.summary(),
+                       parseable=False, passed=False, nodes=[], partitions=[],
+                       errors=[{"message": exc.problem, "hint": exc.hint, "signal": exc.signal}],
+                       warnings=list(model.warnings))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 
-MARK_MODES = ("fused", "all", "none")
 ONNX_LAYER = re.compile(r"\[ONNX Layer: ([^\]]+)\]")  # the ONNX parser's layer metadata, one per ONNX node
 
 

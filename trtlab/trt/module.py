@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from trtlab.errors import TrtlabError, UnavailableError
 
 MODULES = ("tensorrt", "tensorrt_rtx")
-DISTRIBUTIONS = {"tensorrt": "tensorrt", "tensorrt_rtx": "tensorrt-rtx"}
 INSTALL_HINTS = {
     "tensorrt": "pip install 'trtlab[trt]' (full TensorRT; needs an NVIDIA GPU with a recent driver)",
     "tensorrt_rtx": "pip install 'trtlab[rtx]' (TensorRT for RTX: parses and builds on any machine, runs on RTX GPUs)",

@@ -1,4 +1,4 @@
-"""Build an engine into files: the engine, its provenance, the optional Triton layout, and the build result."""
+"""Building engines (capability): the engine, its provenance, the optional Triton layout, and the build result."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trtlab.trt.build import BuildOptions, build_engine
+from trtlab.results import Result
+from trtlab.trt.build import PRECISIONS, BuildOptions, build_engine
 from trtlab.trt.module import TrtModule
 
 SCHEMA = "trtlab.build/1"
 
 
 @dataclass
-class BuildResult:
+class BuildResult(Result):
     schema: str
     command: str
     argv: list[str]
@@ -33,6 +34,35 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
     environment: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    error = None  # the BuildFailure of a failed build (not a field: it is not written to results.json)
+    report = None  # where report.html went, when one was written
+
+
+def build_options(*, precision: str = "fp32", keep_fp32=(), tf32=None, strongly_typed: bool = False, profile=None,
+                  workspace=None, pool_limit=(), opt_level=None, timing_cache=None, version_compatible: bool = False,
+                  hardware_compatibility=None, compute_capability=(), mark: str = "none") -> BuildOptions:
+    """BuildOptions from the build flags (sizes like ``1G``, pools as ``POOL:SIZE``, profiles as text)."""
+    from trtlab.errors import TrtlabError
+    from trtlab.trt.build import POOLS, parse_size
+    from trtlab.trt.profiles import parse_profiles
+
+    if precision not in PRECISIONS:
+        raise TrtlabError(f"precision {precision!r}", "unknown precision", f"choose from: {', '.join(PRECISIONS)}")
+    if mark not in ("none", "all", "debug-unfused"):
+        raise TrtlabError(f"mark {mark!r}", "unknown marking", "choose none, all or debug-unfused")
+    pools = {"workspace": parse_size(workspace)} if workspace else {}
+    for item in pool_limit or []:
+        name, _, size = item.partition(":")
+        if name not in POOLS or not size:
+            raise TrtlabError(f"--pool-limit {item}", "not POOL:SIZE with a known pool", f"pools: {', '.join(POOLS)}")
+        pools[name] = parse_size(size)
+    profiles = [profile] if isinstance(profile, str) else profile
+    return BuildOptions(precision=precision, keep_fp32=list(keep_fp32), tf32=tf32, profiles=parse_profiles(profiles),
+                        pool_limits=pools, opt_level=opt_level, timing_cache=timing_cache,
+                        version_compatible=version_compatible, hardware_compatibility=hardware_compatibility,
+                        compute_capabilities=list(compute_capability), strongly_typed=strongly_typed,
+                        mark_all=mark == "all", debug_unfused=mark == "debug-unfused")
 
 
 def layer_info(trt: TrtModule, built) -> dict:
