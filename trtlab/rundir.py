@@ -254,21 +254,45 @@ def _atomic(path: Path, write) -> Path:
 
     path = Path(path)
     check_output_path(path, flag="output")
+    # Ctrl-C/SIGTERM are held from creating the temp file until the cleanup below guards it, so a signal can
+    # never land between the two and leave the temp file behind.
+    held = _hold_signals()
+    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise TrtlabError(path, f"cannot write here ({exc.strerror or exc})", "choose another location") from None
-    try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise TrtlabError(path, f"cannot write here ({exc.strerror or exc})", "choose another location") from None
+        finally:
+            _release_signals(held)
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _hold_signals():
+    """Block SIGINT and SIGTERM in the main thread (returns the old mask, or None where that is not possible)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(old) -> None:
+    """Restore the mask: a signal that came meanwhile is delivered now, inside the guarded region."""
+    import signal
+
+    if old is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

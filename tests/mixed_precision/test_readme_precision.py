@@ -14,7 +14,8 @@ from tests.mixed_precision.hazards import planted_hazard_model
 
 def _commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## `trtlab debug precision"):text.index("## `trtlab report")]
+    start = text.index("## `trtlab debug precision")
+    section = text[start:text.index("\n## ", start + 1)]
     blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
     return [line.split("  #")[0].strip() for b in blocks for line in b.splitlines() if line.strip()]
 
