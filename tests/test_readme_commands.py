@@ -302,7 +302,7 @@ CASES: dict[str, Case] = {
     "trtlab debug reduce model.onnx -o min.onnx --fails compare --ref onnxrt --target onnxrt:fp16 --atol 1e-3 "
     "--rtol 1e-3": Case(files={M: fp16_overflow}, creates=["min.onnx", "min.inputs.npz"]),
     "trtlab debug reduce model.onnx -o min.onnx --fails crash": Case(
-        files={M: parser_crashes}, creates=["min.onnx"], says="TensorRT crashed", slow=True),
+        files={M: parser_crashes}, creates=["min.onnx"], says="TensorRT crashed"),
     "trtlab debug reduce model.onnx -o min.onnx --fails nonfinite --target onnxrt:fp16": Case(
         files={M: fp16_inf}, creates=["min.onnx"]),
     "trtlab debug reduce model.onnx -o min.onnx --fails compare --metric cosine:0.99 --target onnxrt:fp16": Case(
@@ -326,7 +326,8 @@ CASES: dict[str, Case] = {
         files={M: tinycnn, "qdq.onnx": quantized_tinycnn}, says="SQNR"),
     # sweep (run from a folder beside ../shared/models, as in the checkout)
     SWEEP: Case(files={MNIST: shared("mnist_opt.onnx")}, cwd="work", creates=["sweep-fp16/journal.jsonl"], slow=True),
-    SWEEP + " --resume": Case(files={MNIST: shared("mnist_opt.onnx")}, cwd="work", before=[SWEEP], slow=True),
+    SWEEP + " --resume": Case(files={MNIST: shared("mnist_opt.onnx")}, cwd="work", before=[SWEEP], slow=True,
+                              says="(6 from the journal)"),
     "trtlab report sweep-fp16": Case(files={MNIST: shared("mnist_opt.onnx")}, cwd="work", before=[SWEEP],
                                      slow=True),
     # report
