@@ -53,6 +53,28 @@ def tinycnn():
     return build_example("tinycnn")
 
 
+def static_tinycnn():
+    """tinycnn with batch 1: `trtlab build` without --profile needs static shapes."""
+    model = tinycnn()
+    for value in [*model.graph.input, *model.graph.output]:
+        dim = value.type.tensor_type.shape.dim[0]
+        if not dim.dim_value:
+            dim.dim_value = 1
+    return model
+
+
+def sr_like():
+    """The interface of super_resolution.onnx (input 'input' [N,1,224,224], dynamic batch) on two small convs, so
+    shape sweeps up to 16x1x224x224 take a second, not a minute."""
+    rng = np.random.default_rng(0)
+    w1 = nh.from_array(rng.standard_normal((4, 1, 3, 3)).astype(np.float32) * 0.3, "w1")
+    w2 = nh.from_array(rng.standard_normal((1, 4, 3, 3)).astype(np.float32) * 0.3, "w2")
+    nodes = [h.make_node("Conv", ["input", "w1"], ["c"], pads=[1, 1, 1, 1]), h.make_node("Relu", ["c"], ["r"]),
+             h.make_node("Conv", ["r", "w2"], ["output"], pads=[1, 1, 1, 1])]
+    return _model(nodes, [_vi("input", ["batch_size", 1, 224, 224])], [_vi("output", ["batch_size", 1, 224, 224])],
+                  [w1, w2])
+
+
 def dynamic_cnn():
     """Input 'input' [N,3,H,W] (all dims dynamic but channels), so --override-input-shapes input:1x3x224x224 holds."""
     w = nh.from_array(np.random.default_rng(0).standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.2, "w")
@@ -95,12 +117,21 @@ def parser_refuses():
     return _model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])], domains=["custom.ops"])
 
 
-def fp16_overflow():
+def fp16_overflow(scale=1e5):
     """x * 1e5 overflows FP16 storage: `--fails compare --target onnxrt:fp16` reduces to the Mul."""
-    big = nh.from_array(np.array(1e5, np.float32), "big")
+    big = nh.from_array(np.array(scale, np.float32), "big")
     nodes = [h.make_node("Relu", ["x"], ["r"]), h.make_node("Mul", ["r", "big"], ["m"], name="overflow"),
              h.make_node("Neg", ["x"], ["n"]), h.make_node("Add", ["m", "n"], ["y"])]
     return _model(nodes, [_vi("x", [4])], [_vi("y", [4])], [big])
+
+
+def fp16_inf():
+    """(x * 1000)^2 in half precision: Inf wherever |x| > 0.26 (the reference stays finite), a LayerNorm-like
+    `Mul(d, d)` overflow for `--fails nonfinite`; the weight itself fits FP16."""
+    k = nh.from_array(np.array(1000.0, np.float32), "k")
+    nodes = [h.make_node("Relu", ["x"], ["r"]), h.make_node("Mul", ["r", "k"], ["d"]),
+             h.make_node("Mul", ["d", "d"], ["sq"], name="square"), h.make_node("Sqrt", ["sq"], ["y"])]
+    return _model(nodes, [_vi("x", [16])], [_vi("y", [16])], [k])
 
 
 def isolation_model():
@@ -125,6 +156,44 @@ def shared(name):
     return _load
 
 
+def parser_crashes():
+    """A Loop whose body reads an outer-scope tensor: TensorRT-RTX's parser segfaults on it (tests/adversarial)."""
+    from tests.adversarial.models import STRUCTURAL
+
+    return STRUCTURAL["loop_outer_read"][0]()
+
+
+def quantized_tinycnn():
+    """tinycnn through onnxruntime.quantization.quantize_static (QDQ format), calibrated on 4 random samples."""
+    import tempfile
+    from pathlib import Path
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.feeds = iter([{"input": rng.standard_normal((1, 3, 32, 32)).astype(np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "f.onnx", Path(tmp) / "q.onnx"
+        onnx.save(tinycnn(), src)
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ)
+        return onnx.load(dst)
+
+
+LOADER_PY = """import numpy as np
+
+
+def load():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 2, 2, 4):
+        yield {"input": rng.standard_normal((n, 3, 32, 32)).astype(np.float32)}
+"""
+
 RULES_YAML = re.search(r"```yaml\n(.*?)```", (ROOT / "docs" / "plugins.md").read_text(), re.S).group(1)
 
 
@@ -138,13 +207,24 @@ class Case:
     code: int = 0
     slow: bool = False
     skip: str | None = None  # why it does not run here (never a trtlab command that could)
+    says: str | None = None  # a text the output (stdout + stderr) must hold
+    cwd: str = "."  # folder (under the test's tmp folder) the commands run in
 
 
 M = "model.onnx"
+SR = "sr.onnx"
+NO_CUDA = "CUDA execution provider is not available"  # `--backend onnxrt:cuda` without onnxruntime-gpu: exit 3
+SWEEP = ("trtlab sweep ../shared/models/mnist_opt.onnx example:tinycnn --task 'compare --target {target}' --task check "
+         "--axis target=onnxrt:fp16,onnxrt:bf16 --out sweep-fp16")
+MNIST = "../shared/models/mnist_opt.onnx"
+SETUP = "a setup line: CI installs the package the same way (.ci/run); it needs the registry"
+PYTEST = "pytest inside pytest: the adversarial suite runs in this same test session (tests/adversarial)"
 COVERED = "the test suite itself / tests/test_lint.py run this; CI runs it (.ci/run)"
 CASES: dict[str, Case] = {
     # Quick start: setup and tests are CI's own steps (tests/test_readme.py checks .ci/run matches them)
-    "python3 -m venv .venv '&&' . .venv/bin/activate '&&' pip install -e '.[dev,rtx]'": Case(skip=COVERED),
+    "python3 -m venv .venv '&&' . .venv/bin/activate '&&' pip install -e '.[cpu,dev,rtx]'": Case(skip=SETUP),
+    "python3 -m venv .venv '&&' . .venv/bin/activate '&&' pip install -e '.[gpu,dev,rtx]'": Case(
+        skip=SETUP + " and a GPU"),
     "trtlab compare example:tinycnn --target onnxrt:fp16 --layerwise": Case(creates=["trtlab-runs"], slow=True),
     "python -m pytest -q": Case(skip=COVERED),
     # inspect
@@ -160,6 +240,35 @@ CASES: dict[str, Case] = {
         Case(files={M: tinycnn}, before=["trtlab compare model.onnx --target reference --save-inputs feeds.npz "
                                          "--input-shapes input:2x3x32x32 --no-report"],
              creates=["runs/fp16/target_outputs.npz"]),
+    "trtlab compare bert.onnx --target onnxrt:fp16 --layerwise --max-memory 512M --input-shapes input_ids:1x128":
+        Case(files={"bert.onnx": bert_embedding}, says="512"),
+    # task metrics
+    "trtlab compare example:tinydetector --target onnxrt:fp16 --task detection": Case(says="detection"),
+    "trtlab compare example:tinydetector --target onnxrt:fp16 --task detection --detection "
+    "boxes=boxes,scores=scores,labels=labels,match=hungarian --iou 0.7": Case(says="detection"),
+    "trtlab compare example:tinycnn --target onnxrt:fp16 --task classification --samples 8 --input-shapes "
+    "input:4x3x32x32": Case(says="classification"),
+    # build, inspect, diff (tensorrt_rtx's parser and builder run on the CPU)
+    "trtlab build model.onnx -o a.engine '&&' trtlab build model.onnx --precision fp16 -o b.engine": Case(
+        files={M: static_tinycnn}, creates=["a.engine", "b.engine"]),
+    "trtlab inspect a.engine": Case(files={M: static_tinycnn}, before=["trtlab build model.onnx -o a.engine"],
+                                    says="engine"),
+    "trtlab diff a.engine b.engine": Case(
+        files={M: static_tinycnn}, code=1,  # exit 1: different (fp32 vs fp16)
+        before=["trtlab build model.onnx -o a.engine", "trtlab build model.onnx --precision fp16 -o b.engine"]),
+    # run --backend onnxrt
+    "trtlab run model.onnx --backend onnxrt --profile-nodes --top 10 --timing-json t.json": Case(
+        files={M: tinycnn}, creates=["t.json"], says="Conv"),
+    "trtlab run model.onnx --backend onnxrt:cuda,tf32=0 --iterations 100 --duration 5": Case(
+        files={M: tinycnn}, code=3, says=NO_CUDA),
+    "trtlab run sr.onnx --backend onnxrt:cuda --sweep-shapes input:1x1x224x224:16x1x224x224 --sweep-points 5": Case(
+        files={SR: sr_like}, code=3, says=NO_CUDA),
+    "trtlab run sr.onnx --backend onnxrt --profile input:1x1x224x224:4x1x224x224:8x1x224x224": Case(
+        files={SR: sr_like}, says="8x1x224x224", slow=True),
+    "trtlab run model.onnx --backend onnxrt --data-loader-script loader.py:load --suggest-profile": Case(
+        files={M: dynamic_cnn, "loader.py": LOADER_PY}, says="--profile"),
+    "trtlab compare sr.onnx --target onnxrt:fp16 --sweep-shapes input:1x1x224x224:16x1x224x224": Case(
+        files={SR: sr_like}, says="16x1x224x224"),
     # surgeon
     "trtlab surgeon model.onnx --fold-constants -o folded.onnx": Case(files={M: tinycnn}, creates=["folded.onnx"]),
     "trtlab surgeon model.onnx --override-input-shapes input:1x3x224x224 --fold-constants --cleanup -o static.onnx":
@@ -192,11 +301,35 @@ CASES: dict[str, Case] = {
         files={M: shared("poly_if_conditionally_invalid.onnx")}, creates=["min.onnx"], slow=True),
     "trtlab debug reduce model.onnx -o min.onnx --fails compare --ref onnxrt --target onnxrt:fp16 --atol 1e-3 "
     "--rtol 1e-3": Case(files={M: fp16_overflow}, creates=["min.onnx", "min.inputs.npz"]),
+    "trtlab debug reduce model.onnx -o min.onnx --fails crash": Case(
+        files={M: parser_crashes}, creates=["min.onnx"], says="TensorRT crashed"),
+    "trtlab debug reduce model.onnx -o min.onnx --fails nonfinite --target onnxrt:fp16": Case(
+        files={M: fp16_inf}, creates=["min.onnx"]),
+    "trtlab debug reduce model.onnx -o min.onnx --fails compare --metric cosine:0.99 --target onnxrt:fp16": Case(
+        files={M: fp16_inf}, creates=["min.onnx"], says="--min-cosine 0.99"),
     "trtlab debug reduce model.onnx -o min.onnx --check 'trtexec --onnx={model}' --fail-regex 'Plugin not found'":
         Case(files={M: parser_refuses}, creates=["min.onnx"], slow=True),
     "trtlab debug reduce model.onnx -o min.onnx --fails check --replay trtlab-runs/reduce-.../reduce.jsonl": Case(
         files={M: parser_refuses}, creates=["min.onnx"], slow=True,
         before=["trtlab debug reduce model.onnx -o first.onnx --fails check --out trtlab-runs/reduce-..."]),
+    # debug precision, two models
+    "trtlab debug precision model.onnx -o mixed.onnx --samples 6": Case(files={M: fp16_overflow},
+                                                                        creates=["mixed.onnx"], says="overflow"),
+    "trtlab debug precision model.onnx -o mixed.onnx --samples 6 --min-snr 50": Case(
+        files={M: fp16_overflow}, creates=["mixed.onnx"], says="overflow"),
+    "trtlab debug precision model.onnx --risk-only --samples 3": Case(files={M: fp16_overflow}, says="overflow"),
+    "trtlab compare model.onnx --target onnxrt:fp16 --fp16-risk": Case(files={M: fp16_overflow}, code=1,
+                                                                       says="overflow"),
+    "trtlab compare model.onnx --target-model mixed.onnx --layerwise --atol 1e-3 --rtol 1e-2": Case(
+        files={M: fp16_overflow}, before=["trtlab debug precision model.onnx -o mixed.onnx --samples 6"]),
+    "trtlab compare model.onnx --target-model qdq.onnx --layerwise --atol 0.1 --rtol 0.1": Case(
+        files={M: tinycnn, "qdq.onnx": quantized_tinycnn}, says="SQNR"),
+    # sweep (run from a folder beside ../shared/models, as in the checkout)
+    SWEEP: Case(files={MNIST: shared("mnist_opt.onnx")}, cwd="work", creates=["sweep-fp16/journal.jsonl"], slow=True),
+    SWEEP + " --resume": Case(files={MNIST: shared("mnist_opt.onnx")}, cwd="work", before=[SWEEP], slow=True,
+                              says="(6 from the journal)"),
+    "trtlab report sweep-fp16": Case(files={MNIST: shared("mnist_opt.onnx")}, cwd="work", before=[SWEEP],
+                                     slow=True),
     # report
     "trtlab report trtlab-runs/compare-20260101-120000-tinycnn": Case(
         before=["trtlab compare example:tinycnn --target reference --no-report "
@@ -207,6 +340,8 @@ CASES: dict[str, Case] = {
         creates=["fp16-report.html"]),
     # development
     "python -m pytest -q -m gpu": Case(skip=COVERED),
+    "python -m pytest -q tests/adversarial -k 'fast or regressions'": Case(skip=PYTEST),
+    "python -m pytest -q tests/adversarial": Case(skip=PYTEST),
     "python bench/run.py": Case(skip="the benchmarks take minutes and need the bench extra; docs/benchmarks.md"),
     "ruff check .": Case(skip=COVERED),
 }
@@ -223,9 +358,16 @@ def test_every_readme_command_has_a_case():
 
 
 def _trtlab(cli, command: str, cwd):
-    words = shlex.split(command)
-    assert words[0] == "trtlab"
-    return cli(*words[1:], cwd=cwd)
+    """Run a trtlab command line (or `A && B`, stopping at the first non-zero exit); one result, outputs joined."""
+    words, results = shlex.split(command), []
+    while words:
+        cut = words.index("&&") if "&&" in words else len(words)
+        part, words = words[:cut], words[cut + 1:]
+        assert part[0] == "trtlab"
+        results.append(cli(*part[1:], cwd=cwd))
+        if results[-1].code != 0:
+            break
+    return type(results[-1])(results[-1].code, "".join(r.out for r in results), "".join(r.err for r in results))
 
 
 def _with_trtexec_stand_in(tmp_path, monkeypatch):
@@ -244,6 +386,12 @@ def _with_trtexec_stand_in(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bindir}:{__import__('os').environ['PATH']}")
 
 
+def _has_cuda_provider() -> bool:
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
 def _params():
     for command, case in CASES.items():
         if not command.startswith("trtlab "):
@@ -252,20 +400,54 @@ def _params():
         yield pytest.param(command, case, marks=marks, id=command[7:60])
 
 
+def _state_key(case: Case, steps) -> tuple:
+    """What a folder holds after `steps` ran on the case's files (so another case can start from a copy)."""
+    files = tuple(sorted((name, make if isinstance(make, str) else make.__qualname__)
+                         for name, make in case.files.items()))
+    return files, case.cwd, tuple(steps)
+
+
+_NEEDED = {_state_key(c, c.before) for c in CASES.values() if c.before}
+_SNAPSHOTS: dict[tuple, object] = {}  # state key -> a folder holding that state (runs of minutes, e.g. sweeps, once)
+
+
+def _snapshot(key, src, tmp_path_factory):
+    if key in _NEEDED and key not in _SNAPSHOTS:
+        dst = tmp_path_factory.mktemp("readme-state")
+        shutil.copytree(src, dst, dirs_exist_ok=True, symlinks=True)
+        _SNAPSHOTS[key] = dst
+
+
 @pytest.mark.parametrize("command, case", list(_params()))
-def test_readme_command_runs(cli, tmp_path, monkeypatch, command, case):
+def test_readme_command_runs(cli, tmp_path, tmp_path_factory, monkeypatch, command, case):
     monkeypatch.setenv("COLUMNS", "200")
+    if case.says == NO_CUDA and _has_cuda_provider():
+        pytest.skip("onnxruntime's CUDA provider is installed: the documented exit 3 is for a CPU-only install")
+    cwd = (tmp_path / case.cwd).resolve()
+    cwd.mkdir(parents=True, exist_ok=True)
     for name, make in case.files.items():
+        (cwd / name).parent.mkdir(parents=True, exist_ok=True)
         if isinstance(make, str):
-            (tmp_path / name).write_text(make)
+            (cwd / name).write_text(make)
         else:
-            onnx.save(make(), tmp_path / name)
+            onnx.save(make(), cwd / name)
     if "trtexec" in command:
         _with_trtexec_stand_in(tmp_path, monkeypatch)
-    for step in case.before:
-        r = _trtlab(cli, step, tmp_path)
-        assert r.code == 0, (step, r)
-    r = _trtlab(cli, command, tmp_path)
+    prepared = _SNAPSHOTS.get(_state_key(case, case.before))
+    if prepared is not None:
+        shutil.copytree(prepared, tmp_path, dirs_exist_ok=True, symlinks=True)
+    else:
+        for step in case.before:
+            r = _trtlab(cli, step, cwd)
+            assert r.code == 0, (step, r)
+        _snapshot(_state_key(case, case.before), tmp_path, tmp_path_factory)
+    r = _trtlab(cli, command, cwd)
     assert r.code == case.code, r
+    if r.code == 0:
+        _snapshot(_state_key(case, [*case.before, command]), tmp_path, tmp_path_factory)
     for path in case.creates:
-        assert (tmp_path / path).exists(), f"{command} did not write {path}: {r}"
+        assert (cwd / path).exists(), f"{command} did not write {path}: {r}"
+    if case.says:
+        assert case.says in r.out + r.err, r
+    if case.code == 3:
+        assert len([x for x in r.err.splitlines() if x.strip()]) == 1, r  # one line, no traceback
