@@ -46,21 +46,31 @@ def fresh_run_dir(out: str | None, kind: str, model_arg: str):
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise TrtlabError(f"--out {out}", "is a file; a run directory is a folder", "give a folder name")
     fresh = out is None or not Path(out).exists()
+    held = _hold_signals()  # Ctrl-C/SIGTERM wait until the folder is guarded: never an empty folder left behind
+    run_dir, lock = None, None
     try:
-        run_dir = Path(out) if out else new_run_dir(kind, Path(model_arg.replace("example:", "")).stem)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TrtlabError(out or DEFAULT_ROOT, f"cannot create the run directory ({exc.strerror or exc})",
-                          "choose a folder you can write to with --out") from None
-    lock = lock_run_dir(run_dir)  # a second run on the same folder is refused here, before it writes anything
-    try:
+        try:
+            run_dir = Path(out) if out else new_run_dir(kind, Path(model_arg.replace("example:", "")).stem)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrtlabError(out or DEFAULT_ROOT, f"cannot create the run directory ({exc.strerror or exc})",
+                              "choose a folder you can write to with --out") from None
+        lock = lock_run_dir(run_dir)  # a second run on the same folder is refused here, before it writes anything
+        _release_signals(held)  # a signal that came meanwhile is raised here, inside the guard
+        held = None
         yield run_dir
     except BaseException:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if fresh and run_dir is not None:
+            again = _hold_signals()  # the removal itself is not cut short by a second signal
+            try:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            finally:
+                _release_signals(again)
         raise
     finally:
-        unlock_run_dir(run_dir, lock)
+        _release_signals(held)
+        if run_dir is not None:
+            unlock_run_dir(run_dir, lock)
 
 
 LOCK = ".trtlab.lock"
