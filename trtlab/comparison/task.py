@@ -8,8 +8,10 @@ output names and shapes and, when they look like detections, class scores or a s
 try (``result.task = {"suggested": ...}``).
 
 The task verdict decides for the outputs it reads; every other output keeps its element-wise verdict
-(``overall_passed``). Outputs whose shapes differ between the backends (data-dependent shapes, e.g. after NMS) are
-not comparable element by element; the task metric still compares them.
+(``overall_passed``). NaN/Inf in the target where the reference is finite fails the run in any output, read by the
+task or not (the task metrics also count such values as disagreement). Outputs whose shapes differ between the
+backends (data-dependent shapes, e.g. after NMS) are not comparable element by element; the task metric still
+compares them.
 """
 
 from __future__ import annotations
@@ -141,7 +143,11 @@ class Tracker:
         others = [m for m in result.outputs if m.name not in task["outputs"]]
         unmatched = [u for u in result.unmatched if u["tensor"] in self.output_names and u["tensor"] not in
                      task["outputs"]]
-        task["overall_passed"] = bool(task["passed"] and all(m.passed for m in others) and not unmatched)
+        broken = [m.name for m in result.outputs if m.name in task["outputs"] and "nonfinite" in (m.rules or [])]
+        if broken:  # new NaN/Inf fails the run whatever the task metric says
+            task["nonfinite_outputs"] = broken
+        task["overall_passed"] = bool(task["passed"] and all(m.passed for m in others) and not unmatched
+                                      and not broken)
         result.task = task
 
     def summary(self, arrays: dict | None = None) -> dict:

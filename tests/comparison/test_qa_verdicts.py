@@ -1,0 +1,67 @@
+"""Verdict defects a black-box QA run found, each on a model built in code: a NaN output that a task metric passed,
+a constant target against a tiny reference, a cosine shown for a target with Inf."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+from trtlab.comparators import classification as cls_m
+from trtlab.comparators import segmentation as seg_m
+
+
+def _save(tmp_path, name, nodes, inputs, outputs, inits):
+    graph = h.make_graph(nodes, name, inputs, outputs, inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 7
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, path)
+    return str(path)
+
+
+def _res(run_dir):
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def nan_classifier(tmp_path) -> str:
+    """x[4,8] @ W -> Softmax: logits ~1e5 overflow FP16, every probability is NaN (argmax of a NaN row is 0)."""
+    w = (np.random.RandomState(0).rand(8, 10) * 1e4).astype(np.float32)
+    w[:, 0] += 2e4
+    return _save(tmp_path, "nan_cls", [h.make_node("MatMul", ["x", "W"], ["logits"]),
+                                       h.make_node("Softmax", ["logits"], ["probs"], axis=1)],
+                 [h.make_tensor_value_info("x", T.FLOAT, [4, 8])],
+                 [h.make_tensor_value_info("probs", T.FLOAT, [4, 10])],
+                 [nh.from_array(w, "W")])
+
+
+def test_nan_output_fails_the_run_whatever_the_task(cli, tmp_path):
+    model = nan_classifier(tmp_path)
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--task", "classification", "--samples", "2",
+            "--no-report", "--out", str(tmp_path / "a"))
+    assert r.code == 1, r
+    task = _res(tmp_path / "a")["task"]
+    assert not task["overall_passed"] and task["nonfinite_outputs"] == ["probs"]
+    assert task["summary"]["top1_flips"] == 8  # a NaN row is no class, not class 0
+
+
+def test_task_metrics_count_nonfinite_target_values_as_disagreement():
+    ref = np.eye(4, 10, dtype=np.float32)
+    tgt = ref.copy()
+    tgt[1] = np.nan
+    rows = cls_m.compare_scores(ref, tgt)
+    assert rows.agree.tolist() == [True, False, True, True] and rows.overlap[1] == 0
+    ref_map = np.zeros((1, 3, 4, 4), np.float32)
+    ref_map[:, 0] = 1  # class 0 everywhere
+    tgt_map = ref_map.copy()
+    tgt_map[0, :, 0, 0] = np.nan
+    s = seg_m.compare_maps(ref_map, tgt_map, 1, 3)
+    assert s.agreement == 1 - 1 / 16
+    from trtlab.comparators import detection as det_m
+    boxes = np.array([[0, 0, 10, 10]], np.float32)
+    ref_d = det_m.Detections(boxes, np.array([0.9], np.float32), np.array([1]))
+    tgt_d = det_m.Detections(boxes, np.array([np.inf], np.float32), np.array([1]))
+    assert det_m.compare_detections(ref_d, tgt_d, score_min=0.5).matched == 0
