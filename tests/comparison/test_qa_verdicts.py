@@ -65,3 +65,19 @@ def test_task_metrics_count_nonfinite_target_values_as_disagreement():
     ref_d = det_m.Detections(boxes, np.array([0.9], np.float32), np.array([1]))
     tgt_d = det_m.Detections(boxes, np.array([np.inf], np.float32), np.array([1]))
     assert det_m.compare_detections(ref_d, tgt_d, score_min=0.5).matched == 0
+
+
+def tiny_mask(tmp_path) -> str:
+    """mask = x * 1e-8: varies across its range, but every value is below FP16's smallest subnormal."""
+    return _save(tmp_path, "tiny_mask", [h.make_node("Mul", ["x", "s"], ["mask"])],
+                 [h.make_tensor_value_info("x", T.FLOAT, [1, 1, 8, 8])],
+                 [h.make_tensor_value_info("mask", T.FLOAT, [1, 1, 8, 8])], [nh.from_array(np.float32(1e-8), "s")])
+
+
+def test_constant_rule_is_relative_to_the_reference_magnitude(cli, tmp_path):
+    r = cli("compare", tiny_mask(tmp_path), "--target", "onnxrt:fp16", "--min-cosine", "0", "--no-report",
+            "--out", str(tmp_path / "a"))
+    assert r.code == 1, r
+    res = _res(tmp_path / "a")
+    assert [f["rule"] for f in res["verdict"]["failures"]] == ["constant"]
+    assert not res["verdict"]["weak_inputs"]  # a varying tiny reference is not "saturated"
