@@ -81,3 +81,22 @@ def test_constant_rule_is_relative_to_the_reference_magnitude(cli, tmp_path):
     res = _res(tmp_path / "a")
     assert [f["rule"] for f in res["verdict"]["failures"]] == ["constant"]
     assert not res["verdict"]["weak_inputs"]  # a varying tiny reference is not "saturated"
+
+
+def test_cosine_is_none_when_the_target_has_new_inf(cli, tmp_path):
+    """y = sqrt((300x)^2) - 300x: (300x)^2 overflows FP16 for x > 0.85, so the target has Inf, the reference not."""
+    nodes = [h.make_node("Mul", ["x", "k"], ["a"]), h.make_node("Mul", ["a", "a"], ["sq"]),
+             h.make_node("Sqrt", ["sq"], ["r"]), h.make_node("Sub", ["r", "a"], ["y"])]
+    model = _save(tmp_path, "act_overflow", nodes, [h.make_tensor_value_info("x", T.FLOAT, [1, 16])],
+                  [h.make_tensor_value_info("y", T.FLOAT, [1, 16])], [nh.from_array(np.float32(300), "k")])
+    x = np.linspace(0, 1, 16, dtype=np.float32)[None]
+    np.savez(tmp_path / "feeds.npz", x=x)
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--load-inputs", str(tmp_path / "feeds.npz"),
+            "--no-report", "--out", str(tmp_path / "a"))
+    assert r.code == 1, r
+    out = _res(tmp_path / "a")["outputs"][0]
+    assert out["nonfinite_diff"] > 0 and out["cosine"] is None and out["snr_db"] is None
+    from trtlab.comparators.metrics import compare_arrays, merge_samples
+    ok = compare_arrays("y", np.ones(4, np.float32), np.ones(4, np.float32), 1e-3, 1e-2)
+    bad = compare_arrays("y", np.ones(4, np.float32), np.array([1, 1, 1, np.inf], np.float32), 1e-3, 1e-2)
+    assert ok.cosine == 1 and bad.cosine is None and merge_samples([ok, bad]).cosine is None
