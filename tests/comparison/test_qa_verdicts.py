@@ -100,3 +100,22 @@ def test_cosine_is_none_when_the_target_has_new_inf(cli, tmp_path):
     ok = compare_arrays("y", np.ones(4, np.float32), np.ones(4, np.float32), 1e-3, 1e-2)
     bad = compare_arrays("y", np.ones(4, np.float32), np.array([1, 1, 1, np.inf], np.float32), 1e-3, 1e-2)
     assert ok.cosine == 1 and bad.cosine is None and merge_samples([ok, bad]).cosine is None
+
+
+def test_sweep_shapes_shows_nonfinite_applies_the_task_and_counts_failing_shapes(cli, tmp_path):
+    model = onnx.load(nan_classifier(tmp_path))
+    for vi in (model.graph.input[0], model.graph.output[0]):
+        vi.type.tensor_type.shape.dim[0].dim_param = "N"
+    onnx.save(model, tmp_path / "nan_dyn.onnx")
+    r = cli("compare", str(tmp_path / "nan_dyn.onnx"), "--target", "onnxrt:fp16", "--sweep-shapes", "x:1x8:4x8",
+            "--sweep-points", "2", "--task", "classification", "--out", str(tmp_path / "a"))
+    assert r.code == 1, r
+    rows = _res(tmp_path / "a")["sweep"]
+    assert [row["rule"] for row in rows] == ["nonfinite", "nonfinite"]
+    assert all(row["nonfinite"] and row["cosine"] is None and not row["task"]["passed"] for row in rows)
+    assert "NaN/Inf" in r.out and "FAILED at 2 of 2 shapes" in r.out and "task: top-1 agrees on 0/1" in r.out
+    assert all(len(line) <= 80 for line in r.out.splitlines() if not line.startswith("run: "))
+    # a passing sweep says so
+    r = cli("compare", str(tmp_path / "nan_dyn.onnx"), "--target", "onnxrt", "--sweep-shapes", "x:1x8:2x8",
+            "--sweep-points", "2", "--out", str(tmp_path / "b"))
+    assert r.code == 0 and "PASSED at all 2 shapes" in r.out, r
