@@ -119,3 +119,40 @@ def test_sweep_shapes_shows_nonfinite_applies_the_task_and_counts_failing_shapes
     r = cli("compare", str(tmp_path / "nan_dyn.onnx"), "--target", "onnxrt", "--sweep-shapes", "x:1x8:2x8",
             "--sweep-points", "2", "--out", str(tmp_path / "b"))
     assert r.code == 0 and "PASSED at all 2 shapes" in r.out, r
+
+
+def test_detection_is_not_guessed_from_feature_maps(cli, tmp_path):
+    """A conv feature map [1, 8, 8, 4] and a pooled [1, 4] are no boxes and scores: refuse, name --detection;
+    and the hint does not invite --task detection on them."""
+    w = nh.from_array(np.random.RandomState(0).randn(4, 3, 3, 3).astype(np.float32), "w")
+    nodes = [h.make_node("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2]),
+             h.make_node("Conv", ["xt", "w"], ["c"], pads=[1, 1, 1, 1]),
+             h.make_node("Transpose", ["c"], ["fmap"], perm=[0, 2, 3, 1]),
+             h.make_node("GlobalAveragePool", ["c"], ["gap"]), h.make_node("Flatten", ["gap"], ["pooled"])]
+    model = _save(tmp_path, "feat", nodes, [h.make_tensor_value_info("x", T.FLOAT, [1, 8, 8, 3])],
+                  [h.make_tensor_value_info("fmap", T.FLOAT, [1, 8, 8, 4]),
+                   h.make_tensor_value_info("pooled", T.FLOAT, [1, 4])], [w])
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--task", "detection", "--no-report",
+            "--out", str(tmp_path / "a"))
+    assert r.code == 2 and "--detection boxes=" in r.err and len(r.err.strip().splitlines()) == 1, r
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--no-report", "--out", str(tmp_path / "b"))
+    assert "--task detection" not in r.out and "suggested" not in (_res(tmp_path / "b").get("task") or {})
+
+
+def test_unambiguous_detections_are_read_and_the_reading_is_recorded(cli, tmp_path):
+    """boxes [N, 4] + scores [N] + labels [N] with unhelpful names: read by shape, recorded in results.json."""
+    rs = np.random.RandomState(1)
+    boxes = np.sort(rs.rand(12, 4).astype(np.float32), axis=-1)[:, [0, 1, 2, 3]] * 100
+    nodes = [h.make_node("Add", ["x", "b"], ["o0"]), h.make_node("Identity", ["s"], ["o1"]),
+             h.make_node("Identity", ["l"], ["o2"])]
+    model = _save(tmp_path, "det", nodes, [h.make_tensor_value_info("x", T.FLOAT, [12, 4])],
+                  [h.make_tensor_value_info("o0", T.FLOAT, [12, 4]), h.make_tensor_value_info("o1", T.FLOAT, [12]),
+                   h.make_tensor_value_info("o2", T.INT64, [12])],
+                  [nh.from_array(boxes, "b"), nh.from_array(rs.rand(12).astype(np.float32), "s"),
+                   nh.from_array(rs.randint(0, 3, 12).astype(np.int64), "l")])
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--task", "detection", "--no-report",
+            "--out", str(tmp_path / "a"))
+    assert r.code == 0, r
+    reading = _res(tmp_path / "a")["task"]["reading"]
+    assert reading["roles"] == {"boxes": "o0", "scores": "o1", "labels": "o2"}
+    assert reading["layout"] == "boxes+scores+labels" and reading["box"] == "xyxy" and reading["roles_from"] == "shapes"

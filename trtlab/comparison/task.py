@@ -83,6 +83,7 @@ class Tracker:
         self.records: list = []
         self.hint: dict | None = None
         self.flipped = 0  # reference boxes whose corners are out of order: a wrong box format or layout
+        self.reading: dict | None = None  # detection: how the tensors were read (task_io.reading)
         if options is not None:
             task_io.check_names(options, self.output_names)
 
@@ -101,6 +102,8 @@ class Tracker:
 
     def _add_detection(self, sample, ref_out, tgt_out) -> None:
         o = self.options
+        if self.reading is None:
+            self.reading = task_io.reading(o, self.roles, ref_out)
         ref_imgs = task_io.detections(o, self.roles, ref_out)
         tgt_imgs = task_io.detections(o, self.roles, tgt_out)
         if len(ref_imgs) != len(tgt_imgs):
@@ -165,6 +168,8 @@ class Tracker:
         task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
                      "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
                      "min_match": o.required})
+        if self.reading is not None:
+            task["reading"] = self.reading
         return task
 
 
