@@ -156,3 +156,11 @@ def test_unambiguous_detections_are_read_and_the_reading_is_recorded(cli, tmp_pa
     reading = _res(tmp_path / "a")["task"]["reading"]
     assert reading["roles"] == {"boxes": "o0", "scores": "o1", "labels": "o2"}
     assert reading["layout"] == "boxes+scores+labels" and reading["box"] == "xyxy" and reading["roles_from"] == "shapes"
+
+
+def test_report_names_the_nonfinite_output_that_fails_a_task_run():
+    from reports import compare_task
+
+    html = compare_task.verdict_html({"task": {"task": "classification", "passed": False, "overall_passed": False,
+                                               "reason": "r", "outputs": ["probs"], "nonfinite_outputs": ["probs"]}})
+    assert "NaN/Inf the reference lacks in probs fails it" in html
