@@ -3,6 +3,7 @@
 Rows are images: class scores [B, C] (logits or probabilities; trailing size-1 dimensions are dropped). Scores are
 turned into probabilities with a softmax unless every row already is a distribution (all in [0, 1], summing to 1),
 so "probability error" means the same thing for a model that ends in Softmax and one that ends in a Gemm.
+A target row with NaN/Inf where the reference row is finite disagrees (its top-1 is -1): argmax of a NaN row is 0.
 """
 
 from __future__ import annotations
@@ -71,4 +72,8 @@ def compare_scores(ref: np.ndarray, tgt: np.ndarray, k: int = 5) -> Classificati
     with np.errstate(invalid="ignore"):
         prob_err = np.abs(np.take_along_axis(pt, rk, -1) - np.take_along_axis(pr, rk, -1)).max(-1)
         score_err = np.abs(np.take_along_axis(t, rk, -1) - np.take_along_axis(r, rk, -1)).max(-1)
-    return ClassificationRows(rk[:, 0], tk[:, 0], overlap, margin, prob_err, score_err)
+    broken = ~np.isfinite(t).all(-1) & np.isfinite(r).all(-1)  # new NaN/Inf in a row: that image disagrees
+    target_top1 = np.where(broken, -1, tk[:, 0])
+    overlap = np.where(broken, 0.0, overlap)
+    prob_err = np.where(broken, np.inf, prob_err)
+    return ClassificationRows(rk[:, 0], target_top1, overlap, margin, prob_err, score_err)

@@ -29,7 +29,7 @@ class Detections:
     flipped: int = 0  # boxes given with x2 < x1 or y2 < y1 (see ``flipped``)
 
     def keep(self, score_min: float) -> Detections:
-        m = self.scores >= score_min
+        m = (self.scores >= score_min) & np.isfinite(self.scores) & np.isfinite(self.boxes).all(-1)
         return Detections(self.boxes[m], self.scores[m], self.labels[m])
 
     def __len__(self) -> int:

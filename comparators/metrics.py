@@ -3,7 +3,8 @@
 Rule for the verdict (the same as Polygraphy's default): an element fails only if it exceeds both tolerances,
 ``|t - r| > atol`` and ``|t - r| > rtol * |r|``. NaN matches NaN and an infinity matches the same infinity; a
 NaN or infinity on one side only is a failing element, counted in ``nonfinite_diff`` (error statistics such as
-max abs and cosine cover the finite elements only, so a tensor with ``nonfinite_diff`` is never an exact match).
+max abs cover the finite elements only, so a tensor with ``nonfinite_diff`` is never an exact match). Cosine and
+SNR are None when the target has NaN/Inf where the reference is finite: a cosine of 1 over the rest would hide it.
 Integer and bool tensors are compared exactly.
 
 Relative error is reported with a guarded denominator ``max(|r|, 1e-9)`` so zeros in the reference do not turn
@@ -115,6 +116,7 @@ class _Sums:
     inf_o: int = 0
     bad: int = 0
     special_bad: int = 0
+    new_nonfinite: int = 0  # NaN/Inf in the target where the reference is finite
     finite: int = 0
     max_abs: float = 0.0
     sum_abs: float = 0.0
@@ -145,8 +147,9 @@ def _float_metrics(m: TensorMetrics, ref: np.ndarray, out: np.ndarray) -> None:
         m.max_abs, m.mean_abs = t.max_abs, t.sum_abs / t.finite
         m.max_rel, m.mean_rel = t.max_rel, t.sum_rel / t.finite
         m.ref_max_abs, m.target_max_abs = t.ref_max, t.tgt_max
-        m.cosine = _cosine_from(t.rr, t.oo, t.ro)
-        m.snr_db = _snr_from(t.rr, t.dd)
+        if not t.new_nonfinite:  # a target with NaN/Inf the reference lacks has no meaningful cosine or SNR
+            m.cosine = _cosine_from(t.rr, t.oo, t.ro)
+            m.snr_db = _snr_from(t.rr, t.dd)
     elif m.size:
         m.max_abs = m.mean_abs = m.max_rel = m.mean_rel = 0.0
         m.ref_max_abs = t.ref_max if t.nan_r + t.inf_r < m.size else None
@@ -174,6 +177,7 @@ def _block(t: _Sums, r: np.ndarray, o: np.ndarray, atol: float, rtol: float) -> 
         finite = ~(r_nan | o_nan | r_inf | o_inf)
         special_equal = (r_nan & o_nan) | (r_inf & o_inf & (r == o))
         t.special_bad += int(np.count_nonzero(~finite & ~special_equal))
+        t.new_nonfinite += int(np.count_nonzero((o_nan | o_inf) & ~(r_nan | r_inf)))
         r_ok = r[~(r_nan | r_inf)]  # the reference's range counts where the target is non-finite too
         if r_ok.size:
             t.ref_max = max(t.ref_max, float(np.abs(r_ok).max()))
@@ -239,9 +243,10 @@ def merge_samples(per_sample: list[TensorMetrics]) -> TensorMetrics:
     for attr in ("mean_abs", "mean_rel"):
         v = vals(attr)
         setattr(merged, attr, float(np.mean(v)) if v else None)
+    broken = any(s.cosine is None and s.nonfinite_diff for s in per_sample)  # new NaN/Inf on some sample
     for attr in ("cosine", "snr_db"):
         v = vals(attr)
-        setattr(merged, attr, min(v) if v else None)
+        setattr(merged, attr, min(v) if v and not broken else None)
     merged.mismatches = sum(s.mismatches for s in per_sample)
     merged.nonfinite_diff = sum(s.nonfinite_diff for s in per_sample)
     merged.size = sum(s.size for s in per_sample)

@@ -26,10 +26,12 @@ def labels_of(arr: np.ndarray, axis: int | None, threshold: float = 0.5) -> np.n
     if axis is None or a.dtype.kind in "iub":
         lab = a.astype(np.int64)
         return lab[None] if lab.ndim == 2 else lab.reshape((-1,) + lab.shape[-2:])
+    bad = ~np.isfinite(a).all(axis=axis)  # a pixel with NaN/Inf has no class (-1): it never agrees with a real one
     if a.shape[axis] == 1:  # one channel: foreground where the value exceeds the threshold
-        return (np.take(a, 0, axis=axis) > threshold).astype(np.int64)
-    key = np.where(np.isnan(a), -np.inf, a) if a.dtype.kind == "f" else a
-    return np.argmax(key, axis=axis).astype(np.int64)
+        lab = (np.take(a, 0, axis=axis) > threshold).astype(np.int64)
+    else:
+        lab = np.argmax(np.where(np.isnan(a), -np.inf, a), axis=axis).astype(np.int64)
+    return np.where(bad, -1, lab)
 
 
 @dataclass

@@ -9,7 +9,7 @@ An output fails when any of these rules fails (the verdict line names the rule):
   0 turns the rule off). A small output can pass an absolute tolerance while its shape is wrong.
 
 The verdict also says when the reference output is degenerate on the inputs used (constant, every value within
-1e-6 of each other, or the same class in every row): such a check proves little whatever its result.
+1e-6 of their magnitude, or the same class in every row): such a check proves little whatever its result.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def weak_reason(stats: dict) -> str | None:
         return None
     if lo == hi:
         return f"constant ({lo:.6g} everywhere)"
-    if hi - lo <= SPREAD_EPS * max(1.0, abs(lo), abs(hi)):
+    if _ref_constant(stats):
         return f"saturated (every value within {hi - lo:.2g} of {lo:.6g})"
     if stats.get("classes") is not None and len(stats["classes"]) == 1 and stats.get("rows", 0) >= MIN_ROWS_ONE_CLASS:
         return f"one class (argmax {stats['classes'][0]} in all {stats['rows']} rows)"
@@ -79,8 +79,10 @@ def weak_reason(stats: dict) -> str | None:
 
 
 def _ref_constant(stats: dict) -> bool:
+    """The reference spans at most SPREAD_EPS of its own magnitude: a reference of 1e-8 that varies by 1e-8 is
+    not constant (an absolute floor would let an all-zero target pass against a tiny but varying mask)."""
     lo, hi = stats.get("ref_min"), stats.get("ref_max")
-    return lo is not None and hi is not None and hi - lo <= SPREAD_EPS * max(1.0, abs(lo), abs(hi))
+    return lo is not None and hi is not None and hi - lo <= SPREAD_EPS * max(abs(lo), abs(hi))
 
 
 def failed_rules(m: TensorMetrics, stats: dict, min_cosine: float) -> list[tuple[str, str]]:

@@ -20,10 +20,12 @@ def verdict_html(res: dict) -> str:
         return (f'<p class="note">Hint: {esc(task["hint"])}.</p>' if task.get("hint") else "")
     ok = bool(task.get("passed"))
     overall = bool(task.get("overall_passed"))
+    broken = task.get("nonfinite_outputs") or []
+    why = f"; NaN/Inf the reference lacks in {', '.join(broken)} fails it" if broken else ""
     return (f'<div class="verdict {"ok" if ok else "bad"}"><b>{esc(task.get("task"))} '
             f'{"PASSED" if ok else "FAILED"}</b><span>{esc(task.get("reason"))} &middot; run verdict: '
             f'<b>{"PASSED" if overall else "FAILED"}</b> (the task decides for '
-            f'{esc(", ".join(task.get("outputs") or []))}; other outputs element-wise)</span></div>')
+            f'{esc(", ".join(task.get("outputs") or []))}; other outputs element-wise{esc(why)})</span></div>')
 
 
 def _value(v) -> str:

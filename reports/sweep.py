@@ -24,6 +24,11 @@ def _metric(c: dict) -> str:
     return ""
 
 
+def weak_passes(cells: list[dict]) -> list[dict]:
+    """Cells that passed while their reference was degenerate on the inputs used (compare's weak_inputs)."""
+    return [c for c in cells if c.get("verdict") == "pass" and (c.get("metrics") or {}).get("weak_inputs")]
+
+
 def _cell_html(c: dict, run_dir: Path) -> str:
     verdict = c.get("verdict", "not run")
     cls = CLASS.get(verdict, "")
@@ -32,8 +37,12 @@ def _cell_html(c: dict, run_dir: Path) -> str:
     if rd and (run_dir / rd / "report.html").exists():
         link = f' <a href="{esc(rd)}/report.html">report</a>'
     metric = _metric(c)
+    weak = ""
+    if verdict == "pass" and (c.get("metrics") or {}).get("weak_inputs"):
+        weak = (' <span class="b warn" title="the reference is degenerate on the inputs used: this check proves '
+                'little">weak</span>')
     secs = f" · {seconds(c['seconds'])}" if isinstance(c.get("seconds"), (int, float)) else ""
-    return (f'<span class="b {cls}">{esc(verdict)}</span><br><span class=dim>{esc(metric)}{secs}</span>{link}')
+    return (f'<span class="b {cls}">{esc(verdict)}</span>{weak}<br><span class=dim>{esc(metric)}{secs}</span>{link}')
 
 
 def render(res: dict, run_dir) -> str:
@@ -55,7 +64,9 @@ def render(res: dict, run_dir) -> str:
                          c.get("seconds"), c.get("host") or "", c.get("message") or ""] for c in cells],
                        table_id="cells", numeric={3, 4})
     ok = bool(cells) and all(c.get("verdict") == "pass" for c in cells)
-    banner = f'<p class="verdict">{badge(ok, "ALL PASSED", "NOT ALL PASSED")} {esc(len(cells))} cells</p>'
+    n_weak = len(weak_passes(cells))
+    weak = f" ({n_weak} passed on weak inputs: the check proves little)" if n_weak else ""
+    banner = f'<p class="verdict">{badge(ok, "ALL PASSED", "NOT ALL PASSED")} {esc(len(cells))} cells{esc(weak)}</p>'
     return page("trtlab sweep", common.command_line(res), banner,
                 [("summary", "Summary", summary), ("matrix", "Models × configurations", matrix),
                  ("cells", "Cells", detail), ("environment", "Environment", common.environment(res))],

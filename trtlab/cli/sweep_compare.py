@@ -13,6 +13,7 @@ def add_arguments(p) -> None:
 def run_sweep(args) -> int:
     from trtlab import backends
     from trtlab.cli.common import command_argv, load_model_arg
+    from trtlab.cli.task_args import task_options
     from trtlab.comparators.tolerances import for_target
     from trtlab.comparison.sweep_shapes import sweep_compare
     from trtlab.errors import TrtlabError
@@ -25,6 +26,10 @@ def run_sweep(args) -> int:
         raise TrtlabError("--sweep-shapes", "sweeps compare outputs on seeded random inputs at each shape",
                           "leave out --layerwise/--attribute/--load-inputs/--data-loader-script/--input-shapes, "
                           "or compare one shape with --input-shapes")
+    if getattr(args, "target_model", None):
+        raise TrtlabError("--sweep-shapes", "sweeps run one model on both backends",
+                          "leave out --target-model, or compare one shape with --input-shapes")
+    task = task_options(args)
     ref_spec, target_spec = backends.parse_spec(args.ref), backends.parse_spec(args.target)
     for spec in (ref_spec, target_spec):
         backends.create(spec)
@@ -39,9 +44,10 @@ def run_sweep(args) -> int:
             return [random_feeds(plan, args.seed, i) for i in range(max(args.samples, 1))]
 
         with progress(args.quiet or args.json) as bar:
-            task = bar.add_task(f"comparing at {len(sets)} shapes", total=len(sets))
+            bar_task = bar.add_task(f"comparing at {len(sets)} shapes", total=len(sets))
             rows, info, warnings = sweep_compare(model, ref_spec, target_spec, sets, samples_for, tolerances,
-                                                 warmup=max(args.warmup, 0), progress=lambda: bar.advance(task))
+                                                 warmup=max(args.warmup, 0), progress=lambda: bar.advance(bar_task),
+                                                 min_cosine=args.min_cosine, task=task)
         result = {"schema": "trtlab.shape-sweep/1", "command": "compare", "argv": command_argv(args),
                   "model": str(args.model), **info, "passed": all(r["passed"] for r in rows), "sweep": rows,
                   "environment": environment(), "warnings": warnings}
@@ -54,13 +60,26 @@ def run_sweep(args) -> int:
 
 
 def print_sweep(result: dict, run_dir) -> None:
-    from trtlab.ui import fmt_num, out
+    """One row per shape in 80 columns; the verdict column names the failing rule; a longer shape gets its own
+    line."""
+    from trtlab.ui import fmt_num, middle_ellipsis, out
 
-    out.print(f"{'shape':34} {'verdict':7} {'worst output':18} {'max abs':>9} {'cosine':>9} {'ref ms':>8} "
-              f"{'target ms':>9}", markup=False)
+    out.print(f"{'shape':20} {'verdict':9} {'worst output':12} {'max abs':>8} {'cosine':>8} {'ref ms':>7} "
+              f"{'tgt ms':>7}", markup=False)
     for r in result["sweep"]:
-        out.print(f"{r['label'][:34]:34} {'PASS' if r['passed'] else 'FAIL':7} {str(r['worst_output'])[:18]:18} "
-                  f"{fmt_num(r['max_abs']):>9} {fmt_num(r['cosine'], 6):>9} {fmt_num(r['ref_median_ms']):>8} "
-                  f"{fmt_num(r['target_median_ms']):>9}", markup=False)
-    out.print(f"{'PASSED' if result['passed'] else 'FAILED'} at {sum(r['passed'] for r in result['sweep'])} of "
-              f"{len(result['sweep'])} shapes; run: {run_dir}", markup=False)
+        label = r["label"]
+        if len(label) > 20:
+            out.print(label, markup=False, highlight=False)
+            label = ""
+        verdict = "PASS" if r["passed"] else (r.get("rule") or "FAIL")
+        err = "NaN/Inf" if r.get("nonfinite") else fmt_num(r["max_abs"])
+        out.print(f"{label:20} {verdict:9} {middle_ellipsis(str(r['worst_output']), 12):12} {err:>8} "
+                  f"{fmt_num(r['cosine'], 6)[:8]:>8} {fmt_num(r['ref_median_ms']):>7} "
+                  f"{fmt_num(r['target_median_ms']):>7}", markup=False, highlight=False)
+        if r.get("task") and not r["task"]["passed"] and r["task"].get("reason"):
+            why = r["task"]["reason"]
+            out.print(f"{'':20} task: {why if len(why) <= 53 else why[:52] + '…'}", markup=False, highlight=False)
+    n, bad = len(result["sweep"]), sum(not r["passed"] for r in result["sweep"])
+    verdict = f"FAILED at {bad} of {n} shapes" if bad else f"PASSED at all {n} shapes"
+    out.print(verdict, markup=False, highlight=False)
+    out.print(f"run: {run_dir}", markup=False, highlight=False)

@@ -61,6 +61,13 @@ def print_summary(result, report) -> None:
             out.print(f"    {_short(msg, 74)}", markup=False, highlight=False)
     if len(bad) > 40:
         out.print(f"  ... and {len(bad) - 40} more (sweep.json)", markup=False)
+    weak = [c for c in result.cells if c["verdict"] == "pass" and (c.get("metrics") or {}).get("weak_inputs")]
+    if weak:
+        out.print(f"  {len(weak)} cell(s) passed on weak inputs (the reference is degenerate: the check proves "
+                  "little):", markup=False, highlight=False)
+    for c in weak[:10]:
+        out.print(f"  pass(weak)  {_short(c['model_name'], 22):<22} {_short(c['config'], 40)}", markup=False,
+                  highlight=False)
     out.print(f"sweep dir: {result.sweep_dir}", markup=False, highlight=False)
     if report:
         out.print(f"report: {report}", markup=False, highlight=False)

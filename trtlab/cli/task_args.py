@@ -121,5 +121,7 @@ def print_task(task: dict | None) -> None:
             t.add_row(*(fmt_num(f[c]) if isinstance(f[c], float) else str(f[c]) for c in cols))
         out.print(t)
     overall = "[bold green]PASSED[/]" if task["overall_passed"] else "[bold red]FAILED[/]"
+    broken = task.get("nonfinite_outputs")
+    why = f"; NaN/Inf the reference lacks in {', '.join(broken)} fails it" if broken else ""
     out.print(f"verdict: {overall} (the {task['task']} metric decides for {', '.join(task['outputs'])}; other outputs "
-              "element-wise)")
+              f"element-wise{why})")

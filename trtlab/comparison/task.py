@@ -8,8 +8,10 @@ output names and shapes and, when they look like detections, class scores or a s
 try (``result.task = {"suggested": ...}``).
 
 The task verdict decides for the outputs it reads; every other output keeps its element-wise verdict
-(``overall_passed``). Outputs whose shapes differ between the backends (data-dependent shapes, e.g. after NMS) are
-not comparable element by element; the task metric still compares them.
+(``overall_passed``). NaN/Inf in the target where the reference is finite fails the run in any output, read by the
+task or not (the task metrics also count such values as disagreement). Outputs whose shapes differ between the
+backends (data-dependent shapes, e.g. after NMS) are not comparable element by element; the task metric still
+compares them.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Tracker:
         self.records: list = []
         self.hint: dict | None = None
         self.flipped = 0  # reference boxes whose corners are out of order: a wrong box format or layout
+        self.reading: dict | None = None  # detection: how the tensors were read (task_io.reading)
         if options is not None:
             task_io.check_names(options, self.output_names)
 
@@ -99,6 +102,8 @@ class Tracker:
 
     def _add_detection(self, sample, ref_out, tgt_out) -> None:
         o = self.options
+        if self.reading is None:
+            self.reading = task_io.reading(o, self.roles, ref_out)
         ref_imgs = task_io.detections(o, self.roles, ref_out)
         tgt_imgs = task_io.detections(o, self.roles, tgt_out)
         if len(ref_imgs) != len(tgt_imgs):
@@ -141,7 +146,11 @@ class Tracker:
         others = [m for m in result.outputs if m.name not in task["outputs"]]
         unmatched = [u for u in result.unmatched if u["tensor"] in self.output_names and u["tensor"] not in
                      task["outputs"]]
-        task["overall_passed"] = bool(task["passed"] and all(m.passed for m in others) and not unmatched)
+        broken = [m.name for m in result.outputs if m.name in task["outputs"] and "nonfinite" in (m.rules or [])]
+        if broken:  # new NaN/Inf fails the run whatever the task metric says
+            task["nonfinite_outputs"] = broken
+        task["overall_passed"] = bool(task["passed"] and all(m.passed for m in others) and not unmatched
+                                      and not broken)
         result.task = task
 
     def summary(self, arrays: dict | None = None) -> dict:
@@ -159,6 +168,8 @@ class Tracker:
         task.update({"task": o.task, "outputs": sorted(set(self.roles.values())), "roles": self.roles,
                      "options": {k: v for k, v in asdict(o).items() if k in OPTIONS_SHOWN[o.task]},
                      "min_match": o.required})
+        if self.reading is not None:
+            task["reading"] = self.reading
         return task
 
 

@@ -42,7 +42,44 @@ def _float(a: np.ndarray) -> bool:
     return a.dtype.kind == "f"
 
 
+def _box_outputs(outs: dict[str, np.ndarray]) -> list[str]:
+    """Float [N, 4] / [B, N, 4] outputs with N >= 2 (a pooled [1, 4] vector is not a box list)."""
+    return [n for n, a in outs.items() if _float(a) and a.ndim in (2, 3) and a.shape[-1] == 4 and a.shape[-2] >= 2]
+
+
+def _scores_for(outs: dict[str, np.ndarray], lead: tuple, names: list[str]) -> str | None:
+    """Scores of the boxes with leading shape ``lead``: [N] (or [B, N]) exactly, or class scores [N, C]."""
+    for n in names:
+        a = outs[n]
+        if _float(a) and (a.shape == lead or (a.ndim == len(lead) + 1 and a.shape[:-1] == lead and a.shape[-1] >= 2)):
+            return n
+    return None
+
+
+def shape_roles(outs: dict[str, np.ndarray]) -> dict[str, str] | None:
+    """Roles read from shapes alone, only where the layout is unambiguous: boxes [N, 4] with scores [N] (or
+    class scores [N, C]) and labels [N] if any, N >= 2; or one output [N, 6] / [N, 4 + 1 + C] with N >= 2."""
+    for boxes in _box_outputs(outs):
+        lead = outs[boxes].shape[:-1]
+        rest = [n for n in outs if n != boxes]
+        scores = _scores_for(outs, lead, rest)
+        if scores is None:
+            continue
+        roles = {"boxes": boxes, "scores": scores}
+        lab = [n for n in rest if n != scores and outs[n].dtype.kind in "iu" and outs[n].shape == lead]
+        if lab:
+            roles["labels"] = lab[0]
+        return roles
+    if len(outs) == 1:
+        n, a = next(iter(outs.items()))
+        if _float(a) and a.ndim in (2, 3) and a.shape[-1] >= 6 and a.shape[-2] >= 2:
+            return {"output": n}
+    return None
+
+
 def _detection_roles(options, outs: dict[str, np.ndarray]) -> dict[str, str]:
+    """Roles given (``--detection``), then by names (boxes/scores/labels), then by shape where unambiguous;
+    otherwise a one-line error naming ``--detection``."""
     roles = dict(options.outputs)
     if "output" in roles:
         return {"output": roles["output"]}
@@ -52,17 +89,17 @@ def _detection_roles(options, outs: dict[str, np.ndarray]) -> dict[str, str]:
             found = _by_name([n for n in names if n not in roles.values()], role)
             if found:
                 roles[role] = found
-    if "boxes" not in roles:
-        boxes = [n for n in names if _float(outs[n]) and outs[n].ndim in (2, 3) and outs[n].shape[-1] == 4]
-        if boxes:
-            roles["boxes"] = boxes[0]
-    if "boxes" in roles:
+    if not roles:
+        found = shape_roles(outs)
+        if found:
+            return found
+    elif "boxes" in roles:  # named boxes may carry more columns (landmarks): the first 4 are the box
         lead = outs[roles["boxes"]].shape[:-1]
         rest = [n for n in names if n not in roles.values()]
         if "scores" not in roles:
-            s = [n for n in rest if _float(outs[n]) and outs[n].shape[:len(lead)] == lead]
-            if s:
-                roles["scores"] = s[0]
+            found = _scores_for(outs, lead, rest)
+            if found:
+                roles["scores"] = found
         if "labels" not in roles:
             lab = [n for n in rest if n != roles.get("scores") and outs[n].dtype.kind in "iu"
                    and outs[n].shape == lead]
@@ -70,12 +107,26 @@ def _detection_roles(options, outs: dict[str, np.ndarray]) -> dict[str, str]:
                 roles["labels"] = lab[0]
         if "scores" in roles:
             return roles
-    single = [n for n in names if _float(outs[n]) and outs[n].ndim in (2, 3) and outs[n].shape[-1] >= 6]
-    if len(names) == 1 and single:
-        return {"output": single[0]}
     raise TrtlabError("--task detection", "cannot tell which outputs hold boxes and scores (outputs: "
                       + ", ".join(f"{n} {list(a.shape)}" for n, a in outs.items()) + ")",
                       "name them: --detection boxes=NAME,scores=NAME,labels=NAME or --detection output=NAME")
+
+
+def reading(options, roles: dict[str, str], outs: dict[str, np.ndarray]) -> dict:
+    """How the detection tensors are read (for results.json): roles, layout, box format, where roles came from."""
+    given = set(options.outputs)
+    how = "given" if given >= set(roles) else ("names" if all(
+        r in given or (r in NAME_HINTS and _by_name([roles[r]], r)) for r in roles) else "shapes")
+    if "output" in roles:
+        a = outs[roles["output"]]
+        layout = options.layout if options.layout != "auto" else (
+            "xyxy-score-label" if a.shape[-1] == 6 else "box-obj-cls")
+        shapes = {roles["output"]: list(a.shape)}
+    else:
+        per_class = np.asarray(outs[roles["scores"]]).ndim == outs[roles["boxes"]].ndim
+        layout = "boxes+class-scores" if per_class else "boxes+scores" + ("+labels" if "labels" in roles else "")
+        shapes = {n: list(outs[n].shape) for n in roles.values()}
+    return {"roles": dict(roles), "layout": layout, "box": options.box, "roles_from": how, "shapes": shapes}
 
 
 def resolve(options, outs: dict[str, np.ndarray]) -> dict[str, str]:
@@ -124,8 +175,7 @@ def suggest(outs: dict[str, np.ndarray]) -> dict | None:
     """A hint when the outputs look like a task's (no task was asked): {"suggested": task, "hint": text}."""
     names = list(outs)
     has = {role: _by_name(names, role) for role in NAME_HINTS}
-    boxes = [n for n, a in outs.items() if _float(a) and a.ndim in (2, 3) and a.shape[-1] == 4]
-    if (has["boxes"] or boxes) and (has["scores"] or len(outs) >= 2):
+    if (has["boxes"] and has["scores"]) or (len(outs) >= 2 and shape_roles(outs)):
         task, why = "detection", "outputs look like detections (" + ", ".join(
             f"{n} {list(outs[n].shape)}" for n in names[:3]) + ")"
         flag = "--task detection"

@@ -105,7 +105,8 @@ def last_error(log_path: Path) -> str:
 
 
 def key_metrics(run_dir: Path) -> dict:
-    """A few numbers per command from results.json (compare: worst output; surgeon: nodes; check: parseable)."""
+    """A few numbers per command from results.json (compare: worst output, the outputs whose reference proves little
+    on the inputs used as ``weak_inputs``; surgeon: nodes; check: parseable)."""
     try:
         res = json.loads((run_dir / "results.json").read_text())
     except (OSError, ValueError):
@@ -122,6 +123,10 @@ def key_metrics(run_dir: Path) -> dict:
             m["max_abs"] = max(abs_err)
         if cos:
             m["min_cosine"] = min(cos)
+    verdict = res.get("verdict") if isinstance(res.get("verdict"), dict) else {}
+    weak = [w.get("tensor") for w in verdict.get("weak_inputs") or [] if isinstance(w, dict)]
+    if weak:  # the reference is degenerate on these inputs: a pass here proves little (compare's own note)
+        m["weak_inputs"] = weak
     fd = res.get("first_divergence")
     if isinstance(fd, dict) and fd.get("name"):
         m["first_divergence"] = fd["name"]
