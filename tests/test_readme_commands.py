@@ -342,6 +342,7 @@ CASES: dict[str, Case] = {
     "python -m pytest -q -m gpu": Case(skip=COVERED),
     "python -m pytest -q tests/adversarial -k 'fast or regressions'": Case(skip=PYTEST),
     "python -m pytest -q tests/adversarial": Case(skip=PYTEST),
+    "python -m pytest -q -m slow": Case(skip=PYTEST),
     "python bench/run.py": Case(skip="the benchmarks take minutes and need the bench extra; docs/benchmarks.md"),
     "ruff check .": Case(skip=COVERED),
 }

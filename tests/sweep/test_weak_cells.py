@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper as nh
@@ -15,6 +16,7 @@ from onnx import numpy_helper as nh
 from reports import sweep as sweep_report
 
 
+@pytest.mark.slow
 def test_weak_pass_is_marked_in_the_cell_and_the_report(cli, tmp_path):
     # y = Relu(x - 5) with x in [0, 1): all zeros on the reference, so the pass proves little
     graph = h.make_graph([h.make_node("Sub", ["x", "c"], ["t"]), h.make_node("Relu", ["t"], ["y"])], "g",
