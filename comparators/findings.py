@@ -267,6 +267,7 @@ def output_agreement(res: dict) -> list[Finding]:
             continue
         tol = _round_up(fnum(m.get("max_abs")))
         only_tolerance = set(m.get("rules") or ["tolerance"]) <= {"tolerance"}
+        shape_rules = [r for r in m.get("rules") or [] if r in ("constant", "cosine")]
         if (not m.get("passed") and cos >= 0.9999 and _nonfinite(m, "target") == _nonfinite(m, "ref")
                 and only_tolerance and tol and tol > (fnum(m.get("atol")) or 0)):
             frac = fnum(m.get("mismatch_fraction")) or 0.0
@@ -277,6 +278,14 @@ def output_agreement(res: dict) -> list[Finding]:
                 f"`--atol {m.get('name')}:{_tol_text(tol)}`",
                 "element-wise tolerances are strict for large-magnitude outputs in reduced precision; judge the "
                 "application metric (top-1, boxes) too"))
+        elif shape_rules and "nonfinite" not in m.get("rules") and _precision(res) != "fp32" and _is_float(m):
+            fix = ("it is already kept in FP32: the loss comes from its inputs; `--attribute` (with --layerwise) "
+                   "ranks the nodes that cause it" if _is_kept(res, m)
+                   else _keep_hint(res, m.get("node") or m.get("name"), m.get("op"), m.get("name")))
+            found.append(Finding("warning", _where(m), f"fails {' and '.join(shape_rules)}: reduced precision "
+                                 "flattens this output (a tolerance cannot fix that)", fix,
+                                 "values that differ only beyond ~3 significant digits (a sigmoid near 0 or 1) "
+                                 "round to the same half-precision number"))
         elif m.get("passed") and cos < 0.999:
             found.append(Finding("warning", _where(m), f"within tolerance, but cosine similarity is only {cos:.4f}",
                                  "tighten --atol/--rtol for this output, or check it with an application metric",
