@@ -133,3 +133,37 @@ def test_tolerance_hint_only_when_it_would_pass(cli, tmp_path):
         for name, tol in re.findall(r"--atol ([^:\s`]+):([^\s`]+)", text):
             assert float(tol) > 1e-3, text
             assert _compare(cli, model, "--target", "onnxrt:fp16", "--atol", f"{name}:{tol}")["passed"], text
+
+
+def test_keep_on_a_conv_fixes_it_and_a_kept_node_is_not_suggested_again(cli, tmp_path):
+    """tf2onnx-like names: the Conv keep the finding prints now passes (the kept Conv keeps its weight); a node
+    whose error comes from its rounded input is not told to be kept again once it is."""
+    x = h.make_tensor_value_info("input_1:0", T.FLOAT, [1, 8, 8, 3])
+    out = h.make_tensor_value_info("Identity:0", T.FLOAT, None)
+    w = nh.from_array(np.random.RandomState(0).randn(4, 3, 3, 3).astype(np.float32), "model/conv2d/W:0")
+    nodes = [h.make_node("Transpose", ["input_1:0"], ["model/conv2d/T:0"], perm=[0, 3, 1, 2], name="model/conv2d/T"),
+             h.make_node("Conv", ["model/conv2d/T:0", "model/conv2d/W:0"], ["model/conv2d/BiasAdd:0"],
+                         pads=[1, 1, 1, 1],
+                         name="model/conv2d/BiasAdd"),
+             h.make_node("Transpose", ["model/conv2d/BiasAdd:0"], ["Identity:0"], perm=[0, 2, 3, 1], name="Identity")]
+    model = _save(tmp_path, "tf.onnx", nodes, [x], [out], [w], opset=9)
+    res = _compare(cli, model, "--target", "onnxrt:fp16", "--layerwise", "--atol", "1e-4", "--rtol", "1e-3")
+    spec = next(s for s in map(_typed_target, _mitigations(res)) if s)
+    again = _compare(cli, model, "--target", spec, "--layerwise", "--atol", "1e-4", "--rtol", "1e-3")
+    assert spec not in {_typed_target(t) for t in _mitigations(again)}, again["findings"]
+    conv = next(m for m in again["layers"] if m["op"] == "Conv")
+    before = next(m for m in res["layers"] if m["op"] == "Conv")
+    assert conv["max_abs"] < before["max_abs"], (conv, before)
+
+    # y = (x - 1) * 1000 with x near 1: the Sub's error is the rounding of its input x, which no keep removes
+    xi, y = h.make_tensor_value_info("x", T.FLOAT, [1, 64]), h.make_tensor_value_info("y", T.FLOAT, [1, 64])
+    nodes = [h.make_node("Sub", ["x", "one"], ["t"], name="sub"), h.make_node("Mul", ["t", "k"], ["y"], name="mul")]
+    inits = [nh.from_array(np.array(1, np.float32), "one"), nh.from_array(np.array(1000, np.float32), "k")]
+    model = _save(tmp_path, "sub.onnx", nodes, [xi], [y], inits)
+    args = ["--layerwise", "--val-range", "x:[1,1.01]"]
+    res = _compare(cli, model, "--target", "onnxrt:fp16", *args)
+    spec = next(s for s in map(_typed_target, _mitigations(res)) if s)
+    again = _compare(cli, model, "--target", spec, *args)
+    assert not again["passed"]
+    assert spec not in {_typed_target(t) for t in _mitigations(again)}, again["findings"]
+    assert any("--attribute" in t for t in _mitigations(again)), again["findings"]
