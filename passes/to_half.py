@@ -379,9 +379,32 @@ def unmatched_keep(model: onnx.ModelProto, keep: Iterable[str]) -> list[str]:
     return [k for k in keep if k not in seen]
 
 
-def keep_warning(unmatched: list[str]) -> str:
-    return (f"--keep-fp32 {' '.join(unmatched)}: matches no node name or op type of the model, so it keeps nothing "
-            "in FP32 (names are case-sensitive; `trtlab inspect MODEL` lists them)")
+def keep_warning(unmatched: list[str], model: onnx.ModelProto | None = None) -> str:
+    """The warning for keep-list typos, with the names the model does have (closest first), so that one of them
+    can be typed as is."""
+    text = (f"--keep-fp32 {' '.join(unmatched)}: matches no node name or op type of the model, so it keeps nothing "
+            "in FP32 (names are case-sensitive")
+    if model is None:
+        return text + ")"
+    return text + "; " + keep_names_text(model, unmatched) + ")"
+
+
+def keep_names_text(model: onnx.ModelProto, wanted: list[str], limit: int = 6) -> str:
+    import difflib
+
+    from trtlab.model import walk_nodes
+
+    names, ops = [], []
+    for node, _depth in walk_nodes(model.graph):
+        names.append(node.name or (node.output[0] if node.output else ""))
+        ops.append(node.op_type)
+    names = [n for n in dict.fromkeys(names) if n]
+    close = [m for w in wanted for m in difflib.get_close_matches(w, names + ops, n=3, cutoff=0.5)]
+    shown = list(dict.fromkeys([c for c in close if c in names] + names))[:limit]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    near = f"closest: {', '.join(dict.fromkeys(close))}; " if close else ""
+    return (f"{near}node names: {', '.join(shown) or 'none'}{more}; op types: "
+            f"{', '.join(sorted(set(ops))[:limit * 2])}")
 
 
 def _run(precision):
@@ -391,7 +414,7 @@ def _run(precision):
         unmatched = unmatched_keep(model, keep_fp32)
         converted, notes, _frac, low = convert_with_report(model, precision, keep_fp32, keep_io_types)
         return PassResult(converted, notes, modified=True, verify_tolerance=PRECISION_TOLERANCES[precision],
-                          warnings=([keep_warning(unmatched)] if unmatched else []) + low)
+                          warnings=([keep_warning(unmatched, model)] if unmatched else []) + low)
     return run
 
 

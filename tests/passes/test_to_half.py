@@ -250,3 +250,25 @@ def test_no_fold_advice_on_poly_scan(cli, tmp_path):
             str(tmp_path / "out.onnx"))
     assert r.code == 0, r
     assert "--fold-constants -o" not in r.out + r.err and "only 0%" in r.out + r.err, r
+
+
+def test_keep_typo_warning_lists_names_that_work(cli, tmp_path):
+    """`build --keep-fp32 NoSuchNode` names the model's nodes in the warning; typing one of them keeps it."""
+    import re
+
+    model = make_model([helper.make_node("Mul", ["x", "s"], ["m"], name="scale_up"),
+                        helper.make_node("Div", ["m", "s"], ["y"], name="scale_down")],
+                       [tensor("x", [2, 8])], [tensor("y", [2, 8])], [const("s", np.array(3.0))])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    r = cli("surgeon", str(path), "--to-fp16", "--keep-fp32", "scale_upp", "-o", str(tmp_path / "a.onnx"))
+    text = " ".join((r.out + r.err).split())
+    assert "inspect MODEL" not in text
+    hit = re.search(r"closest: ([^;,)]+)", text)
+    assert r.code == 0 and hit and "node names: scale_up" in text, text
+    r = cli("surgeon", str(path), "--to-fp16", "--keep-fp32", hit.group(1), "-o", str(tmp_path / "b.onnx"))
+    assert r.code == 0 and "matches no node" not in r.out + r.err and "1 by the keep-list" in r.out + r.err, r
+    pytest.importorskip("tensorrt_rtx")
+    r = cli("build", str(path), "--precision", "fp16", "--keep-fp32", "NoSuchNode", "-o", str(tmp_path / "m.engine"))
+    text = " ".join((r.out + r.err).split())
+    assert "inspect MODEL" not in text and "node names: scale_up, scale_down" in text, text
