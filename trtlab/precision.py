@@ -175,8 +175,10 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
         notes.append(f"{precision}: {CLAMPED_NOTE} {name} (max |w| = {peak:.6g}) is {fate}; read by "
                      f"{'+'.join(readers)}")
     if stats["unknown"]:
+        names = stats.get("unknown_names") or []
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         notes.append(f"{precision}: {stats['unknown']} tensors of unknown type left unrounded (shape inference "
-                     "could not type them)")
+                     f"could not type them: {listed})")
     return out, notes
 
 
@@ -281,6 +283,7 @@ def _round_node_outputs(graph: onnx.GraphProto, half: int, types: dict[str, int]
             elem = types.get(name)
             if elem is None:
                 stats["unknown"] += 1
+                stats.setdefault("unknown_names", []).append(name)
                 continue
             if elem not in FLOATS:
                 continue
