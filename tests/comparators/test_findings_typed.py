@@ -167,3 +167,13 @@ def test_keep_on_a_conv_fixes_it_and_a_kept_node_is_not_suggested_again(cli, tmp
     assert not again["passed"]
     assert spec not in {_typed_target(t) for t in _mitigations(again)}, again["findings"]
     assert any("--attribute" in t for t in _mitigations(again)), again["findings"]
+
+
+def test_inf_weight_stays_inf_in_the_simulation(cli):
+    """poly_add_infinity: an Inf initializer (also a graph input): TensorRT clamps finite out-of-range weights, Inf
+    is Inf; the target's Inf must be counted as the reference's."""
+    from tests.conftest import shared_model
+
+    res = _compare(cli, shared_model("poly_add_infinity.onnx"), "--target", "onnxrt:fp16")
+    out = res["outputs"][0]
+    assert out["inf"]["target"] == out["inf"]["ref"] > 0, out
