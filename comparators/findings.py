@@ -103,8 +103,8 @@ def _kept(res: dict) -> set[str]:
     keep = re.search(r"(?:^|,)keep=([^,]*)", spec.split(":", 1)[-1])
     names = set(keep.group(1).split("+")) if keep else set()
     opts = (res.get("target") or {}).get("options") or {}
-    for name in opts.get("keep_fp32") or opts.get("keep") or []:
-        names.add(str(name))
+    extra = opts.get("keep") or []
+    names.update(str(extra).split("+") if isinstance(extra, str) else map(str, extra))
     return names - {""}
 
 
