@@ -328,7 +328,12 @@ class _Converter:
         their readers in FP32."""
         if not self.clipped_names:
             return []
-        keep = "keep their readers in FP32 (--keep-fp32 NODE)"
+        import shlex
+
+        readers = list(dict.fromkeys(n.name or n.output[0] for n in self.g.node
+                                     if (n.name or n.output) and any(i in self.clipped_names for i in n.input)))
+        keep = ("keep their readers in FP32 (`--keep-fp32 " + " ".join(shlex.quote(r) for r in readers[:8]) + "`)"
+                if readers else "keep their readers in FP32 (--keep-fp32 NODE)")
         return [f"{self.stats['clipped']} weight value(s) beyond +-65504 clipped to FP16 in "
                 f"{clipped_list(self.clipped_names)}: "
                 + ("fold first (`trtlab surgeon MODEL --fold-constants --to-fp16 -o OUT.onnx`; folded into a Conv "

@@ -240,7 +240,10 @@ def test_no_fold_advice_once_folded():
     verifier.baseline(model)
     _out, result = run_pipeline(model, [Step("fold-constants"), Step("to-fp16")], verifier=verifier)
     clipped = [w for w in result.warnings if "clipped" in w]
-    assert clipped and not any("fold" in w for w in clipped) and "--keep-fp32" in clipped[0], result.warnings
+    assert clipped and not any("fold" in w for w in clipped) and "`--keep-fp32 mul div`" in clipped[0], clipped
+    typed = run_pipeline(model, [Step("fold-constants"), Step("to-fp16", {"keep_fp32": "mul,div"})],
+                         verifier=verifier)[1]
+    assert not any("clipped" in w for w in typed.warnings), typed.warnings
 
 
 def test_no_fold_advice_on_poly_scan(cli, tmp_path):
