@@ -87,6 +87,39 @@ def _keep_hint(res: dict, node: str, op: str | None, tensor: str | None = None) 
     return f"keep it in FP32 when building: `--keep-fp32 {' '.join(shlex.quote(n) for n in node.split('+'))}`"
 
 
+FLOAT_DTYPES = ("float", "half", "bfloat")
+CLAMPED_RE = re.compile(r"weight out of range: (?P<w>.+) \(max \|w\| = (?P<peak>[^)]+)\) is (?P<fate>[^;]+); "
+                        r"read by (?P<readers>.+)$")
+
+
+def _is_float(m: dict) -> bool:
+    dtype = str(m.get("dtype") or "float")
+    return any(dtype.startswith(f) for f in FLOAT_DTYPES)
+
+
+def _kept(res: dict) -> set[str]:
+    """The keep-list of the target that was used (node names, op types, tensors)."""
+    spec = str((res.get("target") or {}).get("spec") or "")
+    keep = re.search(r"(?:^|,)keep=([^,]*)", spec.split(":", 1)[-1])
+    names = set(keep.group(1).split("+")) if keep else set()
+    opts = (res.get("target") or {}).get("options") or {}
+    extra = opts.get("keep") or []
+    names.update(str(extra).split("+") if isinstance(extra, str) else map(str, extra))
+    return names - {""}
+
+
+def _is_kept(res: dict, m: dict) -> bool:
+    kept = _kept(res)
+    return bool(kept) and any(v in kept for v in (m.get("name"), m.get("node"), m.get("op"), m.get("tensor")) if v)
+
+
+def _float_upstream(layers: list[dict], idx: int | None) -> dict | None:
+    """The nearest float layer before position ``idx`` (a non-float tensor's error starts in a float one)."""
+    if idx is None:
+        return None
+    return next((m for m in reversed(layers[:idx]) if _is_float(m)), None)
+
+
 def _where(m: dict) -> str:
     op = f" ({m['op']})" if m.get("op") else ""
     return f"{m.get('name')}{op}"
@@ -105,10 +138,21 @@ def overflow(res: dict) -> list[Finding]:
     else:
         inheriting = 0
     found = []
+    layerwise = bool(res.get("layers"))
     for m in origins[:3]:
         ref_max = fnum(m.get("ref_max_abs"))
         node = m.get("node") or m.get("name")
-        if limit and ref_max is not None and ref_max > limit:
+        if not layerwise or _is_kept(res, m) or not _is_float(m):
+            why = ("it is already kept in FP32, so the NaN/Inf comes from upstream: "
+                   if layerwise and _is_kept(res, m) else "")
+            found.append(Finding(
+                "error", _where(m),
+                f"the target produces {_nonfinite(m, 'target')} NaN/Inf values where the reference has "
+                f"{_nonfinite(m, 'ref')} (max |ref| = {num(ref_max)})",
+                why + ("find the node where they start with `--attribute`" if layerwise
+                       else "run with --layerwise to find where the NaN/Inf starts"),
+                "the first tensor with new non-finite values is where to look; the following ones inherit them"))
+        elif limit and ref_max is not None and ref_max > limit:
             found.append(Finding(
                 "error", _where(m),
                 f"overflows {prec.upper()}: max |ref| = {num(ref_max)} > {num(limit)}, the target has "
@@ -134,7 +178,9 @@ def near_overflow(res: dict) -> list[Finding]:
     """Finite in the target but within 2x of the FP16 limit (or saturated at it): precision is gone there."""
     if _precision(res) != "fp16":
         return []
-    near = [m for m in (res.get("layers") or res.get("outputs") or []) if _near_limit(m)]
+    readers = {r for c in clamped(res) for r in c["readers"]}
+    near = [m for m in (res.get("layers") or res.get("outputs") or []) if _near_limit(m) and _is_float(m)
+            and not _is_kept(res, m) and m.get("name") not in readers]
     found = []
     for m in near[:3]:
         ref_max = fnum(m.get("ref_max_abs"))
@@ -166,7 +212,18 @@ def first_divergence(res: dict) -> list[Finding]:
     pos = f"layer #{idx} of {len(layers)}, " if idx is not None else ""
     node = fd.get("node") or fd.get("tensor")
     before = [m for m in layers[max(0, (idx or 0) - 3):idx or 0] if _precision(res) == "fp16" and _near_limit(m)]
-    if before:
+    upstream = _float_upstream(layers, idx) if not _is_float(layers[idx] if idx is not None else {}) else None
+    if idx is not None and not _is_float(layers[idx]):
+        up = upstream or {}
+        mitigation = (f"{fd.get('tensor')} is {layers[idx].get('dtype')}, computed from float values: "
+                      + (f"the error starts upstream, at or before {_where(up)}: "
+                         + _keep_hint(res, up.get("node") or up.get("name"), up.get("op"), up.get("name"))
+                         if upstream and _precision(res) != "fp32" and not _is_kept(res, up)
+                         else "look at the float layers before it"))
+    elif idx is not None and _is_kept(res, layers[idx]):
+        mitigation = ("it is already kept in FP32: the error comes from its inputs; `--attribute` ranks the nodes "
+                      "that cause it")
+    elif before:
         names = "+".join([*(m.get("node") or m.get("name") for m in before), node])
         mitigation = (f"it follows {', '.join(_where(m) for m in before)} with values near the FP16 limit (a "
                       f"difference of large rounded numbers): {_keep_hint(res, names, None)}")
@@ -208,19 +265,61 @@ def output_agreement(res: dict) -> list[Finding]:
         cos = fnum(m.get("cosine"))
         if cos is None:
             continue
-        if not m.get("passed") and cos >= 0.9999 and _nonfinite(m, "target") == _nonfinite(m, "ref"):
+        tol = _round_up(fnum(m.get("max_abs")))
+        only_tolerance = set(m.get("rules") or ["tolerance"]) <= {"tolerance"}
+        shape_rules = [r for r in m.get("rules") or [] if r in ("constant", "cosine")]
+        if (not m.get("passed") and cos >= 0.9999 and _nonfinite(m, "target") == _nonfinite(m, "ref")
+                and only_tolerance and tol and tol > (fnum(m.get("atol")) or 0)):
             frac = fnum(m.get("mismatch_fraction")) or 0.0
             found.append(Finding(
                 "info", _where(m), f"fails the tolerance on {frac:.2%} of elements but agrees closely overall "
                 f"(cosine {cos:.6f}, SNR {num(fnum(m.get('snr_db')))} dB, max abs {num(fnum(m.get('max_abs')))})",
                 f"if this error is acceptable for the application, raise the tolerance for this output: "
-                f"`--atol {m.get('name')}:{num(_round_up(fnum(m.get('max_abs'))))}`",
+                f"`--atol {m.get('name')}:{_tol_text(tol)}`",
                 "element-wise tolerances are strict for large-magnitude outputs in reduced precision; judge the "
                 "application metric (top-1, boxes) too"))
+        elif shape_rules and "nonfinite" not in m.get("rules") and _precision(res) != "fp32" and _is_float(m):
+            fix = ("it is already kept in FP32: the loss comes from its inputs; `--attribute` (with --layerwise) "
+                   "ranks the nodes that cause it" if _is_kept(res, m)
+                   else _keep_hint(res, m.get("node") or m.get("name"), m.get("op"), m.get("name")))
+            found.append(Finding("warning", _where(m), f"fails {' and '.join(shape_rules)}: reduced precision "
+                                 "flattens this output (a tolerance cannot fix that)", fix,
+                                 "values that differ only beyond ~3 significant digits (a sigmoid near 0 or 1) "
+                                 "round to the same half-precision number"))
         elif m.get("passed") and cos < 0.999:
             found.append(Finding("warning", _where(m), f"within tolerance, but cosine similarity is only {cos:.4f}",
                                  "tighten --atol/--rtol for this output, or check it with an application metric",
                                  "small outputs can pass an absolute tolerance while their shape is wrong"))
+    return found
+
+
+def _tol_text(tol: float) -> str:
+    """A tolerance as typed: never rounded below ``tol`` (num() rounds to 3 digits, which may round down)."""
+    text = num(tol)
+    return text if float(text) >= tol else repr(tol)
+
+
+def clamped(res: dict) -> list[dict]:
+    """Weights the simulation clamped (or stored as Inf) because they exceed the format's range, from its notes."""
+    out = []
+    for note in (res.get("target") or {}).get("notes") or []:
+        hit = CLAMPED_RE.search(str(note))
+        if hit:
+            out.append({"weight": hit["w"], "peak": hit["peak"], "fate": hit["fate"],
+                        "readers": hit["readers"].split("+")})
+    return out
+
+
+def clamped_weights(res: dict) -> list[Finding]:
+    """A weight above the format's range: TensorRT clamps it, so every reader computes with a wrong constant."""
+    found = []
+    for c in clamped(res)[:3]:
+        found.append(Finding(
+            "error", f"weight {c['weight']}", f"max |w| = {c['peak']} exceeds the {_precision(res).upper()} range "
+            f"and is {c['fate']} (as TensorRT does), so {', '.join(c['readers'])} computes with a wrong constant",
+            "a layer kept in FP32 keeps its weights in FP32; for its readers, "
+            + _keep_hint(res, "+".join(c["readers"]), None),
+            "scale the weight down in the model (and the result back up) to run it in reduced precision"))
     return found
 
 
@@ -303,8 +402,8 @@ def reference_disagreement(res: dict) -> list[Finding]:
     return found
 
 
-RULES = (structural, reference_disagreement, overflow, near_overflow, first_divergence, widespread_noise,
-         output_agreement, relative_noise)
+RULES = (structural, reference_disagreement, clamped_weights, overflow, near_overflow, first_divergence,
+         widespread_noise, output_agreement, relative_noise)
 
 
 def compare_findings(res: dict) -> list[Finding]:

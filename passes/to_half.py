@@ -60,19 +60,36 @@ def convert_with_report(proto: onnx.ModelProto, precision: str, keep_fp32: Itera
     warnings: a fraction below ``LOW_FRACTION`` means the "half" model computes mostly in FP32)."""
     model, conv = _convert(proto, precision, set(keep_fp32), keep_io_types)
     frac = conv.fraction()
+    fold = foldable(proto)
     return (model, conv.notes(), frac,
-            low_fraction_warning(frac, conv.stats["float_nodes"], precision) + conv.clip_warning())
+            low_fraction_warning(frac, conv.stats["float_nodes"], precision, fold) + conv.clip_warning(fold))
+
+
+def foldable(model: onnx.ModelProto) -> bool:
+    """Whether ``--fold-constants`` would change the main graph: a node computed from constants only, or a
+    BatchNormalization right after a Conv (fused into it). False once the model was folded: then advice to fold
+    first would only repeat what already ran."""
+    consts = {t.name for t in model.graph.initializer}
+    consts.update(o for n in model.graph.node if n.op_type == "Constant" for o in n.output)
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    for node in model.graph.node:
+        reads = [r for r in node.input if r]
+        if node.op_type != "Constant" and reads and all(r in consts for r in reads):
+            return True
+        if node.op_type == "BatchNormalization" and reads and producer.get(reads[0]) == "Conv":
+            return True
+    return False
 
 
 LOW_FRACTION = 0.5
 
 
-def low_fraction_warning(frac: float | None, float_nodes: int, precision: str) -> list[str]:
+def low_fraction_warning(frac: float | None, float_nodes: int, precision: str, fold: bool = True) -> list[str]:
     if frac is None or frac >= LOW_FRACTION:
         return []
     return [f"only {frac:.0%} of the {float_nodes} float compute node(s) run in {precision}: the result is mostly "
-            "FP32 (the notes say why nodes stayed FP32: keep-list, unknown input types, shape arithmetic); "
-            "`trtlab surgeon MODEL --fold-constants -o F.onnx` first makes more types known"]
+            "FP32 (the notes say why nodes stayed FP32: keep-list, unknown input types, shape arithmetic)"
+            + ("; `trtlab surgeon MODEL --fold-constants -o F.onnx` first makes more types known" if fold else "")]
 
 
 def _convert(proto, precision, keep, keep_io_types):
@@ -305,15 +322,22 @@ class _Converter:
                          f"({clipped_list(self.clipped_names)})")
         return notes
 
-    def clip_warning(self) -> list[str]:
-        """Clipped weights, named, with what usually avoids them: folding first (a BatchNormalization variance
-        above 65504 is in range once folded into the Conv before it)."""
+    def clip_warning(self, fold: bool = True) -> list[str]:
+        """Clipped weights, named, with what avoids them: folding first when it would change the model (a
+        BatchNormalization variance above 65504 is in range once folded into the Conv before it), else keeping
+        their readers in FP32."""
         if not self.clipped_names:
             return []
+        import shlex
+
+        readers = list(dict.fromkeys(n.name or n.output[0] for n in self.g.node
+                                     if (n.name or n.output) and any(i in self.clipped_names for i in n.input)))
+        keep = ("keep their readers in FP32 (`--keep-fp32 " + " ".join(shlex.quote(r) for r in readers[:8]) + "`)"
+                if readers else "keep their readers in FP32 (--keep-fp32 NODE)")
         return [f"{self.stats['clipped']} weight value(s) beyond +-65504 clipped to FP16 in "
-                f"{clipped_list(self.clipped_names)}: fold first (`trtlab surgeon MODEL --fold-constants --to-fp16 "
-                "-o OUT.onnx`; folded into a Conv they are usually in range), or keep their readers in FP32 "
-                "(--keep-fp32 NODE)"]
+                f"{clipped_list(self.clipped_names)}: "
+                + ("fold first (`trtlab surgeon MODEL --fold-constants --to-fp16 -o OUT.onnx`; folded into a Conv "
+                   f"they are usually in range), or {keep}" if fold else keep)]
 
 
 def clipped_list(names: list[str]) -> str:
@@ -360,9 +384,32 @@ def unmatched_keep(model: onnx.ModelProto, keep: Iterable[str]) -> list[str]:
     return [k for k in keep if k not in seen]
 
 
-def keep_warning(unmatched: list[str]) -> str:
-    return (f"--keep-fp32 {' '.join(unmatched)}: matches no node name or op type of the model, so it keeps nothing "
-            "in FP32 (names are case-sensitive; `trtlab inspect MODEL` lists them)")
+def keep_warning(unmatched: list[str], model: onnx.ModelProto | None = None) -> str:
+    """The warning for keep-list typos, with the names the model does have (closest first), so that one of them
+    can be typed as is."""
+    text = (f"--keep-fp32 {' '.join(unmatched)}: matches no node name or op type of the model, so it keeps nothing "
+            "in FP32 (names are case-sensitive")
+    if model is None:
+        return text + ")"
+    return text + "; " + keep_names_text(model, unmatched) + ")"
+
+
+def keep_names_text(model: onnx.ModelProto, wanted: list[str], limit: int = 6) -> str:
+    import difflib
+
+    from trtlab.model import walk_nodes
+
+    names, ops = [], []
+    for node, _depth in walk_nodes(model.graph):
+        names.append(node.name or (node.output[0] if node.output else ""))
+        ops.append(node.op_type)
+    names = [n for n in dict.fromkeys(names) if n]
+    close = [m for w in wanted for m in difflib.get_close_matches(w, names + ops, n=3, cutoff=0.5)]
+    shown = list(dict.fromkeys([c for c in close if c in names] + names))[:limit]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    near = f"closest: {', '.join(dict.fromkeys(close))}; " if close else ""
+    return (f"{near}node names: {', '.join(shown) or 'none'}{more}; op types: "
+            f"{', '.join(sorted(set(ops))[:limit * 2])}")
 
 
 def _run(precision):
@@ -372,7 +419,7 @@ def _run(precision):
         unmatched = unmatched_keep(model, keep_fp32)
         converted, notes, _frac, low = convert_with_report(model, precision, keep_fp32, keep_io_types)
         return PassResult(converted, notes, modified=True, verify_tolerance=PRECISION_TOLERANCES[precision],
-                          warnings=([keep_warning(unmatched)] if unmatched else []) + low)
+                          warnings=([keep_warning(unmatched, model)] if unmatched else []) + low)
     return run
 
 

@@ -72,3 +72,17 @@ def test_bf16_rounding_matches_onnxruntime_cast(values):
         b.load(m)
         ort = b.run({"x": arr})["y"]
     np.testing.assert_array_equal(_round_array(arr, "bf16"), ort)
+
+
+def test_unknown_type_note_names_the_tensors():
+    import onnx
+    from onnx import TensorProto, helper
+
+    from trtlab.precision import round_to_half
+
+    x, y = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]), helper.make_tensor_value_info("y", 0, None)
+    node = helper.make_node("Mystery", ["x"], ["mystery_out"], domain="com.example")
+    graph = helper.make_graph([node, helper.make_node("Identity", ["mystery_out"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)])
+    _out, notes = round_to_half(onnx.ModelProto.FromString(model.SerializeToString()), "fp16")
+    assert any("unknown type" in n and "mystery_out" in n for n in notes), notes

@@ -68,6 +68,49 @@ def keep_note(precision: str, unmatched: list[str]) -> str:
     return f"{precision}: keep-list entries match no node name, op type or tensor: {', '.join(unmatched)}"
 
 
+CLAMPED_NOTE = "weight out of range:"
+
+
+def weights_read_by_kept(model: onnx.ModelProto, keep: set[str]) -> set[str]:
+    """Float initializers read by a node on the keep-list: a layer kept in FP32 keeps its weights in FP32 (as
+    TensorRT does for a layer it runs in FP32), for every reader of that weight."""
+    if not keep:
+        return set()
+    found: set[str] = set()
+    for graph in walk_graphs(model.graph):
+        inits = {t.name for t in graph.initializer if t.data_type in FLOATS}
+        for node in graph.node:
+            if node.name in keep or node.op_type in keep or any(o in keep for o in node.output if o):
+                found.update(n for n in node.input if n in inits)
+    return found
+
+
+def out_of_range_weights(model: onnx.ModelProto, precision: str, left: set[str]) -> dict[str, tuple]:
+    """{weight: (max |finite w|, [output tensors of its readers])} for float initializers with finite values above
+    the format's range (Inf stays Inf, it is not out of range), except those in ``left`` (not rounded)."""
+    found = {}
+    limit = HALF_MAX[precision]
+    shared = shared_arrays(model)
+    for graph in walk_graphs(model.graph):
+        for init in graph.initializer:
+            if init.data_type not in FLOATS or init.name in left:
+                continue
+            if init.name in shared:
+                arr = shared[init.name]
+            elif init.data_location == TensorProto.EXTERNAL:
+                continue
+            else:
+                arr = numpy_helper.to_array(init)
+            if not arr.size or not float(np.nanmax(np.abs(arr))) > limit:
+                continue
+            finite = np.abs(arr[np.isfinite(arr)])
+            if finite.size and float(finite.max()) > limit:
+                readers = [next((o for o in n.output if o), n.name) for g in walk_graphs(model.graph)
+                           for n in g.node if init.name in n.input]
+                found[init.name] = (float(finite.max()), readers)
+    return found
+
+
 def parameter_tensors(model: onnx.ModelProto, bn_params: bool = False) -> set[str]:
     """Float tensors read only in parameter slots (Resize scales/roi; BatchNormalization's four parameters when
     ``bn_params``): they are left unrounded."""
@@ -95,15 +138,17 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     out.CopyFrom(model)
     types = known_types(out)
     params = parameter_tensors(out, fp32_bn_params)
+    kept_weights = weights_read_by_kept(out, keep)
+    clamped = out_of_range_weights(out, precision, params | keep | kept_weights)
     stats = {"rounded": 0, "unknown": 0, "kept": 0, "params": 0}
     for graph in walk_graphs(out.graph):
-        _round_initializers(graph, precision, params | keep, saturate_weights)
+        _round_initializers(graph, precision, params | keep | kept_weights, saturate_weights)
         _round_node_outputs(graph, half, types, keep, stats, params, precision, saturate_weights, split)
     _round_graph_inputs(out.graph, half, types, split)
     if split:
         _add_split_constants(out.graph)
     shared = {name: arr for name, arr in shared_arrays(out).items()
-              if arr.dtype.kind == "f" and name not in params and name not in keep}
+              if arr.dtype.kind == "f" and name not in params | keep | kept_weights}
     if shared and precision == "fp16":  # held apart (trtlab.weights): widened by a Cast pair where used, except
         big = {n: a for n, a in shared.items()  # weights out of FP16 range get clamped copies (saturation)
                if saturate_weights and a.size and float(np.nanmax(np.abs(a))) > HALF_MAX[precision]}
@@ -123,10 +168,17 @@ def round_to_half(model: onnx.ModelProto, precision: str, keep: set[str] | None 
     if unmatched:
         notes.append(keep_note(precision, unmatched))
     if stats["kept"]:
-        notes.append(f"{precision}: {stats['kept']} tensors kept in FP32 (keep-list)")
+        notes.append(f"{precision}: {stats['kept']} tensors kept in FP32 (keep-list)"
+                     + (f", with the {len(kept_weights)} weights they read" if kept_weights else ""))
+    for name, (peak, readers) in clamped.items():
+        fate = f"clamped to {HALF_MAX[precision]:g}" if saturate_weights else "stored as Inf"
+        notes.append(f"{precision}: {CLAMPED_NOTE} {name} (max |w| = {peak:.6g}) is {fate}; read by "
+                     f"{'+'.join(readers)}")
     if stats["unknown"]:
+        names = stats.get("unknown_names") or []
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         notes.append(f"{precision}: {stats['unknown']} tensors of unknown type left unrounded (shape inference "
-                     "could not type them)")
+                     f"could not type them: {listed})")
     return out, notes
 
 
@@ -179,7 +231,7 @@ def _round_pair(src: str, dst: str, elem: int, name: str) -> list[onnx.NodeProto
 def _round_array(arr: np.ndarray, precision: str, saturate: bool = False) -> np.ndarray:
     if saturate:
         limit = HALF_MAX[precision]
-        arr = np.clip(arr, -limit, limit).astype(arr.dtype)  # NaN stays NaN; +-inf becomes +-limit
+        arr = np.where(np.isinf(arr), arr, np.clip(arr, -limit, limit)).astype(arr.dtype)  # NaN, +-inf stay
     if precision == "fp16":
         with np.errstate(over="ignore"):
             return arr.astype(np.float16).astype(arr.dtype)
@@ -231,6 +283,7 @@ def _round_node_outputs(graph: onnx.GraphProto, half: int, types: dict[str, int]
             elem = types.get(name)
             if elem is None:
                 stats["unknown"] += 1
+                stats.setdefault("unknown_names", []).append(name)
                 continue
             if elem not in FLOATS:
                 continue

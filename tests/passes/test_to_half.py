@@ -225,3 +225,53 @@ def test_kept_node_reading_a_graph_output_gives_unique_node_names():
     feeds = {"x": np.random.default_rng(1).uniform(-1, 1, (2, 4)).astype(np.float32)}
     for got, want in zip(run(half, feeds), run(model, feeds), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-2, rtol=1e-2)
+
+
+def test_no_fold_advice_once_folded():
+    """A weight of 1e5 read by a Mul stays out of range after folding: after `--fold-constants --to-fp16` the
+    warning must not tell the user to run what just ran; it says to keep the readers in FP32."""
+    from trtlab.surgery.pipeline import Step, run_pipeline
+    from trtlab.surgery.verify import Verifier
+
+    model = make_model([helper.make_node("Mul", ["x", "s"], ["m"], name="mul"),
+                        helper.make_node("Div", ["m", "s"], ["y"], name="div")],
+                       [tensor("x", [2, 8])], [tensor("y", [2, 8])], [const("s", np.array(1e5))])
+    verifier = Verifier({"x": np.random.default_rng(0).uniform(0, 1, (2, 8)).astype(np.float32)})
+    verifier.baseline(model)
+    _out, result = run_pipeline(model, [Step("fold-constants"), Step("to-fp16")], verifier=verifier)
+    clipped = [w for w in result.warnings if "clipped" in w]
+    assert clipped and not any("fold" in w for w in clipped) and "`--keep-fp32 mul div`" in clipped[0], clipped
+    typed = run_pipeline(model, [Step("fold-constants"), Step("to-fp16", {"keep_fp32": "mul,div"})],
+                         verifier=verifier)[1]
+    assert not any("clipped" in w for w in typed.warnings), typed.warnings
+
+
+def test_no_fold_advice_on_poly_scan(cli, tmp_path):
+    from tests.conftest import shared_model
+
+    r = cli("surgeon", str(shared_model("poly_scan.onnx")), "--fold-constants", "--to-fp16", "-o",
+            str(tmp_path / "out.onnx"))
+    assert r.code == 0, r
+    assert "--fold-constants -o" not in r.out + r.err and "only 0%" in r.out + r.err, r
+
+
+def test_keep_typo_warning_lists_names_that_work(cli, tmp_path):
+    """`build --keep-fp32 NoSuchNode` names the model's nodes in the warning; typing one of them keeps it."""
+    import re
+
+    model = make_model([helper.make_node("Mul", ["x", "s"], ["m"], name="scale_up"),
+                        helper.make_node("Div", ["m", "s"], ["y"], name="scale_down")],
+                       [tensor("x", [2, 8])], [tensor("y", [2, 8])], [const("s", np.array(3.0))])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    r = cli("surgeon", str(path), "--to-fp16", "--keep-fp32", "scale_upp", "-o", str(tmp_path / "a.onnx"))
+    text = " ".join((r.out + r.err).split())
+    assert "inspect MODEL" not in text
+    hit = re.search(r"closest: ([^;,)]+)", text)
+    assert r.code == 0 and hit and "node names: scale_up" in text, text
+    r = cli("surgeon", str(path), "--to-fp16", "--keep-fp32", hit.group(1), "-o", str(tmp_path / "b.onnx"))
+    assert r.code == 0 and "matches no node" not in r.out + r.err and "1 by the keep-list" in r.out + r.err, r
+    pytest.importorskip("tensorrt_rtx")
+    r = cli("build", str(path), "--precision", "fp16", "--keep-fp32", "NoSuchNode", "-o", str(tmp_path / "m.engine"))
+    text = " ".join((r.out + r.err).split())
+    assert "inspect MODEL" not in text and "node names: scale_up, scale_down" in text, text

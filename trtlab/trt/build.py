@@ -127,6 +127,8 @@ def _run_pass(convert_to_half, work, opts: BuildOptions):
     ValueError from it (a --keep-fp32 entry it refuses) is a usage error."""
     import warnings as pywarnings
 
+    from trtlab.passes.to_half import keep_names_text
+
     with pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
         try:
@@ -134,8 +136,8 @@ def _run_pass(convert_to_half, work, opts: BuildOptions):
         except ValueError as exc:
             flags = f"--precision {opts.precision}" + (f" --keep-fp32 {' '.join(opts.keep_fp32)}" if opts.keep_fp32
                                                        else "")
-            raise TrtlabError(flags, str(exc).rstrip("."), "check the node names and op types (`trtlab inspect "
-                              "MODEL` lists them)") from None
+            raise TrtlabError(flags, str(exc).rstrip("."), "check the names: " + keep_names_text(
+                work, list(opts.keep_fp32))) from None
     found = [str(w.message) for w in caught] + [str(w) for w in getattr(converted, "warnings", None) or []]
     return converted, list(dict.fromkeys(found))
 
@@ -147,7 +149,7 @@ def _keep_fp32_warnings(model: LoadedModel, opts: BuildOptions) -> list[str]:
     from trtlab.passes.to_half import keep_warning, unmatched_keep
 
     unmatched = unmatched_keep(model.proto, opts.keep_fp32)
-    return [keep_warning(unmatched)] if unmatched else []
+    return [keep_warning(unmatched, model.proto)] if unmatched else []
 
 
 def _flag(trt: TrtModule, name: str, option: str):
