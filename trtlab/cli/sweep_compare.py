@@ -62,13 +62,19 @@ def run_sweep(args) -> int:
 
 
 def print_sweep(result: dict, run_dir) -> None:
-    from trtlab.ui import fmt_num, out
+    from trtlab.ui import fmt_num, middle_ellipsis, out
 
-    out.print(f"{'shape':34} {'verdict':7} {'worst output':18} {'max abs':>9} {'cosine':>9} {'ref ms':>8} "
-              f"{'target ms':>9}", markup=False)
+    # 80 columns: a shape label is never cut; one longer than its column gets a line of its own above its row.
+    out.print(f"{'shape':24} {'ok?':4} {'worst output':14} {'max abs':>8} {'cosine':>8} {'ref ms':>8} "
+              f"{'tgt ms':>8}", markup=False)
     for r in result["sweep"]:
-        out.print(f"{r['label'][:34]:34} {'PASS' if r['passed'] else 'FAIL':7} {str(r['worst_output'])[:18]:18} "
-                  f"{fmt_num(r['max_abs']):>9} {fmt_num(r['cosine'], 6):>9} {fmt_num(r['ref_median_ms']):>8} "
-                  f"{fmt_num(r['target_median_ms']):>9}", markup=False)
+        label = r["label"]
+        if len(label) > 24:
+            out.print(label, markup=False, soft_wrap=True)
+            label = ""
+        out.print(f"{label:24} {'PASS' if r['passed'] else 'FAIL':4} "
+                  f"{middle_ellipsis(str(r['worst_output']), 14):14} {fmt_num(r['max_abs']):>8} "
+                  f"{fmt_num(r['cosine'], 6):>8} {fmt_num(r['ref_median_ms']):>8} "
+                  f"{fmt_num(r['target_median_ms']):>8}", markup=False)
     out.print(f"{'PASSED' if result['passed'] else 'FAILED'} at {sum(r['passed'] for r in result['sweep'])} of "
               f"{len(result['sweep'])} shapes; run: {run_dir}", markup=False)
