@@ -143,5 +143,5 @@ def test_cuda_profile_maps_nodes():
     _cuda_or_skip()
     prof = profile_nodes(parse_spec("onnxrt:cuda"), _named_badly(), _feeds(), runs=5)
     named = {n["name"]: n for n in prof["nodes"] if n["in_graph"]}
-    assert set(named) == {"#0 Relu", "x", "x (#2)"}
+    assert set(named) == {"Relu_0", "x", "x (#2)"}
     assert {n["provider"] for n in named.values()} == {"CUDAExecutionProvider"}
