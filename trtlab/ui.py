@@ -123,10 +123,14 @@ def middle_ellipsis(text: str, width: int) -> str:
 def wrap(text: str, columns: int = 80, indent: str = "", first: str = "") -> str:
     """``text`` wrapped to ``columns``, continuation lines indented; a word (a path, a number, an option) is
     never cut: one longer than the line stays whole on its own line."""
+    import re
     import textwrap
 
-    return textwrap.fill(text, columns, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False,
-                         break_long_words=False)
+    # A `quoted command` stays on one line (its spaces do not break) so it can be copied as printed.
+    glued = re.sub(r"`[^`\n]*`", lambda m: m.group(0).replace(" ", "\x00"), text)
+    filled = textwrap.fill(glued, columns, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False,
+                           break_long_words=False)
+    return filled.replace("\x00", " ")
 
 
 def wrap80(text: str, indent: str = "", first: str = "") -> str:

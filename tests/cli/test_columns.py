@@ -140,3 +140,13 @@ def test_build_prints_the_half_fraction(cli, tmp_path):
     r = cli("build", "m.onnx", "-o", "h.engine", "--precision", "fp16", "--profile",
             "x_input_tensor_with_a_long_name:1x32:4x32:8x32")
     assert r.code == 0 and "of float compute nodes in FP16" in r.out, r
+
+
+def test_wrap_keeps_a_quoted_command_on_one_line():
+    from trtlab.ui import wrap
+
+    text = ("x.engine | not a whole TensorRT engine: the header says 426908 bytes, the file has 300 (truncated). "
+            "Hint: rebuild it with `trtlab build model.onnx -o x.engine`, or copy it again")
+    lines = wrap(text, 80, indent="  ", first="error: ").splitlines()
+    assert any("`trtlab build model.onnx -o x.engine`" in line for line in lines)
+    assert all(len(line) <= 80 for line in lines)
