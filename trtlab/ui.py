@@ -10,9 +10,53 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+
+def _columns() -> int | None:
+    """The width for text we print: the terminal's (None: rich asks it), else $COLUMNS, else 80."""
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "80")))
+    except ValueError:
+        return 80
+
+
+class _Console(Console):
+    """A console whose plain-text lines wrap at word boundaries and never cut a word: a path, a number or an
+    option longer than the line stays whole on its own line (tables set their own per-column overflow)."""
+
+    def print(self, *objects, **kwargs):
+        if not objects or not all(isinstance(o, str) for o in objects) or kwargs.get("soft_wrap"):
+            return super().print(*objects, **kwargs)
+        text = self.render_str(kwargs.get("sep", " ").join(objects), markup=kwargs.pop("markup", None),
+                               highlight=False)
+        kwargs.pop("sep", None)
+        lines = [piece for line in text.split("\n", allow_blank=True) for piece in _word_lines(line, self.width)]
+        for line in lines:
+            super().print(line, soft_wrap=True, **kwargs)
+
+
+def _word_lines(text, columns: int) -> list:
+    """``text`` (a rich Text) cut at spaces into lines of at most ``columns`` cells; a longer word stays whole."""
+    import re
+
+    plain, offsets, start = text.plain, [], 0
+    for m in re.finditer(r"\S+", plain):
+        if m.end() - start > columns and m.start() > start and plain[start:m.start()].strip():
+            offsets.append(m.start())
+            start = m.start()
+    lines = text.divide(offsets) if offsets else [text]
+    for line in lines:
+        line.rstrip()
+    return lines
+
+
+# Both consoles wrap at the width (never soft-wrap to endless lines): output fits 80 columns when piped.
+err = _Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else _columns())
+out = _Console(highlight=False, width=None if sys.stdout.isatty() else _columns())
+
+
+def width(stream=None) -> int:
+    """Columns available on ``stream``'s console (stderr by default)."""
+    return (out if stream == "out" else err).width
 
 
 class _NullProgress:
@@ -41,11 +85,13 @@ def progress(quiet: bool = False):
 def warn(message: str) -> None:
     from rich.markup import escape
 
-    err.print(f"[yellow]warning:[/] {escape(message)}", markup=True, highlight=False)
+    text = wrap(message, width(), indent="  ", first="warning: ")[len("warning: "):]
+    err.print(f"[yellow]warning:[/] {escape(text)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def info(message: str) -> None:
-    err.print(message, markup=False, highlight=False)
+    text = "\n".join(wrap(line, width(), indent="  ") for line in message.splitlines())
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_json(obj) -> None:
@@ -74,9 +120,19 @@ def middle_ellipsis(text: str, width: int) -> str:
     return f"{text[:head]}…{text[len(text) - (width - 1 - head):]}"
 
 
-def wrap80(text: str, indent: str = "", first: str = "") -> str:
-    """``text`` wrapped to 80 columns, continuation lines indented."""
+def wrap(text: str, columns: int = 80, indent: str = "", first: str = "") -> str:
+    """``text`` wrapped to ``columns``, continuation lines indented; a word (a path, a number, an option) is
+    never cut: one longer than the line stays whole on its own line."""
+    import re
     import textwrap
 
-    return textwrap.fill(text, 80, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False,
-                         break_long_words=True)
+    # A `quoted command` stays on one line (its spaces do not break) so it can be copied as printed.
+    glued = re.sub(r"`[^`\n]*`", lambda m: m.group(0).replace(" ", "\x00"), text)
+    filled = textwrap.fill(glued, columns, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False,
+                           break_long_words=False)
+    return filled.replace("\x00", " ")
+
+
+def wrap80(text: str, indent: str = "", first: str = "") -> str:
+    """``text`` wrapped to 80 columns, continuation lines indented."""
+    return wrap(text, 80, indent=indent, first=first)

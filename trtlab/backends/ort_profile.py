@@ -32,7 +32,8 @@ def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tup
     seen: set[str] = set()
     mapping = {}
     for i, node in enumerate(work.graph.node):
-        display = f"#{i} {node.op_type}" if not node.name else f"{node.name} (#{i})" if node.name in seen else node.name
+        # An unnamed node is OpType_index, as compare names it and keep= accepts it.
+        display = f"{node.op_type}_{i}" if not node.name else f"{node.name} (#{i})" if node.name in seen else node.name
         if not node.name or node.name in seen:
             node.name = f"{TAG}{i}"
         seen.add(node.name)

@@ -95,6 +95,11 @@ def print_build(result, run_dir: Path) -> None:
                            f"{'x'.join(map(str, s['max']))}" for n, s in prof.items())
         out.print(f"  profile {k}: {shapes}", markup=False)
     out.print(f"  layers: {result.layers['count']} ({result.layers['source']})", markup=False)
+    frac = result.provenance.get("half_fraction")
+    if isinstance(frac, (int, float)):
+        precision = (result.provenance.get("options") or {}).get("precision", "half")
+        out.print(f"  precision {precision}: {frac:.0%} of float compute nodes in {str(precision).upper()}",
+                  markup=False)
     out.print(f"provenance: {eng['provenance']}", markup=False)
     if result.triton:
         out.print(f"triton model: {result.triton}", markup=False)

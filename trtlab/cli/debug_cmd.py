@@ -95,7 +95,9 @@ def print_summary(result, run_dir) -> None:
     for w in result.warnings:
         warn(w)
     c = result.checks
-    ops = ", ".join(f"{k['name'] or '?'} ({k['op']})" for k in result.kept if not k["constant"])
+    # An unnamed node is OpType_index (its index in the model's graph), as compare names it and keep= accepts it.
+    ops = ", ".join(f"{k['name'] or k['op'] + '_' + str(k['index'])} ({k['op']})" for k in result.kept
+                    if not k["constant"])
     out.print(f"reduced {result.nodes_before} -> {result.nodes_after} node(s): {ops}", markup=False)
     out.print(f"still fails: {result.final}", markup=False)
     out.print(f"checks: {c['total']} (original {c['original']}, bisect {c['bisect']} of budget "
@@ -104,5 +106,8 @@ def print_summary(result, run_dir) -> None:
     out.print(f"wrote {result.output}", markup=False)
     if result.inputs_file:
         out.print(f"wrote {result.inputs_file} (the reproducer's inputs on {result.failure.get('samples', '?')} "
-                  f"sample(s): reference values at the cut)\nreproduce: {result.reproduce}", markup=False)
+                  f"sample(s): reference values at the cut)", markup=False)
+        # The one line allowed past 80 columns: the command must stay copyable, so it is printed whole, unwrapped,
+        # on a line of its own (tests/cli/test_columns.py exempts lines starting "reproduce: ").
+        out.print(f"reproduce: {result.reproduce}", markup=False, soft_wrap=True)
     out.print(f"run: {run_dir}", markup=False)

@@ -19,7 +19,7 @@ def run(args) -> int:
     from rich.markup import escape
 
     from trtlab.trt.doctor import NEEDS, run_doctor
-    from trtlab.ui import out, print_json
+    from trtlab.ui import out, print_json, wrap
 
     result = run_doctor(args.work, args.trt_module)
     if args.json:
@@ -27,10 +27,13 @@ def run(args) -> int:
     else:
         for c in result.checks:
             needed = c.name in NEEDS[args.work]
-            mark = "[green]ok[/]  " if c.ok else ("[red]MISSING[/]" if needed else "[yellow]absent[/] ")
-            out.print(f"{mark} {escape(c.name):22} {escape(c.value)}", markup=True)
+            mark = "[green]ok[/]     " if c.ok else ("[red]MISSING[/]" if needed else "[yellow]absent[/] ")
+            pad = " " * 31  # mark (7), name (22), spaces: a long value wraps under itself
+            value = wrap(c.value, out.width, indent=pad, first=pad)[len(pad):]
+            out.print(f"{mark} {escape(c.name):22} {escape(value)}", markup=True, soft_wrap=True)
             if c.hint and not c.ok:
-                out.print(f"         hint: {escape(c.hint)}", markup=True)
+                out.print(escape(wrap(f"hint: {c.hint}", out.width, indent=" " * 14, first=" " * 8)), markup=True,
+                          soft_wrap=True)
         verdict = "[green]ready[/]" if result.ready else f"[red]not ready[/] (missing: {', '.join(result.missing)})"
         out.print(f"for {args.work}: {verdict}", markup=True)
         if args.work == "compare" and not result.ready:

@@ -94,10 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         # The exception was raised where Python drops it (a finalizer, a callback): the work finished, whole,
         # but the user asked to stop, and the exit status says so.
         sig = _received[0]
-        sys.stderr.write(f"error: trtlab | {'interrupted' if sig == signal.SIGINT else 'terminated (SIGTERM)'} "
-                         "after the work had finished; its outputs are complete\n")
+        _error(f"trtlab | {'interrupted' if sig == signal.SIGINT else 'terminated (SIGTERM)'} "
+                         "after the work had finished; its outputs are complete")
         code = 130 if sig == signal.SIGINT else 128 + signal.SIGTERM
     return code
+
+
+def _error(message: str) -> None:
+    """Print ``error: <message>``. On a terminal it wraps to its width with continuation indent; piped (a script,
+    a log, ``2>&1 | grep``), it stays one line, the one logical message that callers parse."""
+    if sys.stderr.isatty():
+        from trtlab.ui import width, wrap
+
+        message = wrap(message, width(), indent="  ", first="error: ")[len("error: "):]
+    sys.stderr.write(f"error: {message.rstrip(chr(10))}\n")
 
 
 def _main(argv: list[str]) -> int:
@@ -117,28 +127,28 @@ def _main(argv: list[str]) -> int:
             import traceback
 
             traceback.print_exc()
-        sys.stderr.write(f"error: {exc.format()}\n")
+        _error(exc.format())
         return exc.code
     except KeyboardInterrupt:
-        sys.stderr.write("error: trtlab | interrupted\n")
+        _error("trtlab | interrupted")
         return 130
     except Terminated:
-        sys.stderr.write("error: trtlab | terminated (SIGTERM); nothing partial was left\n")
+        _error("trtlab | terminated (SIGTERM); nothing partial was left")
         return 128 + signal.SIGTERM
     except Exception as exc:  # a bug: say so in one line, trace on --verbose
         if verbose:
             raise
         if isinstance(exc, MemoryError):
-            sys.stderr.write("error: trtlab | ran out of memory. Hint: use --input-shapes for smaller inputs, or "
-                             "a machine with more memory\n")
+            _error("trtlab | ran out of memory. Hint: use --input-shapes for smaller inputs, or "
+                             "a machine with more memory")
             return EXIT_USAGE
         if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:  # the machine or the path, not a bug
-            sys.stderr.write(f"error: {exc.filename or 'trtlab'} | {exc.strerror or exc}. Hint: free disk space, "
-                             "or choose another location\n")
+            _error(f"{exc.filename or 'trtlab'} | {exc.strerror or exc}. Hint: free disk space, "
+                             "or choose another location")
             return EXIT_USAGE
         text = " ".join(str(exc).split())[:300]
-        sys.stderr.write(f"error: trtlab | internal error: {type(exc).__name__}: {text}. "
-                         "Hint: rerun with --verbose and report the traceback\n")
+        _error(f"trtlab | internal error: {type(exc).__name__}: {text}. "
+                         "Hint: rerun with --verbose and report the traceback")
         return EXIT_INTERNAL
 
 

@@ -139,7 +139,7 @@ def run_ort(args) -> int:
 
 def print_ort(result: dict, report, run_dir, top: int) -> None:
     from trtlab.cli.run_cmd import print_timing
-    from trtlab.ui import out
+    from trtlab.ui import middle_ellipsis, out
 
     info = result["backend"]
     label = f"onnxruntime {info.get('version')} {info.get('provider')}" + (
@@ -151,14 +151,21 @@ def print_ort(result: dict, report, run_dir, top: int) -> None:
                   f"{prof['coverage']:.0%} of the measured median", markup=False)
         out.print(f"  (ORT's own run time in the profiled runs: {prof['run_ms']:.4f} ms)", markup=False)
         for r in prof["nodes"][:top]:
-            out.print(f"  {r['ms']:9.4f} ms {r['share']:6.1%}  {r['op'][:16]:16} {r['name'][:36]}", markup=False)
-        out.print("  by op: " + ", ".join(f"{o['op']} {o['share']:.0%}" for o in prof["by_op"][:5])[:70],
-                  markup=False)
+            out.print(f"  {r['ms']:9.4f} ms {r['share']:6.1%}  {middle_ellipsis(r['op'], 16):16} "
+                      f"{middle_ellipsis(r['name'], 36)}", markup=False)
+        ops = [f"{o['op']} {o['share']:.0%}" for o in prof["by_op"][:5]]
+        while len(ops) > 1 and len(", ".join(ops)) > 70:  # whole items only: a share is never cut
+            ops.pop()
+        out.print("  by op: " + ", ".join(ops), markup=False)
     rows = result.get("sweep") or []
     if rows:
         out.print(f"  {'sweep shape':38} {rows[0]['metric'][:-3] + ' p50':>16} {'p99':>10}", markup=False)
     for row in rows:
-        out.print(f"  {row['label'][:38]:38} {row['median_ms']:13.4f} ms {row['p99_ms']:10.4f}", markup=False)
+        label = row["label"]
+        if len(label) > 38:  # a shape is never cut: a long one gets a line of its own above its row
+            out.print(f"  {label}", markup=False, soft_wrap=True)
+            label = ""
+        out.print(f"  {label:38} {row['median_ms']:13.4f} ms {row['p99_ms']:10.4f}", markup=False)
     if result.get("suggested_profile"):
         out.print(f"suggested profile: --profile {result['suggested_profile_arg'] or '(static: no input varies)'}",
                   markup=False)

@@ -16,9 +16,16 @@ def _mb(n: int) -> str:
 
 
 def print_result(result, run_dir: Path) -> None:
-    table = Table(title="trtlab surgeon", title_justify="left")
-    for col in ("pass", "status", "time", "nodes", "initializers", "bytes", "verified", "max abs err"):
-        table.add_column(col, justify="right" if col not in ("pass", "status") else "left")
+    from rich import box
+
+    # 80 columns: light borders, short headers; pass names and numbers never cut (the pass column is as wide as
+    # its longest name, and a "before -> after" cell wraps at its arrow).
+    table = Table(title="trtlab surgeon", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for col in ("pass", "status", "time", "nodes", "inits", "bytes", "ok?", "max err"):
+        left = col in ("pass", "status")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col not in ("nodes", "inits", "bytes"),
+                         min_width=max((len(r.name) for r in result.passes), default=4) if col == "pass" else None)
     for r in result.passes:
         verified = {True: "yes", False: "NO", None: "-"}[r.verified]
         table.add_row(r.name, r.status, f"{r.seconds:.2f}s", f"{r.nodes_before} -> {r.nodes_after}",

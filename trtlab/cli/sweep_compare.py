@@ -40,7 +40,15 @@ def run_sweep(args) -> int:
         model = load_model_arg(args.model, run_dir)
 
         def samples_for(shapes):
-            plan = plan_inputs(model.proto.graph, shapes, ranges, default_range)
+            try:
+                plan = plan_inputs(model.proto.graph, shapes, ranges, default_range)
+            except TrtlabError as exc:  # the shapes came from --sweep-shapes: name that flag, not --input-shapes
+                if not exc.subject.startswith("--input-shapes"):
+                    raise
+                name = exc.subject.split(" ", 1)[-1]
+                raise TrtlabError(f"--sweep-shapes {name}", exc.problem,
+                                  "give MIN and MAX that keep the model's fixed dims"
+                                  + (f" ({exc.hint})" if exc.hint else "")) from None
             return [random_feeds(plan, args.seed, i) for i in range(max(args.samples, 1))]
 
         with progress(args.quiet or args.json) as bar:

@@ -42,8 +42,13 @@ def describe(path: str | Path, module: str | None = None) -> dict:
     if trt is not None and prov is not None:
         provenance.verify(prov, data, trt, None)  # another version (or a stale sidecar): refused, versions named
     info = _from_inspector(trt, data) if trt is not None else None
+    sidecar = provenance.path_for(path).name
     if info is None and prov is None:
-        raise TrtlabError(path, "the engine cannot be loaded here and has no model.engine.json sidecar"
+        damaged = _damaged(data)
+        if damaged:  # a bad file, whatever is installed: bad input
+            raise TrtlabError(path, f"not a whole TensorRT engine: {damaged}",
+                              "rebuild it with `trtlab build`, or copy it again")
+        raise TrtlabError(path, f"the engine cannot be loaded here and has no {sidecar} sidecar"
                           + (f" ({why_not})" if why_not else ""),
                           "inspect it where it was built, or rebuild it with `trtlab build` (writes the sidecar)",
                           code=3)
@@ -55,7 +60,7 @@ def describe(path: str | Path, module: str | None = None) -> dict:
     else:
         out.update(_from_sidecar(prov))
         out["source"] = "sidecar"
-        out["source_note"] = ("from model.engine.json (written at build time); layers are the parsed network's, "
+        out["source_note"] = (f"from {sidecar} (written at build time); layers are the parsed network's, "
                               "before fusion: the engine inspector needs the engine loaded on a GPU"
                               + (f" ({why_not})" if why_not else ""))
     if prov is not None:
@@ -64,6 +69,19 @@ def describe(path: str | Path, module: str | None = None) -> dict:
         out.setdefault("built_with", prov.get("module"))
         out.setdefault("gpu", prov.get("gpu"))
     return out
+
+
+def _damaged(data: bytes) -> str | None:
+    """Why ``data`` cannot be a serialized engine, or None. A plan starts with a 4-byte tag ending in ``trt``
+    (``vtrt`` for TensorRT-RTX, ``ftrt`` for TensorRT) and, at offset 16, its own length (little-endian u64)."""
+    if len(data) < 24:
+        return f"{len(data)} bytes, too short for an engine header"
+    if data[1:4] != b"trt":
+        return "no TensorRT engine header (the file does not start with a ?trt tag)"
+    declared = int.from_bytes(data[16:24], "little")
+    if data[:4] == b"vtrt" and declared != len(data):
+        return f"the header says {declared} bytes, the file has {len(data)} (truncated or damaged)"
+    return None
 
 
 def _module(name: str | None):
