@@ -136,12 +136,10 @@ def prune(graph: GraphProto, keep: set[str] | None = None) -> int:
 BIG_INITIALIZER = 4096  # elements; bigger initializers are declared as inputs for shape inference
 
 
-def shape_facts(model: onnx.ModelProto) -> dict[str, tuple[int, list[int | None] | None]]:
-    """name -> (elem_type, dims or None) for every tensor shape inference can type, main graph and subgraphs.
-
-    Inference runs on a skeleton of the model: big weights are declared, not copied, and stored value_info is
-    dropped (it is sometimes wrong, and a wrong static shape would fold to a wrong constant).
-    """
+def inference_skeleton(model: onnx.ModelProto, declared_shapes: bool) -> onnx.ModelProto:
+    """A copy of ``model`` light enough for shape inference: weights above BIG_INITIALIZER elements (and external
+    ones) are declared as inputs instead of copied. ``declared_shapes``: keep the outputs' declared types and the
+    stored value_info (to check them); otherwise outputs are bare names and value_info is dropped."""
     skel = onnx.ModelProto()
     skel.ir_version = model.ir_version or 8
     skel.opset_import.extend(model.opset_import)
@@ -156,8 +154,21 @@ def shape_facts(model: onnx.ModelProto) -> dict[str, tuple[int, list[int | None]
                 g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
         else:
             g.initializer.append(t)
-    for o in model.graph.output:
-        g.output.append(onnx.ValueInfoProto(name=o.name))
+    if declared_shapes:
+        g.output.extend(model.graph.output)
+        g.value_info.extend(model.graph.value_info)
+    else:
+        g.output.extend(onnx.ValueInfoProto(name=o.name) for o in model.graph.output)
+    return skel
+
+
+def shape_facts(model: onnx.ModelProto) -> dict[str, tuple[int, list[int | None] | None]]:
+    """name -> (elem_type, dims or None) for every tensor shape inference can type, main graph and subgraphs.
+
+    Inference runs on a skeleton of the model: big weights are declared, not copied, and stored value_info is
+    dropped (it is sometimes wrong, and a wrong static shape would fold to a wrong constant).
+    """
+    skel = inference_skeleton(model, declared_shapes=False)
     try:
         inferred = onnx.shape_inference.infer_shapes(skel, strict_mode=False, data_prop=True)
     except Exception:

@@ -96,31 +96,12 @@ def summarize(model: LoadedModel) -> dict:
     }
 
 
-BIG = 4096  # elements: bigger weights are declared as inputs for inference, not copied
-
-
 def shape_inference_warnings(proto: onnx.ModelProto) -> list[str]:
     """What strict ONNX shape inference says is wrong (declared shapes that disagree, ops whose inputs do not
     fit), as warnings: onnxruntime and TensorRT may still accept the model, but shapes there are suspect."""
-    skel = onnx.ModelProto()
-    skel.ir_version = proto.ir_version or 8
-    skel.opset_import.extend(proto.opset_import)
-    skel.functions.extend(proto.functions)
-    g = skel.graph
-    g.node.extend(proto.graph.node)
-    g.input.extend(proto.graph.input)
-    g.output.extend(proto.graph.output)
-    g.value_info.extend(proto.graph.value_info)
-    declared = {vi.name for vi in g.input}
-    for t in proto.graph.initializer:
-        numel = 1
-        for d in t.dims:
-            numel *= d
-        if numel > BIG or t.data_location == onnx.TensorProto.EXTERNAL:
-            if t.name not in declared:
-                g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
-        else:
-            g.initializer.append(t)
+    from trtlab.passes.graphutil import inference_skeleton
+
+    skel = inference_skeleton(proto, declared_shapes=True)
     try:
         onnx.shape_inference.infer_shapes(skel, strict_mode=True, data_prop=True)
     except Exception as exc:  # noqa: BLE001 - any inference error is the finding
