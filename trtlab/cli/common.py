@@ -12,16 +12,10 @@ def add_model_arg(p: argparse.ArgumentParser) -> None:
 
 
 def load_model_arg(text: str, run_dir: Path | None = None):
-    """Load MODEL; ``example:NAME`` builds a bundled example (saved into ``run_dir`` when given)."""
-    from trtlab.model import LoadedModel, load_model, save_model
+    """Load MODEL (a path, or example:NAME saved into ``run_dir`` when given): ``trtlab.api.load``."""
+    from trtlab.api import load
 
-    if text.startswith("example:"):
-        from trtlab.examples import build_example
-
-        proto = build_example(text.split(":", 1)[1])
-        path = save_model(proto, run_dir / "model.onnx") if run_dir is not None else None
-        return LoadedModel(proto=proto, path=path, label=text)
-    return load_model(text)
+    return load(text, run_dir)
 
 
 def command_argv(args) -> list[str]:
@@ -43,18 +37,12 @@ def add_report_arg(p: argparse.ArgumentParser, default: bool) -> None:
 
 
 def write_report_if(enabled: bool, run_dir: Path) -> Path | None:
-    """Render report.html; a failure to draw it is a warning, never the command's failure."""
+    """Render report.html when enabled; a failure to draw it is a warning (``trtlab.api.write_report``)."""
     if not enabled:
         return None
-    from trtlab.ui import warn
+    from trtlab.api import write_report
 
-    try:
-        from trtlab.reports import write_report
-
-        return write_report(run_dir)
-    except Exception as exc:
-        warn(f"report.html not written: {type(exc).__name__}: {exc}")
-        return None
+    return write_report(run_dir)
 
 
 def add_input_args(p: argparse.ArgumentParser) -> None:
