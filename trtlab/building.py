@@ -94,13 +94,12 @@ def build_to_files(trt: TrtModule, model, opts: BuildOptions, engine_path: Path,
     from trtlab.model import model_summary
     from trtlab.rundir import atomic_write_bytes, atomic_write_json, check_output_path
     from trtlab.trt import provenance
-    from trtlab.trt.progress import monitor_factory
 
     for path in (engine_path, provenance.path_for(engine_path)):  # before the build: never over the model
         check_output_path(path, inputs=(model.path,), flag="engine output")
     start = time.perf_counter()
     task = bar.add_task(f"building {model.name} with {trt.name}", total=None) if bar is not None else None
-    built = build_engine(trt, model, opts, monitor_factory(bar) if bar is not None and hasattr(bar, "tasks") else None)
+    built = build_engine(trt, model, opts, bar if bar is not None and hasattr(bar, "tasks") else None)
     if task is not None:
         bar.update(task, visible=False)
     layers = layer_info(trt, built)

@@ -93,7 +93,14 @@ def predicted_support(model: onnx.ModelProto) -> list[NodeSupport]:
 
 
 def parser_support(trt, model: onnx.ModelProto) -> tuple[list[NodeSupport], list[str]]:
-    """Per-node support from the real parser: the full parse's errors plus the capability query."""
+    """Per-node support from the real parser: the full parse's errors plus the capability query, asked in a
+    forked child (``contain.run``: a native crash raises ``TrtCrash``)."""
+    from trtlab.trt.contain import run
+
+    return run(model.graph.name or "model", "parsing", lambda _bar: _parser_support(trt, model))
+
+
+def _parser_support(trt, model: onnx.ModelProto) -> tuple[list[NodeSupport], list[str]]:
     from trtlab.model import LoadedModel
     from trtlab.trt.check import capability, parse_network, parser_errors
 
@@ -128,7 +135,14 @@ def parser_support(trt, model: onnx.ModelProto) -> tuple[list[NodeSupport], list
 
 
 def segment_parse_errors(trt, model: onnx.ModelProto) -> tuple[bool, list[tuple[int, str]], list[str]]:
-    """Parse one segment on its own: (ok, [(node index in the segment, message)], other messages)."""
+    """Parse one segment on its own, in a forked child: (ok, [(node index in the segment, message)], other
+    messages)."""
+    from trtlab.trt.contain import run
+
+    return run(model.graph.name or "segment", "parsing", lambda _bar: _segment_parse_errors(trt, model))
+
+
+def _segment_parse_errors(trt, model: onnx.ModelProto) -> tuple[bool, list[tuple[int, str]], list[str]]:
     from trtlab.model import LoadedModel
     from trtlab.trt.check import parse_network, parser_errors
 

@@ -60,13 +60,18 @@ class ParseMode:
         self.keys: set[str] = set()
 
     def _parse(self, proto, origin: list[int]) -> tuple[bool, set[int], str, set[str]]:
-        from trtlab.trt.check import parse_network, parser_errors
-        from trtlab.trt.contain import TrtCrash
+        """Parse in a forked child (``contain.run``): a crash is a result here, whichever parse it hits."""
+        from trtlab.trt.contain import TrtCrash, run
 
         try:
-            _b, _n, parser, logger, ok, _s = parse_network(self.trt, LoadedModel(proto=proto, path=None))
+            return run("candidate", "parsing", lambda _bar: self._parse_here(proto, origin))
         except TrtCrash as exc:
             return False, {CRASHED}, _one_line(exc.problem), {"<crash>"}
+
+    def _parse_here(self, proto, origin: list[int]) -> tuple[bool, set[int], str, set[str]]:
+        from trtlab.trt.check import parse_network, parser_errors
+
+        _b, _n, parser, logger, ok, _s = parse_network(self.trt, LoadedModel(proto=proto, path=None))
         errors = parser_errors(parser)
         nodes = {origin[e["node"]] for e in errors if 0 <= e["node"] < len(origin)}
         first = errors[0] if errors else {"node_name": "", "op": "", "message": "; ".join(logger.errors())}

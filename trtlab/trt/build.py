@@ -235,8 +235,18 @@ def _io(network) -> tuple[list[dict], list[dict]]:
             [desc(network.get_output(i)) for i in range(network.num_outputs)])
 
 
-def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progress_cb=None) -> Built:
-    """Parse, configure, build. Raises TrtlabError with the parser's or builder's own words on failure."""
+def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, bar=None) -> Built:
+    """Parse, configure, build, in a forked child (``contain.run``) so that a native crash in the parser or the
+    builder raises ``TrtCrash`` naming the stage. Raises TrtlabError with the parser's or builder's own words on
+    failure. ``bar``: a rich progress bar for the builder's phases."""
+    from trtlab.trt.contain import run
+    from trtlab.trt.progress import monitor_factory
+
+    return run(model.path or model.name, "parsing",
+               lambda relay: _build(trt, model, opts, monitor_factory(relay) if relay is not None else None), bar)
+
+
+def _build(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progress_cb=None) -> Built:
     from trtlab.trt.check import parse_network, parser_errors
     from trtlab.trt.layers import mark_debug_unfused, mark_outputs, network_layers
     from trtlab.trt.profiles import validate
@@ -272,8 +282,9 @@ def build_engine(trt: TrtModule, model: LoadedModel, opts: BuildOptions, progres
     load_timing_cache(trt, config, opts.timing_cache)
     del logger.messages[:]
     start = time.perf_counter()
-    from trtlab.trt.contain import held_signals
+    from trtlab.trt.contain import held_signals, stage
 
+    stage("building")
     with held_signals():  # Ctrl-C inside the build: cancel it and exit 130, never a swallowed interrupt
         engine = builder.build_serialized_network(network, config)
     build_s = time.perf_counter() - start

@@ -154,11 +154,12 @@ def _serialized(model: LoadedModel) -> tuple[bytes | None, str]:
 
 
 def parse_network(trt: TrtModule, model: LoadedModel, flags: int = 0):
-    """Parse into a new network; return (builder, network, parser, logger, ok, seconds). Keep all alive together."""
-    from trtlab.trt.contain import held_signals, probe
+    """Parse into a new network; return (builder, network, parser, logger, ok, seconds). Keep all alive together.
+    Callers run it inside ``contain.run`` (a native crash then raises ``TrtCrash`` in the parent)."""
+    from trtlab.trt.contain import held_signals, stage
 
     data, path = _serialized(model)
-    probe(model.path or model.name, "parsing", lambda: _parse_once(trt, data, path, flags))
+    stage("parsing")
     logger = CapturingLogger.create(trt)
     builder = trt.mod.Builder(logger)
     network = builder.create_network(flags)
@@ -167,14 +168,6 @@ def parse_network(trt: TrtModule, model: LoadedModel, flags: int = 0):
     with held_signals(), native_stderr(logger):  # parser prints land in logger.native(); Ctrl-C waits for it
         ok = parser.parse_from_file(path) if data is None else parser.parse(data, path or None)
     return builder, network, parser, logger, bool(ok), time.perf_counter() - start
-
-
-def _parse_once(trt: TrtModule, data: bytes | None, path: str, flags: int) -> None:
-    """One throw-away parse (run in a forked child by ``parse_network`` to contain native crashes)."""
-    logger = CapturingLogger.create(trt)
-    network = trt.mod.Builder(logger).create_network(flags)
-    parser = trt.mod.OnnxParser(network, logger)
-    parser.parse_from_file(path) if data is None else parser.parse(data, path or None)
 
 
 def parser_errors(parser) -> list[dict]:
@@ -200,8 +193,9 @@ def capability(trt: TrtModule, model: LoadedModel, builder,
     logger = logger or CapturingLogger.create(trt)
     network = builder.create_network(0)
     parser = trt.mod.OnnxParser(network, logger)
-    from trtlab.trt.contain import held_signals
+    from trtlab.trt.contain import held_signals, stage
 
+    stage("asking the parser which nodes it supports")
     if hasattr(parser, "supports_model_v2"):
         with held_signals(), native_stderr(logger):
             parser.supports_model_v2(data, path)
@@ -275,6 +269,14 @@ def explain(trt: TrtModule, model: LoadedModel, builder, parser, logger,
 
 
 def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
+    """Parse ``model`` and explain the outcome, in a forked child (``contain.run``): a native crash anywhere in
+    the parser, the capability query included, raises ``TrtCrash`` instead of killing this process."""
+    from trtlab.trt.contain import run
+
+    return run(model.path or model.name, "parsing", lambda _bar: _check(trt, model))
+
+
+def _check(trt: TrtModule, model: LoadedModel) -> CheckResult:
     from trtlab.model import model_summary
 
     start = time.perf_counter()
