@@ -2,7 +2,11 @@
 
 - ``Plan.of(model)`` sorts the main graph topologically and splits it into *work nodes* (what bisection cuts)
   and *constant nodes* (standard ops computed from initializers and Constant nodes only). A candidate pulls in
-  the constant nodes it needs, so a cut never turns a weight or a shape into a graph input.
+  the constant nodes it needs, so a cut never turns a weight or a shape into a graph input. It also pulls in the
+  *shape arithmetic* feeding it (``Shape``/``Size`` and the integer nodes computed from them and from constants):
+  a cut there would turn a computed shape into an INT64 graph input, which TensorRT refuses as a shape tensor
+  ("must have type Int32"), a different failure from the one being reduced. A ``Shape`` node's own input (an
+  activation) becomes the graph input instead.
 - ``Plan.candidate(keep)`` builds a standalone model from a set of work nodes: every tensor read from outside the
   set becomes a typed graph input (initializers stay initializers), every tensor the rest of the original graph
   reads from the set (or a graph output) becomes a graph output. Empty optional inputs ("") are skipped, and
@@ -41,6 +45,7 @@ class Plan:
     constant: list[int]  # constant nodes: original indices in topological order
     facts: dict = field(default_factory=dict)  # tensor -> (elem_type, dims or None)
     warnings: list[str] = field(default_factory=list)
+    shape_set: set[int] = field(default_factory=set)  # work nodes computing shapes: pulled in like constants
 
     @classmethod
     def of(cls, model: ModelProto) -> Plan:
@@ -58,6 +63,7 @@ class Plan:
         plan = cls(model, work, [i for i in order if i in const])
         plan._index(graph, order)
         plan.facts = typed_facts(model)
+        plan.shape_set = shape_nodes(graph, order, const, plan.facts)
         return plan
 
     def _index(self, graph, order: list[int]) -> None:
@@ -124,7 +130,7 @@ class Plan:
         while stack:
             name = stack.pop()
             p = self.producer.get(name)
-            if p is None or p not in self.const_set or p in out:
+            if p is None or p in out or (p not in self.const_set and p not in self.shape_set):
                 continue
             out.add(p)
             stack.extend(self.reads[p])
@@ -191,6 +197,31 @@ def constant_nodes(graph, order: list[int]) -> set[int]:
         if all(r in const_names for r in gu.node_reads(node)):
             out.add(i)
             const_names.update(o for o in node.output if o)
+    return out
+
+
+_INTEGER = {onnx.TensorProto.INT64, onnx.TensorProto.INT32}
+
+
+def shape_nodes(graph, order: list[int], const: set[int], facts: dict) -> set[int]:
+    """Work nodes that compute shapes: ``Shape``/``Size``, and standard nodes whose inputs all derive from those
+    and from constants and whose outputs are integers (when their type is known)."""
+    derived = {o for i in const for o in graph.node[i].output if o}
+    derived |= {t.name for t in graph.initializer}
+    derived -= {vi.name for vi in graph.input}  # an initializer that is also a graph input can be fed anything
+    shaped: set[str] = set()
+    out: set[int] = set()
+    for i in order:
+        node = graph.node[i]
+        if i in const or node.domain not in gu.STANDARD_DOMAINS or any(True for _ in gu.subgraphs(node)):
+            continue
+        reads = gu.node_reads(node)
+        integer = all(facts.get(o, (None,))[0] in (None, *_INTEGER) for o in node.output if o)
+        if node.op_type in ("Shape", "Size") or (reads and integer and all(r in derived for r in reads)
+                                                 and any(r in shaped for r in reads)):
+            out.add(i)
+            derived.update(o for o in node.output if o)
+            shaped.update(o for o in node.output if o)
     return out
 
 
