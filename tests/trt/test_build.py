@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.conftest import shared_model
@@ -159,3 +160,30 @@ def network_layers_of(trt, model):
 @pytest.mark.parametrize("text, size", [("1G", 2**30), ("512M", 512 * 2**20), ("64KiB", 64 * 1024), ("100", 100)])
 def test_parse_size(text, size):
     assert parse_size(text) == size
+
+
+def test_fp16_build_folds_first_so_a_large_variance_is_not_clipped():
+    """Converted first, a BatchNormalization variance above 65504 is clipped to 65504 and the engine's output is
+    off by up to 1.0; TensorRT folds and fuses in FP32 before it picks precisions, and so must the graph edit that
+    build --precision fp16 hands it."""
+    import onnxruntime as ort
+
+    from tests.passes.test_to_half import _conv_bn_big_variance
+    from trtlab.model import LoadedModel
+    from trtlab.trt import module
+    from trtlab.trt.build import BuildOptions, convert_precision
+
+    pytest.importorskip("tensorrt_rtx")
+    model = _conv_bn_big_variance()
+    converted, notes, warnings, frac = convert_precision(LoadedModel(proto=model, path=None),
+                                                         BuildOptions(precision="fp16"), module.load("tensorrt_rtx"))
+    assert "BatchNormalization" not in {n.op_type for n in converted.proto.graph.node}
+    assert any("fused in FP32 before the conversion" in n for n in notes)
+    assert not any("clipped" in w for w in warnings) and frac == 1.0
+    x = np.random.default_rng(2).uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32)
+
+    def run(proto):
+        sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        return sess.run(None, {"x": x})[0].astype(np.float32)
+
+    np.testing.assert_allclose(run(converted.proto), run(model), atol=5e-3, rtol=1e-2)

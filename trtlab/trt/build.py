@@ -113,13 +113,35 @@ def convert_precision(model: LoadedModel, opts: BuildOptions,
 
     work = ModelProto()
     work.CopyFrom(model.proto)
+    work, fold_notes = fold_first(work, opts.keep_fp32)
     converted, warnings = _run_pass(convert_with_report, work, opts)
     proto, pass_notes, frac, low = converted
-    notes = [f"precision {opts.precision}: weights and activations converted by graph edits (to-half pass), "
-             f"graph inputs/outputs kept in their original types" + (f", kept in FP32: {', '.join(opts.keep_fp32)}"
-                                                                     if opts.keep_fp32 else "")] + pass_notes[:1]
+    kept = f", kept in FP32: {', '.join(opts.keep_fp32)}" if opts.keep_fp32 else ""
+    notes = fold_notes + [f"precision {opts.precision}: weights and activations converted by graph edits (to-half "
+                          f"pass), graph inputs/outputs kept in their original types{kept}"] + pass_notes[:1]
     return (LoadedModel(proto=proto, path=model.path, warnings=list(model.warnings), label=model.label), notes,
             list(dict.fromkeys(warnings + low)), frac)
+
+
+def fold_first(work, keep=()) -> tuple[object, list[str]]:
+    """Fold constants and fuse Conv+BatchNormalization/scale in FP32 before a half-precision conversion, as
+    TensorRT does before it picks precisions: converted first, a BatchNormalization variance above 65504 would be
+    clipped and the engine computes something else. A model with nothing to fold, or one the fold pass fails on,
+    is converted as it is (the pass then names any weight it clips)."""
+    from trtlab.passes.fold_constants import run as fold_constants
+    from trtlab.passes.to_half import foldable
+
+    if not foldable(work):
+        return work, []
+    before = len(work.graph.node)
+    trial = type(work)()
+    trial.CopyFrom(work)  # the pass edits in place: a failure half-way must leave ``work`` whole
+    try:
+        folded = fold_constants(trial, fuse=True, keep=list(keep)).model
+    except Exception as exc:  # noqa: BLE001 (folding is a fidelity step; the conversion still runs without it)
+        return work, [f"fold before conversion skipped ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"]
+    return folded, [f"constants folded and Conv+BatchNormalization fused in FP32 before the conversion, as "
+                    f"TensorRT does ({before} -> {len(folded.graph.node)} nodes)"]
 
 
 def _run_pass(convert_to_half, work, opts: BuildOptions):
