@@ -10,6 +10,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from trtlab.ui import fmt_num as num  # one number format for the terminal and the findings
+
 FP16_MAX = 65504.0
 BF16_MAX = 3.3895e38
 
@@ -31,25 +33,6 @@ def fnum(value) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-def num(value, digits: int = 3) -> str:
-    """A number for a finding's text: 3 significant digits, scientific when tiny or huge; '-' for missing."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
 
 
 def _nonfinite(m: dict, side: str) -> int:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from trtlab.comparators.metrics import TensorMetrics
 
+from trtlab.ui import fmt_span
+
 MIN_COSINE = {"fp32": 0.9999, "fp16": 0.999, "bf16": 0.99}
 RULES = {
     "tolerance": "an element exceeds both atol and rtol*|ref|",
@@ -94,8 +96,8 @@ def failed_rules(m: TensorMetrics, stats: dict, min_cosine: float) -> list[tuple
     if stats.get("target_constant") and not _ref_constant(stats):
         value = stats.get("target_value")
         what = "all zeros" if value == 0 else f"constant {value:.6g}"
-        failed.append(("constant", f"the target is {what}; the reference spans [{stats['ref_min']:.3g}, "
-                                   f"{stats['ref_max']:.3g}]"))
+        span = fmt_span(stats["ref_min"], stats["ref_max"])
+        failed.append(("constant", f"the target is {what}; the reference spans {span}"))
     if min_cosine > 0 and m.cosine is not None and m.cosine < min_cosine:
         failed.append(("cosine", f"cosine {m.cosine:.6f} < min_cosine {min_cosine:g}"))
     if not m.passed and m.reason:

@@ -101,15 +101,33 @@ def print_json(obj) -> None:
 
 
 def fmt_num(value, digits: int = 3) -> str:
-    if value is None:
+    """A number for the terminal and for findings: ``digits`` significant digits, scientific when tiny or huge;
+    integers whole, booleans yes/no, '-' for missing, nan/inf spelt out."""
+    if value is None or value == "":
         return "-"
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return "nan" if value != value else ("inf" if value > 0 else "-inf")
     if value == 0:
         return "0"
     if abs(value) >= 1e4 or abs(value) < 1e-3:
         return f"{value:.{digits - 1}e}"
     return f"{value:.{digits}g}"
+
+
+def fmt_span(lo: float, hi: float, digits: int = 3) -> str:
+    """``[lo, hi]`` with as many significant digits as it takes for two different ends to print differently
+    (a reference spanning [0.5, 0.5001] must not read as the constant [0.5, 0.5])."""
+    for d in range(digits, 10):
+        a, b = f"{lo:.{d}g}", f"{hi:.{d}g}"
+        if a != b or lo == hi:
+            return f"[{a}, {b}]"
+    return f"[{lo!r}, {hi!r}]"
 
 
 def middle_ellipsis(text: str, width: int) -> str:
