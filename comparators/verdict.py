@@ -44,10 +44,18 @@ def output_stats(ref: np.ndarray, out: np.ndarray) -> dict:
     stats = {"ref_min": float(r.min()) if r.size else None, "ref_max": float(r.max()) if r.size else None,
              "target_constant": bool(o.size == out.size and (o.size < 2 or o.min() == o.max())),
              "target_value": float(o[0]) if o.size else None, "argmax": None}
-    if ref.ndim >= 2 and ref.shape[-1] > 1 and r.size == ref.size:
+    if ref.ndim >= 2 and ref.shape[-1] > 1 and r.size == ref.size and not _sorted_rows(ref):
         stats["argmax"] = np.unique(ref.reshape(-1, ref.shape[-1]).argmax(axis=-1)).tolist()
         stats["rows"] = int(ref.size // ref.shape[-1])
     return stats
+
+
+def _sorted_rows(ref: np.ndarray) -> bool:
+    """Every row in order (TopK values, sorted scores): its argmax is its first or last place by construction,
+    which says nothing about classes."""
+    rows = ref.reshape(-1, ref.shape[-1])
+    steps = np.diff(rows, axis=-1)
+    return bool(rows.shape[-1] > 2 and ((steps <= 0).all() or (steps >= 0).all()))
 
 
 def merge_stats(per_sample: list[dict]) -> dict:

@@ -22,7 +22,6 @@ def test_a_narrow_span_never_prints_as_a_constant():
 
 def test_a_constant_target_against_a_narrow_reference_says_so():
     import numpy as np
-
     from trtlab.comparators.metrics import compare_arrays
     from trtlab.comparators.verdict import failed_rules
 

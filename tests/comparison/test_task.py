@@ -172,6 +172,19 @@ def test_hints_name_the_flag_only_for_task_shaped_outputs():
         assert suggest({f"o{i}": f(s, np.float32) for i, s in enumerate(shapes)}) is None
 
 
+def test_a_wide_vector_is_not_taken_for_class_scores_without_a_reason():
+    """An embedding [1, 128] (any values) has ten or more columns but no class name and no probabilities."""
+    from trtlab.comparison.task_io import suggest
+
+    rng = np.random.default_rng(0)
+    assert suggest({"embedding": rng.normal(size=(1, 128)).astype(np.float32)}) is None
+    assert suggest({"output": rng.normal(size=(1, 128)).astype(np.float32)}) is None
+    probs = rng.random((2, 20))
+    assert suggest({"output": (probs / probs.sum(-1, keepdims=True)).astype(np.float32)})["flag"] == \
+        "--task classification"
+    assert suggest({"cls_head": rng.normal(size=(1, 37)).astype(np.float32)})["flag"] == "--task classification"
+
+
 def test_batched_classification_names_the_image(cli, tmp_path):
     model = _save(tmp_path, "cls", graphs.passthrough([2, 10]))
     xs = graphs.tie_classifier_inputs(samples=2, flip=1)

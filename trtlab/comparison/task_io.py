@@ -157,6 +157,20 @@ def classification_candidates(outs: dict[str, np.ndarray], min_classes: int = 2)
     return sorted(found, key=lambda n: not any(h in n.lower() for h in ("logit", "prob", "score", "output")))
 
 
+CLASS_NAMES = ("logit", "prob", "score", "class", "cls", "softmax", "pred")
+
+
+def _class_like(name: str, a: np.ndarray) -> bool:
+    """For a hint only: a [B, C] output is taken for class scores when its name says so or its rows are
+    probabilities (in [0, 1], summing to 1), not merely for having ten or more columns (an embedding, a
+    regression head)."""
+    if any(h in name.lower() for h in CLASS_NAMES):
+        return True
+    rows = np.asarray(a, np.float64).reshape(-1, a.shape[-1]) if a.ndim else np.zeros((0, 1))
+    return bool(rows.size and np.isfinite(rows).all() and (rows >= 0).all() and (rows <= 1).all()
+                and np.allclose(rows.sum(axis=-1), 1.0, atol=1e-3))
+
+
 def segmentation_candidates(outs: dict[str, np.ndarray], hint: bool = False) -> list[str]:
     """Score maps [N, C, H, W] / [N, H, W, C] (H, W >= 8) and label maps [N, H, W]. For a hint, C must be 2 or
     more and not 3, so image-to-image outputs (RGB, one-channel super-resolution) are not taken for masks."""
@@ -179,7 +193,7 @@ def suggest(outs: dict[str, np.ndarray]) -> dict | None:
         task, why = "detection", "outputs look like detections (" + ", ".join(
             f"{n} {list(outs[n].shape)}" for n in names[:3]) + ")"
         flag = "--task detection"
-    elif classification_candidates(outs, MIN_CLASSES) and len(outs) == 1:
+    elif len(outs) == 1 and [n for n in classification_candidates(outs, MIN_CLASSES) if _class_like(n, outs[n])]:
         n = classification_candidates(outs, MIN_CLASSES)[0]
         task, why, flag = "classification", f"output {n} {list(outs[n].shape)} looks like class scores", \
             "--task classification"
