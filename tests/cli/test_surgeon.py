@@ -253,3 +253,12 @@ def test_output_path_checked_before_any_work(cli, tmp_path):
         r = cli("surgeon", src, "--fold-constants", "-o", out)
         assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, r
     assert not (tmp_path / "trtlab-runs").exists()  # refused before a run directory was made
+
+
+def test_out_names_the_run_directory_as_for_every_command(cli, tmp_path):
+    src = shared_model("mnist_opt.onnx")
+    r = cli("surgeon", str(src), "--cleanup", "-o", "o.onnx", "--out", "s", "-q")
+    assert r.code == 0, r
+    assert json.loads((tmp_path / "s" / "results.json").read_text())["command"] == "surgeon"
+    here = cli("surgeon", str(src), "--cleanup", "-o", "o2.onnx", "--out", str(src.parent))
+    assert here.code == 2 and "--out" in here.err, here

@@ -11,7 +11,7 @@ TABLE: dict[str, tuple[tuple[str, ...], dict[str, str], dict[str, str]]] = {
     "inspect": (("model",), {}, {}),
     "compare": (("model", *_INPUTS), {"save_inputs": "--save-inputs"}, {"out": "--out"}),
     "surgeon": (("model", "substitute_plugins", *_INPUTS), {"output": "-o", "save_inputs": "--save-inputs"},
-                {"run_dir": "--run-dir"}),
+                {"run_dir": "--out"}),
     "check": (("model",), {}, {"out": "--out"}),
     "build": (("model",), {"output": "-o", "_provenance": "-o (its provenance .json)"},
               {"out": "--out", "triton_repo": "--triton-repo"}),

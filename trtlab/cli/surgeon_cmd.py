@@ -81,7 +81,8 @@ def add_arguments(p) -> None:
     w.add_argument("--external-data", action=argparse.BooleanOptionalAction, default=None,
                    help="write weights to OUT.data (default: automatic above 2 GB)")
     w.add_argument("--dump-after", nargs="+", metavar="NAME|all", help="also write the model after these passes")
-    w.add_argument("--run-dir", metavar="DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
+    w.add_argument("--out", "--run-dir", dest="run_dir", metavar="RUN_DIR",
+                   help="run directory, as for every command (default: a new folder under ./trtlab-runs/)")
     w.add_argument("--json", action="store_true", help="print results.json to stdout instead of tables")
     add_report_arg(w, default=False)
     add_input_args(p)
