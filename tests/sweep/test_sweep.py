@@ -99,3 +99,32 @@ def test_ray_executor_gives_the_same_verdicts(tmp_path):
     assert on_ray["executor"] == "ray"
     assert {c["key"]: c["verdict"] for c in on_ray["cells"]} == {c["key"]: c["verdict"] for c in local["cells"]}
     assert all((tmp_path / "b" / "sw" / c["run_dir"] / "results.json").exists() for c in on_ray["cells"])
+
+
+@pytest.mark.parametrize("task,problem", [("compare --targt onnxrt:fp16", "unrecognized arguments: --targt"),
+                                          ("compare --task detectoin", "invalid choice"),
+                                          ("check --help", "asks for help")])
+def test_task_flags_are_checked_before_any_cell_runs(cli, tmp_path, task, problem):
+    res = cli("sweep", "example:tinycnn", "example:tinycnn", "--task", task, "--out", str(tmp_path / "sw"))
+    assert res.code == 2 and problem in res.err and len(res.err.strip().splitlines()) == 1, res
+    assert res.err.startswith(f"error: task '") and not (tmp_path / "sw" / "journal.jsonl").exists()
+
+
+def test_ctrl_c_names_the_command_that_finishes_the_sweep(tmp_path):
+    proc = subprocess.Popen(sweep_cmd(tmp_path, "--jobs", "1", "--quiet"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    journal = Journal(tmp_path / "sw")
+    deadline = time.time() + 300
+    while len(journal.read()) < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err
+    line = [x for x in err.splitlines() if x.startswith("error:")][-1]
+    command = line.split("`")[1]
+    assert command.startswith("trtlab sweep ") and command.endswith(" --resume")
+    import shlex
+
+    again = run([sys.executable, "-m", "trtlab", *shlex.split(command)[1:], "--json"])
+    assert again.returncode in (0, 1), again.stderr
+    assert len({r.key for r in journal.read()}) == 6

@@ -50,7 +50,41 @@ def _spec(args):
         spec.axes[name] = values.split(",")
     if args.timeout is not None:
         spec.timeout = args.timeout
+    _check_tasks(spec)
     return spec
+
+
+def _resume_command(args, sweep_dir) -> str:
+    """The command that finishes this sweep: the same items, tasks, axes and timeout, its directory, --resume."""
+    import shlex
+
+    words = ["trtlab", "sweep", *args.items]
+    words += [w for t in args.task or [] for w in ("--task", t)]
+    words += [w for a in args.axis or [] for w in ("--axis", a)]
+    words += ["--timeout", f"{args.timeout:g}"] if args.timeout is not None else []
+    words += ["--executor", args.executor] if args.executor != "local" else []
+    return " ".join(shlex.quote(str(w)) for w in [*words, "--out", sweep_dir, "--resume"])
+
+
+def _check_tasks(spec) -> None:
+    """Parse every task command (axes filled in) as trtlab itself will, before any cell runs: a typo in a flag is
+    one error now, not the same error in every cell of the sweep."""
+    from trtlab.cli.main import build_parser
+    from trtlab.errors import TrtlabError
+
+    parser, seen = build_parser(), set()
+    for cell in spec.cells()[: 10_000]:
+        if tuple(cell.argv) in seen:
+            continue
+        seen.add(tuple(cell.argv))
+        task = " ".join(a for a in cell.argv if a not in ("{model}", "{run_dir}"))
+        if {"-h", "--help", "--version"} & set(cell.argv):
+            raise TrtlabError(f"task '{task}'", "asks for help, not for work", "remove -h/--help/--version")
+        argv = [a.replace("{model}", "model.onnx").replace("{run_dir}", "run") for a in cell.argv]
+        try:
+            parser.parse_args(argv)
+        except TrtlabError as exc:
+            raise TrtlabError(f"task '{task}'", exc.problem, exc.hint) from None
 
 
 def run(args) -> int:
@@ -73,7 +107,12 @@ def run(args) -> int:
     from trtlab.cli.sweep_view import Events, print_summary
 
     with Events(quiet=args.quiet or args.json) as events:
-        result = run_sweep(spec, sweep_dir, executor, resume=args.resume, on_event=events, argv=command_argv(args))
+        try:
+            result = run_sweep(spec, sweep_dir, executor, resume=args.resume, on_event=events,
+                               argv=command_argv(args))
+        except KeyboardInterrupt:
+            raise TrtlabError(str(sweep_dir), "interrupted; finished cells are in its journal",
+                              f"finish it with `{_resume_command(args, sweep_dir)}`", code=130) from None
     report = write_report_if(args.report, sweep_dir)
     if args.json:
         print_json(result.to_json())
