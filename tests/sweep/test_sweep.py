@@ -107,7 +107,7 @@ def test_ray_executor_gives_the_same_verdicts(tmp_path):
 def test_task_flags_are_checked_before_any_cell_runs(cli, tmp_path, task, problem):
     res = cli("sweep", "example:tinycnn", "example:tinycnn", "--task", task, "--out", str(tmp_path / "sw"))
     assert res.code == 2 and problem in res.err and len(res.err.strip().splitlines()) == 1, res
-    assert res.err.startswith(f"error: task '") and not (tmp_path / "sw" / "journal.jsonl").exists()
+    assert res.err.startswith("error: task '") and not (tmp_path / "sw" / "journal.jsonl").exists()
 
 
 def test_ctrl_c_names_the_command_that_finishes_the_sweep(tmp_path):
