@@ -5,9 +5,10 @@ and wall time: there is no device). On CUDA the inputs and outputs are bound on 
 session computes on trtlab's own CUDA stream (provider option ``user_compute_stream``), and CUDA events on that
 stream time each iteration's host-to-device copies, the run, and the device-to-host copies apart, as trtexec does
 for an engine; ``benchmark`` times the latency loop with the events off (``phases``) and the phases in a loop of
-their own, so the events' cost (about 20 us an iteration through cuda-python) is not in the latency. Host buffers are page-locked (``cudaMallocHost``, as trtexec's); after the first run the outputs are
-bound to device buffers of the shapes produced (back to ORT's allocation if a shape changes), and the output arrays
-returned are reused from one call to the next.
+their own, so the events' cost (about 20 us an iteration through cuda-python) is not in the latency. Host buffers
+are page-locked (``cudaMallocHost``, as trtexec's); after the first run the outputs are bound to device buffers of
+the shapes produced (back to ORT's allocation if a shape changes), and the output arrays returned are reused from
+one call to the next.
 
 ``TimedOnnxrtBackend`` is the ``onnxrt`` backend plus those two session settings (the stream, the profiler).
 """
