@@ -80,6 +80,8 @@ class OrtRunner:
             if name in feeds:  # weights are copied once; inputs on every iteration (timed as H2D)
                 self.device_inputs[name] = dev
                 self.pinned[name] = PinnedArray(value.shape, value.dtype)
+        # per iteration: (name, page-locked host array, device address); no ORT calls in the loop
+        self._in_plan = [(n, self.pinned[n].array, dev.data_ptr()) for n, dev in self.device_inputs.items()]
         self._bind_outputs_dynamic()
 
     def _bind_outputs_dynamic(self) -> None:
@@ -87,7 +89,7 @@ class OrtRunner:
         self.binding.clear_binding_outputs()
         for name in self.output_names:
             self.binding.bind_output(name, "cuda", 0)
-        self.device_outputs = None
+        self.device_outputs, self._out_plan = None, None
 
     def _bind_outputs_static(self, values) -> None:
         """After a run: device and pinned host buffers of the shapes just produced, bound once."""
@@ -103,6 +105,7 @@ class OrtRunner:
             self.binding.bind_ortvalue_output(name, out)
             self.device_outputs[name] = out
             self.pinned["out:" + name] = PinnedArray(tuple(dev.shape()), dtype)
+        self._out_plan = [(n, self.pinned["out:" + n].array, out.data_ptr()) for n, out in self.device_outputs.items()]
 
     def _run_bound(self) -> list:
         try:
@@ -127,26 +130,22 @@ class OrtRunner:
     def _infer_cuda(self, feeds: dict[str, np.ndarray], copy_outputs: bool) -> dict[str, np.ndarray]:
         start = time.perf_counter()
         events = self.events if self.phases else (None, None, None, None)
-        for name in self.device_inputs:
-            np.copyto(self.pinned[name].array, feeds[name], casting="no")
+        for name, host, _ptr in self._in_plan:
+            np.copyto(host, feeds[name], casting="no")
         self._record(events[0])
-        for name, dev in self.device_inputs.items():
-            host = self.pinned[name].array
-            self.stream.h2d(dev.data_ptr(), host, host.nbytes)
+        for _name, host, ptr in self._in_plan:
+            self.stream.h2d(ptr, host, host.nbytes)
         self._record(events[1])
         values = self._run_bound()
         self._record(events[2])
-        outputs = {}
-        for name, dev in zip(self.output_names, values):
-            shape, dtype = tuple(dev.shape()), ORT_DTYPES.get(dev.data_type())
-            if dtype is None:  # a type without a plain host layout (string, sequence): ORT copies it
-                outputs[name] = dev.numpy()
-                continue
-            pinned = self.pinned.get("out:" + name)
-            host = pinned.array if pinned is not None and pinned.array.shape == shape else np.empty(shape, dtype)
-            if copy_outputs and host.nbytes:
-                self.stream.d2h(host, dev.data_ptr(), host.nbytes)
-            outputs[name] = host
+        if self._out_plan is not None:  # outputs bound once: the same buffers every time
+            outputs = {}
+            for name, host, ptr in self._out_plan:
+                if copy_outputs and host.nbytes:
+                    self.stream.d2h(host, ptr, host.nbytes)
+                outputs[name] = host
+        else:
+            outputs = self._copy_out(values, copy_outputs)
         self._record(events[3])
         self.stream.synchronize()
         wall = (time.perf_counter() - start) * 1e3
@@ -160,6 +159,21 @@ class OrtRunner:
                 and all(v.data_type() in ORT_DTYPES for v in values):
             self._bind_outputs_static(values)
         return outputs  # host buffers reused by the next call (as TensorRT's runner does): copy to keep them
+
+    def _copy_out(self, values, copy_outputs: bool) -> dict[str, np.ndarray]:
+        """Outputs ORT allocated this run: host arrays of their shapes (page-locked where one fits)."""
+        outputs = {}
+        for name, dev in zip(self.output_names, values):
+            shape, dtype = tuple(dev.shape()), ORT_DTYPES.get(dev.data_type())
+            if dtype is None:  # a type without a plain host layout (string, sequence): ORT copies it
+                outputs[name] = dev.numpy()
+                continue
+            pinned = self.pinned.get("out:" + name)
+            host = pinned.array if pinned is not None and pinned.array.shape == shape else np.empty(shape, dtype)
+            if copy_outputs and host.nbytes:
+                self.stream.d2h(host, dev.data_ptr(), host.nbytes)
+            outputs[name] = host
+        return outputs
 
     def _record(self, event) -> None:
         if event is not None:
