@@ -130,6 +130,9 @@ def test_cuda_runner_binds_on_the_device_and_times_copies_apart():
         assert all(rep.stats[k]["min"] > 0 for k in ("h2d_ms", "compute_ms", "d2h_ms"))
         s = rep.stats
         assert s["host_ms"]["median"] <= s["wall_ms"]["median"] * 1.05
+        again = runner.infer(feeds)  # outputs bound once by now: the per-iteration plans
+        assert runner.device_outputs is not None
+        np.testing.assert_allclose(again["y"], (np.maximum(a, 0) + a) * a, rtol=1e-5, atol=1e-6)
         print(f"\nCUDA 64x64: h2d {s['h2d_ms']['median']:.4f} compute {s['compute_ms']['median']:.4f} "
               f"d2h {s['d2h_ms']['median']:.4f} wall {s['wall_ms']['median']:.4f} ms")
     finally:
