@@ -253,8 +253,8 @@ def segment_model(model: onnx.ModelProto, seg: Segment, types: dict) -> onnx.Mod
     return m
 
 
-def isolate(model: onnx.ModelProto, *, min_size: int = DEFAULT_MIN_SIZE, trt_module: str | None = None, use_parser: bool = True,
-            on_round=None) -> Partition:
+def isolate(model: onnx.ModelProto, *, min_size: int = DEFAULT_MIN_SIZE, trt_module: str | None = None,
+            use_parser: bool = True, on_round=None) -> Partition:
     """Label nodes with the real parser (or the static table), then plan segments."""
     from trtlab.errors import TrtlabError
     from trtlab.partition.support import parser_support, predicted_support

@@ -36,9 +36,15 @@ def summary_line(summary: dict) -> str:
     """"N TensorRT segments (M nodes), K nodes on the fallback (why)": the same words in check and isolation."""
     n, m, k = summary["trt_segments"], summary["trt_nodes"], summary["fallback_nodes"]
     why = ", ".join(f"{count} {WHY.get(src, src).format(min=summary.get('min_segment_size'))}"
-                    for src, count in sorted(summary.get("fallback_why", {}).items(), key=lambda kv: -kv[1]))
+                    for src, count in sorted(summary.get("fallback_why", {}).items(), key=_order))
     return (f"{n} TensorRT segment{'s' * (n != 1)} ({m} node{'s' * (m != 1)}), {k} node{'s' * (k != 1)} on the "
             f"fallback" + (f" ({why})" if why else ""))
+
+
+def _order(item: tuple[str, int]) -> tuple:
+    """Most nodes first; ties in the order of ``WHY``."""
+    src, count = item
+    return -count, list(WHY).index(src) if src in WHY else len(WHY), src
 
 
 def isolation_preview(model: onnx.ModelProto, result, trt, min_size: int = DEFAULT_MIN_SIZE, on_round=None) -> dict:
