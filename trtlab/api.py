@@ -316,8 +316,11 @@ def _isolation(loaded, checked, trt, quiet: bool) -> dict:
         try:
             return isolation_preview(loaded.proto, checked, trt, on_round=on_round)
         except TrtlabError as exc:  # a TensorRT crash (TrtCrash) included
-            checked.warnings.append(f"no isolation summary: planning the segments failed: {exc.problem}")
-            return {}
+            why = exc.problem
+        except Exception as exc:  # the check's verdict stands without the summary; say why it is missing
+            why = f"{type(exc).__name__}: {exc}"
+    checked.warnings.append(f"no isolation summary: planning the segments failed: {why}")
+    return {}
 
 
 def build(model, output=None, *, precision: str = "fp32", keep_fp32=(), tf32=None, strongly_typed: bool = False,
