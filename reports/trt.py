@@ -55,15 +55,20 @@ def _spans(segment: dict) -> list[dict]:
     return [{"nodes": r, "supported": segment.get("backend") == "trt"} for r in runs]
 
 
+def _runs_text(spans: list[dict], limit: int = 6) -> str:
+    """"0-3, 7-9, ..." with at most ``limit`` runs (a scattered fallback segment stays one short cell)."""
+    text = ", ".join(f"{r['nodes'][0]}-{r['nodes'][1]}" for r in spans[:limit])
+    return text + (f", ... ({len(spans) - limit} more)" if len(spans) > limit else "")
+
+
 def _isolation_section(iso: dict, n_nodes: int) -> str:
     """The partition ``--isolate-unsupported`` builds: a strip along node index and one row per segment."""
     from trtlab.partition.summary import summary_line
 
     segments = [s for s in iso.get("segments") or [] if isinstance(s, dict)]
     plot = partition_plot([r for s in segments for r in _spans(s)], n_nodes)
-    rows = [[s.get("index"), ", ".join(f"{r['nodes'][0]}-{r['nodes'][1]}" for r in _spans(s)),
-             len(s.get("node_ids") or []), Raw(badge(s.get("backend") == "trt", "TensorRT", "fallback"))]
-            for s in segments]
+    rows = [[s.get("index"), _runs_text(_spans(s)), len(s.get("node_ids") or []),
+             Raw(badge(s.get("backend") == "trt", "TensorRT", "fallback"))] for s in segments]
     head = common.note(f"Isolating the refused nodes (`trtlab surgeon MODEL --isolate-unsupported -o DIR`, "
                        f"--min-segment-size {iso.get('min_segment_size')}) builds {summary_line(iso)}.")
     return head + (figure(plot) if plot else "") + table(["#", "nodes", "size", "runs on"], rows, numeric={0, 2},
