@@ -19,7 +19,10 @@ def _module(res: dict) -> str:
     return str(m or "")
 
 
-def partition_plot(partitions: list[dict], n_nodes: int) -> str:
+PARSER_LEGEND = "node index (green: supported by the parser, red: not supported)"
+
+
+def partition_plot(partitions: list[dict], n_nodes: int, legend: str = PARSER_LEGEND) -> str:
     """One strip along node index: supported ranges green, unsupported red."""
     spans = []
     for p in partitions:
@@ -38,7 +41,7 @@ def partition_plot(partitions: list[dict], n_nodes: int) -> str:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(False)
-    ax.set_xlabel("node index (green: supported by the parser, red: not supported)", fontsize=8)
+    ax.set_xlabel(legend, fontsize=8)
     fig.tight_layout()
     return to_svg(fig)
 
@@ -66,7 +69,8 @@ def _isolation_section(iso: dict, n_nodes: int) -> str:
     from trtlab.partition.summary import summary_line
 
     segments = [s for s in iso.get("segments") or [] if isinstance(s, dict)]
-    plot = partition_plot([r for s in segments for r in _spans(s)], n_nodes)
+    plot = partition_plot([r for s in segments for r in _spans(s)], n_nodes,
+                          "node index (green: in a TensorRT segment, red: on the fallback)")
     rows = [[s.get("index"), _runs_text(_spans(s)), len(s.get("node_ids") or []),
              Raw(badge(s.get("backend") == "trt", "TensorRT", "fallback"))] for s in segments]
     head = common.note(f"Isolating the refused nodes (`trtlab surgeon MODEL --isolate-unsupported -o DIR`, "
