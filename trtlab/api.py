@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import onnx
@@ -291,7 +292,9 @@ def check(model, *, trt_module=None, out=None, report: bool = False, argv=None, 
         except TrtCrash as exc:  # keep the run: results.json says what happened
             crash, checked = exc, crashed_result(trt, loaded, exc)
         if crash is None and not checked.parseable and checked.nodes:
+            start = time.perf_counter()
             checked.isolation = _isolation(loaded, checked, trt, quiet)
+            checked.timing["isolation_s"] = round(time.perf_counter() - start, 6)
         result = _finish(checked, run_dir, argv, report)
     if report:
         write_report(run_dir)
