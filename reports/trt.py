@@ -19,7 +19,10 @@ def _module(res: dict) -> str:
     return str(m or "")
 
 
-def partition_plot(partitions: list[dict], n_nodes: int) -> str:
+PARSER_LEGEND = "node index (green: supported by the parser, red: not supported)"
+
+
+def partition_plot(partitions: list[dict], n_nodes: int, legend: str = PARSER_LEGEND) -> str:
     """One strip along node index: supported ranges green, unsupported red."""
     spans = []
     for p in partitions:
@@ -38,20 +41,55 @@ def partition_plot(partitions: list[dict], n_nodes: int) -> str:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(False)
-    ax.set_xlabel("node index (green: supported by the parser, red: not supported)", fontsize=8)
+    ax.set_xlabel(legend, fontsize=8)
     fig.tight_layout()
     return to_svg(fig)
 
 
+def _spans(segment: dict) -> list[dict]:
+    """A segment's node ids as consecutive [start, end] runs (a segment need not be contiguous in node order)."""
+    ids = sorted(i for i in segment.get("node_ids") or [] if isinstance(i, int))
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return [{"nodes": r, "supported": segment.get("backend") == "trt"} for r in runs]
+
+
+def _runs_text(spans: list[dict], limit: int = 6) -> str:
+    """"0-3, 7-9, ..." with at most ``limit`` runs (a scattered fallback segment stays one short cell)."""
+    text = ", ".join(f"{r['nodes'][0]}-{r['nodes'][1]}" for r in spans[:limit])
+    return text + (f", ... ({len(spans) - limit} more)" if len(spans) > limit else "")
+
+
+def _isolation_section(iso: dict, n_nodes: int) -> str:
+    """The partition ``--isolate-unsupported`` builds: a strip along node index and one row per segment."""
+    from trtlab.partition.summary import summary_line
+
+    segments = [s for s in iso.get("segments") or [] if isinstance(s, dict)]
+    plot = partition_plot([r for s in segments for r in _spans(s)], n_nodes,
+                          "node index (green: in a TensorRT segment, red: on the fallback)")
+    rows = [[s.get("index"), _runs_text(_spans(s)), len(s.get("node_ids") or []),
+             Raw(badge(s.get("backend") == "trt", "TensorRT", "fallback"))] for s in segments]
+    head = common.note(f"Isolating the refused nodes (`trtlab surgeon MODEL --isolate-unsupported -o DIR`, "
+                       f"--min-segment-size {iso.get('min_segment_size')}) builds {summary_line(iso)}.")
+    return head + (figure(plot) if plot else "") + table(["#", "nodes", "size", "runs on"], rows, numeric={0, 2},
+                                                         table_id="partitions")
+
+
 def render_check(res: dict, run_dir: Path) -> str:
+    from trtlab.partition.summary import summary_line
+
     nodes = [n for n in res.get("nodes") or [] if isinstance(n, dict)]
     partitions = [p for p in res.get("partitions") or [] if isinstance(p, dict)]
+    iso = res.get("isolation") if isinstance(res.get("isolation"), dict) else {}
     bad = [n for n in nodes if n.get("supported") is False or n.get("error")]
     ok = res.get("parseable")
     summary = f"{len(bad)} of {len(nodes)} nodes unsupported" if nodes else ""
-    if partitions:
-        summary += f" &middot; {len(partitions)} partitions ({sum(bool(p.get('supported')) for p in partitions)} " \
-                   "supported)"
+    if iso.get("segments"):
+        summary += f" &middot; isolation: {esc(summary_line(iso))}"
     banner = (f'<div class="verdict {"ok" if ok else "bad"}"><b>{"PARSEABLE" if ok else "NOT PARSEABLE"}</b>'
               f"<span>{summary} &middot; {esc(_module(res))}</span></div>")
     ops = Counter(f"{n.get('domain') or 'ai.onnx'}::{n.get('op')}" for n in bad)
@@ -66,13 +104,20 @@ def render_check(res: dict, run_dir: Path) -> str:
     for i, p in enumerate(partitions):
         rng = p.get("nodes") or []
         size = rng[1] - rng[0] + 1 if len(rng) == 2 and all(isinstance(v, int) for v in rng) else "-"
-        part_rows.append([i, "-".join(map(str, rng)), size, Raw(badge(bool(p.get("supported")), "TensorRT",
-                                                                      "fallback"))])
+        part_rows.append([i, "-".join(map(str, rng)), size, Raw(badge(bool(p.get("supported")), "supported",
+                                                                      "not as a whole"))])
     n_nodes = len(nodes) or max((p["nodes"][1] + 1 for p in partitions if len(p.get("nodes") or []) == 2),
                                 default=0)
-    plot = partition_plot(partitions, n_nodes) if partitions else ""
-    parts = (figure(plot) if plot else "") + (table(["#", "nodes", "size", "runs on"], part_rows,
-                                                    numeric={0, 2}, table_id="partitions") if part_rows else "")
+    if iso.get("segments"):
+        parts = _isolation_section(iso, n_nodes) + "<h3>Parser capability query</h3>" + common.note(
+            "The node ranges the parser's capability query (supports_model_v2) returns; a range is not a segment "
+            "(isolation above re-parses each TensorRT segment on its own and drops those under "
+            "--min-segment-size).") + (table(["#", "nodes", "size", "parser"], part_rows, numeric={0, 2},
+                                             table_id="capability") if part_rows else "")
+    else:
+        plot = partition_plot(partitions, n_nodes) if partitions else ""
+        parts = (figure(plot) if plot else "") + (table(["#", "nodes", "size", "parser"], part_rows,
+                                                        numeric={0, 2}, table_id="partitions") if part_rows else "")
     all_nodes = big_table("All nodes", ["index", "node", "op", "domain", "supported", "message"],
                           [[n.get("index", "-"), n.get("name"), n.get("op"), n.get("domain") or "ai.onnx",
                             Raw(badge(n.get("supported"), "yes", "no")), n.get("error") or ""] for n in nodes],

@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import onnx
@@ -273,9 +274,10 @@ def surgeon(model, passes, output=None, *, fold_size_threshold: str = "1G", no_f
     return result
 
 
-def check(model, *, trt_module=None, out=None, report: bool = False, argv=None) -> CheckResult:
+def check(model, *, trt_module=None, out=None, report: bool = False, argv=None, quiet: bool = True) -> CheckResult:
     """Parse ``model`` with TensorRT's ONNX parser; ``result.passed`` (= ``parseable``) and, when not, every
-    refused node with the parser's message and a hint (``result.failing``)."""
+    refused node with the parser's message and a hint (``result.failing``), and what isolating them builds
+    (``result.isolation``: the partition ``surgeon --isolate-unsupported`` writes, in numbers)."""
     from trtlab.rundir import fresh_run_dir
     from trtlab.trt import module
     from trtlab.trt.check import crashed_result, run_check
@@ -289,6 +291,10 @@ def check(model, *, trt_module=None, out=None, report: bool = False, argv=None) 
             checked = run_check(trt, loaded)
         except TrtCrash as exc:  # keep the run: results.json says what happened
             crash, checked = exc, crashed_result(trt, loaded, exc)
+        if crash is None and not checked.parseable and checked.nodes:
+            start = time.perf_counter()
+            checked.isolation = _isolation(loaded, checked, trt, quiet)
+            checked.timing["isolation_s"] = round(time.perf_counter() - start, 6)
         result = _finish(checked, run_dir, argv, report)
     if report:
         write_report(run_dir)
@@ -296,6 +302,28 @@ def check(model, *, trt_module=None, out=None, report: bool = False, argv=None) 
         crash.note = f"details in {run_dir / 'results.json'}"
         raise crash
     return result
+
+
+def _isolation(loaded, checked, trt, quiet: bool) -> dict:
+    """``trtlab.partition.summary.isolation_preview`` with a progress bar; a failure is a warning, not the check's."""
+    from trtlab.errors import TrtlabError
+    from trtlab.partition.summary import isolation_preview
+    from trtlab.ui import progress
+
+    with progress(quiet) as bar:
+        task = bar.add_task("planning the isolation segments", total=None)
+
+        def on_round(seg):
+            bar.update(task, description=f"parsing TensorRT segment {seg.index} on its own ({len(seg.node_ids)} nodes)")
+
+        try:
+            return isolation_preview(loaded.proto, checked, trt, on_round=on_round)
+        except TrtlabError as exc:  # a TensorRT crash (TrtCrash) included
+            why = exc.problem
+        except Exception as exc:  # the check's verdict stands without the summary; say why it is missing
+            why = f"{type(exc).__name__}: {exc}"
+    checked.warnings.append(f"no isolation summary: planning the segments failed: {why}")
+    return {}
 
 
 def build(model, output=None, *, precision: str = "fp32", keep_fp32=(), tf32=None, strongly_typed: bool = False,

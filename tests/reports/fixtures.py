@@ -40,6 +40,9 @@ CHECK = {
     ],
     "partitions": [{"nodes": [0, 0], "supported": True}, {"nodes": [1, 2], "supported": False},
                    {"nodes": [3, 3], "supported": True}],
+    "isolation": {"trt_segments": 0, "trt_nodes": 0, "fallback_segments": 1, "fallback_nodes": 4,
+                  "fallback_why": {"parser": 2, "min-segment-size": 2}, "min_segment_size": 3,
+                  "segments": [{"index": 0, "backend": "onnxrt", "node_ids": [0, 1, 2, 3]}]},
 }
 
 BUILD = {

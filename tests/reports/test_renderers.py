@@ -36,6 +36,9 @@ def test_check_lists_unsupported_nodes_and_partitions(tmp_path):
     assert "NOT PARSEABLE" in html and "2 of 4 nodes unsupported" in html
     assert "No importer registered for op: FAKE!" in html and "substitute a plugin" in html
     assert 'id="partitions"' in html and "fallback" in html and "<svg" in html
+    # the summary is the partition isolation builds, not the capability query's ranges
+    assert "0 TensorRT segments (0 nodes), 4 nodes on the fallback" in html and "partitions (" not in html
+    assert 'id="capability"' in html
 
 
 def test_build_options_profiles_layers(tmp_path):

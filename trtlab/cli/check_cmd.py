@@ -25,7 +25,7 @@ def run(args) -> int:
     from trtlab.ui import print_json
 
     result = api.check(args.model, trt_module=args.trt_module, out=args.out, report=args.report,
-                       argv=command_argv(args))
+                       argv=command_argv(args), quiet=args.json)
     if args.json:
         print_json(result)
     else:
@@ -86,17 +86,18 @@ def _refused_table(failing):
     return table
 
 
-def ranges_line(result, limit: int = 8) -> str:
-    """The capability ranges, summarised so they agree with the node counts: how many nodes are refused, how many
-    the rest could run in TensorRT (what isolation builds), and the first few ranges."""
-    refused = len(result.failing)
-    total = len(result.nodes)
-    sup = [p for p in result.partitions if p["supported"]]
-    covered = sum(p["nodes"][1] - p["nodes"][0] + 1 for p in sup)
-    head = ", ".join(f"{p['nodes'][0]}-{p['nodes'][1]} {'supported' if p['supported'] else 'unsupported'}"
-                     for p in result.partitions[:limit])
-    more = f", ... ({len(result.partitions) - limit} more)" if len(result.partitions) > limit else ""
-    return (f"{refused} of {total} nodes refused; the other {total - refused} can run in TensorRT around them "
-            f"(`trtlab surgeon MODEL --isolate-unsupported -o DIR` builds the segments). Parser capability query: "
-            f"{len(result.partitions)} node range(s), {len(sup)} judged supported on their own ({covered} nodes): "
-            f"{head}{more}")
+def ranges_line(result, limit: int = 6) -> str:
+    """What isolating the refused nodes builds (the partition `surgeon --isolate-unsupported` writes: TensorRT
+    segments, nodes on the fallback and why), then the capability query's ranges, said to be something else."""
+    from trtlab.partition.summary import summary_line
+
+    parts = result.partitions
+    sup = sum(p["supported"] for p in parts)
+    head = ", ".join(f"{p['nodes'][0]}-{p['nodes'][1]}" for p in parts[:limit])
+    more = f", ... ({len(parts) - limit} more)" if len(parts) > limit else ""
+    ranges = (f"The parser's capability query gives {len(parts)} node range(s) ({sup} supported as a whole): "
+              f"{head}{more}; a range is not a segment.")
+    if not result.isolation:
+        return f"{len(result.failing)} of {len(result.nodes)} nodes refused. {ranges}"
+    return (f"Isolating them (`trtlab surgeon MODEL --isolate-unsupported -o DIR`, --min-segment-size "
+            f"{result.isolation['min_segment_size']}) builds {summary_line(result.isolation)}. {ranges}")

@@ -20,6 +20,7 @@ def run_isolate(args) -> int:
     from trtlab.model import load_model, model_sha256
     from trtlab.partition.folder import write_dir
     from trtlab.partition.plan import isolate
+    from trtlab.partition.summary import summarize
     from trtlab.rundir import new_run_dir
     from trtlab.ui import progress
 
@@ -49,6 +50,8 @@ def run_isolate(args) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     verify = _verify(args, loaded, out_dir, samples)
     result = _results(args, loaded, out_dir, info, verify, plan_s)
+    summary = summarize(part.segments, part.support, args.min_segment_size)
+    result["summary"] = {k: v for k, v in summary.items() if k != "segments"}  # the numbers `trtlab check` gives
     _write_run(run_dir, result)
     _print(args, result, run_dir)
     return EXIT_MISMATCH if verify.get("passed") is False else EXIT_OK
@@ -116,6 +119,7 @@ def _write_run(run_dir: Path, result: dict) -> None:
 
 
 def _print(args, result: dict, run_dir: Path) -> None:
+    from trtlab.partition.summary import summary_line
     from trtlab.ui import out, print_json
 
     if args.json:
@@ -123,7 +127,7 @@ def _print(args, result: dict, run_dir: Path) -> None:
         return
     label = "PREDICTED by the static support table" if result["prediction"] else "from the TensorRT parser"
     segs = result["segments"]
-    out.print(f"{len(segs)} segment(s), support {label}:", markup=False)
+    out.print(f"{len(segs)} segment(s), support {label}: {summary_line(result['summary'])}", markup=False)
     for s in segs:
         out.print(f"  seg{s['index']:02d} {s['backend']:<7} {s['node_count']:>4} node(s)  in: "
                   f"{', '.join(s['inputs'][:4])}{' ...' if len(s['inputs']) > 4 else ''}  out: "

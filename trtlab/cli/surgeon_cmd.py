@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from trtlab.cli.common import add_input_args, add_report_arg
+from trtlab.partition import DEFAULT_MIN_SIZE
 
 HELP = "rewrite a model with passes (fold constants, cleanup, FP16, ...), checking after each pass that outputs hold"
 
@@ -63,8 +64,9 @@ def add_arguments(p) -> None:
     d = p.add_argument_group("debugging failed conversions (each runs on its own, not with other passes)")
     d.add_argument("--isolate-unsupported", action="store_true",
                    help="split into TensorRT and fallback segments; -o DIR gets one .onnx per segment + partition.json")
-    d.add_argument("--min-segment-size", type=int, default=3, metavar="N",
-                   help="--isolate-unsupported: TensorRT segments with fewer nodes go to the fallback (default 3)")
+    d.add_argument("--min-segment-size", type=int, default=DEFAULT_MIN_SIZE, metavar="N",
+                   help=f"--isolate-unsupported: TensorRT segments with fewer nodes go to the fallback "
+                        f"(default {DEFAULT_MIN_SIZE})")
     d.add_argument("--static-support", action="store_true",
                    help="--isolate-unsupported: predict support from trtlab's static table even if a parser exists")
     d.add_argument("--substitute-plugins", metavar="SPEC",

@@ -5,3 +5,5 @@ segment plan (``plan``: grouping, boundaries, one standalone model per segment) 
 (``folder``: partition.json and the segment files, written atomically). Used by the isolate-unsupported pass
 and the hybrid backend, so it sits beside them in the layer order, above the TensorRT wrapper only.
 """
+
+DEFAULT_MIN_SIZE = 3  # --min-segment-size: TensorRT segments with fewer nodes go to the fallback

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
+from trtlab.partition import DEFAULT_MIN_SIZE
 from trtlab.partition.support import NodeSupport
 
 SCHEMA_DIR = "trtlab.partition-dir/1"
@@ -133,7 +134,7 @@ def boundaries(graph: onnx.GraphProto, segments: list[Segment]) -> None:
             seg.outputs = [produced[-1]]
 
 
-def plan(model: onnx.ModelProto, support: list[NodeSupport], min_size: int = 1, trt=None,
+def plan(model: onnx.ModelProto, support: list[NodeSupport], min_size: int = DEFAULT_MIN_SIZE, trt=None,
          fallback: str = FALLBACK, on_round=None) -> tuple[list[Segment], list[NodeSupport]]:
     """Segments for ``support``; with ``trt`` (a TrtModule) every TensorRT segment is re-parsed on its own."""
     graph = model.graph
@@ -252,8 +253,8 @@ def segment_model(model: onnx.ModelProto, seg: Segment, types: dict) -> onnx.Mod
     return m
 
 
-def isolate(model: onnx.ModelProto, *, min_size: int = 1, trt_module: str | None = None, use_parser: bool = True,
-            on_round=None) -> Partition:
+def isolate(model: onnx.ModelProto, *, min_size: int = DEFAULT_MIN_SIZE, trt_module: str | None = None,
+            use_parser: bool = True, on_round=None) -> Partition:
     """Label nodes with the real parser (or the static table), then plan segments."""
     from trtlab.errors import TrtlabError
     from trtlab.partition.support import parser_support, predicted_support

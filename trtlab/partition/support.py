@@ -102,35 +102,34 @@ def parser_support(trt, model: onnx.ModelProto) -> tuple[list[NodeSupport], list
 
 def _parser_support(trt, model: onnx.ModelProto) -> tuple[list[NodeSupport], list[str]]:
     from trtlab.model import LoadedModel
-    from trtlab.trt.check import capability, parse_network, parser_errors
+    from trtlab.trt.check import check_here
 
     loaded = LoadedModel(proto=model, path=None, label=model.graph.name or "model")
-    builder, _net, parser, logger, ok, _s = parse_network(trt, loaded)
+    return support_from_check(model, check_here(trt, loaded))
+
+
+def support_from_check(model: onnx.ModelProto, result) -> tuple[list[NodeSupport], list[str]]:
+    """Per-node support from a ``trtlab check`` result (``trtlab.trt.check.CheckResult``) of ``model``: a node the
+    full parse refuses, or one outside every node set of the capability query (``supports_model_v2``), is
+    refused. The one labelling behind both ``check``'s isolation summary and ``--isolate-unsupported``."""
     nodes = [NodeSupport(i, _node_name(n, i), n.op_type, n.domain, True) for i, n in enumerate(model.graph.node)]
-    notes: list[str] = []
-    if ok:
+    notes = [f"parser error not tied to a node: {e['message']}" for e in result.errors]
+    if result.parseable:
         return nodes, notes
-    imported = {o.domain for o in model.opset_import}
-    for err in parser_errors(parser):
-        if 0 <= err["node"] < len(nodes):
-            ns = nodes[err["node"]]
-            ns.supported = False
-            ns.reason = f"{ns.reason} | {err['message']}" if ns.reason else err["message"]
-            ns.reason = explain_plugin_error(model.graph.node[ns.index], ns.reason)
-            ns.hint = _hint(ns, err["message"], imported)
-        else:
-            notes.append(f"parser error not tied to a node: {err['message']}")
-    subgraphs, note = capability(trt, loaded, builder)
-    if note:
-        notes.append(note)
-    elif subgraphs:
-        covered = {i for ids, _ok in subgraphs for i in ids}
+    for report in result.failing:
+        ns = nodes[report.index]
+        ns.supported, ns.hint = False, report.hint
+        ns.reason = explain_plugin_error(model.graph.node[ns.index], report.error or "refused by the parser")
+    asked = [p for p in result.partitions if p.get("source") == "parser"]  # none: the query had no answer
+    if asked:
+        covered = {i for p in asked for i in range(p["nodes"][0], p["nodes"][1] + 1)}
         for ns in nodes:
             if ns.supported and ns.index not in covered:
                 ns.supported, ns.source = False, "capability"
                 ns.reason = "outside every node set the parser's capability query (supports_model_v2) accepts"
+    notes += [w for w in result.warnings if "capability query" in w]
     if all(ns.supported for ns in nodes) and not notes:
-        notes.append("the parser failed without naming a node: " + ("; ".join(logger.errors()[-2:]) or "no message"))
+        notes.append("the parser failed without naming a node")
     return nodes, notes
 
 
@@ -172,10 +171,3 @@ def explain_plugin_error(node: onnx.NodeProto, message: str) -> str:
             f"named '{node.op_type}', version '{version}', namespace '{namespace}' (from the node's op type and its "
             f"plugin_version / plugin_namespace attributes) and none is registered: load the library that implements "
             f"it (trtexec --dynamicPlugins / IPluginRegistry.load_library), or fix the name, version or namespace")
-
-
-def _hint(ns: NodeSupport, message: str, imported: set[str]) -> str:
-    from trtlab.trt.check import NodeReport
-    from trtlab.trt.check import node_hint as check_hint
-
-    return check_hint(NodeReport(ns.index, ns.name, ns.op, ns.domain, False), message, imported)

@@ -40,12 +40,14 @@ class CheckResult(Result):
     parseable: bool
     passed: bool
     nodes: list[NodeReport]
-    partitions: list[dict]
+    partitions: list[dict]  # the capability query's node ranges (what the parser takes on its own)
     errors: list[dict] = field(default_factory=list)  # parser errors not tied to a node (index -1)
     parser_output: list[str] = field(default_factory=list)  # what the parser printed to fd 2 itself, once each
     timing: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # what `surgeon --isolate-unsupported` builds from this result (trtlab.partition.summary), for a refused model
+    isolation: dict = field(default_factory=dict)
 
     @property
     def failing(self) -> list[NodeReport]:
@@ -273,10 +275,11 @@ def run_check(trt: TrtModule, model: LoadedModel) -> CheckResult:
     the parser, the capability query included, raises ``TrtCrash`` instead of killing this process."""
     from trtlab.trt.contain import run
 
-    return run(model.path or model.name, "parsing", lambda _bar: _check(trt, model))
+    return run(model.path or model.name, "parsing", lambda _bar: check_here(trt, model))
 
 
-def _check(trt: TrtModule, model: LoadedModel) -> CheckResult:
+def check_here(trt: TrtModule, model: LoadedModel) -> CheckResult:
+    """``run_check`` in this process (callers already in a forked child: ``trtlab.partition.support``)."""
     from trtlab.model import model_summary
 
     start = time.perf_counter()
