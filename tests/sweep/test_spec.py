@@ -75,3 +75,15 @@ def test_bad_specs_are_one_line_errors(tmp_path, text, why):
     p.write_text(text)
     with pytest.raises(TrtlabError, match=why):
         load_spec(p)
+
+
+def test_tasks_that_share_a_verb_get_names_from_their_commands():
+    from trtlab.sweep.spec import Spec, parse_task
+
+    spec = Spec([], [parse_task(c, "--task") for c in ("compare --target onnxrt:fp16", "compare --target onnxrt:bf16",
+                                                       "check", "check")])
+    assert [t.name for t in spec.tasks] == ["compare-target-onnxrt:fp16", "compare-target-onnxrt:bf16", "check#1",
+                                            "check#2"]
+    named = Spec([], [parse_task({"command": "compare --target onnxrt:fp16", "name": "half"}, "spec"),
+                      parse_task("compare --target onnxrt:bf16", "--task")])
+    assert [t.name for t in named.tasks] == ["half", "compare"]

@@ -91,6 +91,9 @@ class Spec:
     axes: dict[str, list] = field(default_factory=dict)
     timeout: float = 3600.0
 
+    def __post_init__(self):
+        self.tasks = distinct_names(self.tasks)
+
     def cells(self) -> list[Cell]:
         out = []
         for model in self.models:
@@ -229,6 +232,28 @@ def parse_task(item, where: str) -> Task:
 def _task_name(command: str) -> str:
     toks = [t for t in command.split() if not t.startswith("{")]
     return "-".join(toks[:2] if toks and toks[0] in TWO_WORD_VERBS else toks[:1]) or "task"
+
+
+def distinct_names(tasks: list[Task]) -> list[Task]:
+    """Tasks named after their command's verb alone ("compare") that share it get names from their whole
+    command ("compare-target-onnxrt:fp16", "compare-target-onnxrt:bf16"): the matrix's columns and the cell ids
+    must tell them apart. Names that still collide are numbered."""
+    import dataclasses
+    from collections import Counter
+
+    counts = Counter(t.name for t in tasks)
+    out = []
+    for t in tasks:
+        if counts[t.name] > 1 and t.name == _task_name(t.command):
+            words = [w.lstrip("-") for w in t.command.split() if not w.startswith("{") and w != "trtlab"]
+            t = dataclasses.replace(t, name="-".join(w for w in words if w)[:60] or t.name)
+        out.append(t)
+    counts, seen = Counter(t.name for t in out), Counter()
+    for i, t in enumerate(out):
+        if counts[t.name] > 1:
+            seen[t.name] += 1
+            out[i] = dataclasses.replace(t, name=f"{t.name}#{seen[t.name]}")
+    return out
 
 
 def _axes(raw, where: str) -> dict[str, list]:
