@@ -18,6 +18,7 @@ from trtlab.errors import TrtlabError, UnavailableError
 from trtlab.model import is_large, model_bytes, save_model
 
 OPT_LEVELS = ("disabled", "basic", "extended", "all")
+MANY_EXPOSED = 64  # more exposed tensors than this: a layer-wise session, run without an arena
 
 
 def mark_outputs(model: onnx.ModelProto, names: list[str]) -> list[str]:
@@ -109,9 +110,13 @@ class OnnxrtBackend(Backend):
                 raise TrtlabError(f"backend '{self.spec}'", f"threads={threads} is not a number",
                                   "e.g. threads=2") from None
         so.log_severity_level = 4  # errors come back as exceptions (ERROR lines, too, went to stderr)
-        if getattr(self, "lean", False):  # --max-memory: no arena or memory pattern that outlive a tensor, and
-            so.enable_cpu_mem_arena = False  # an order that runs a node when its inputs are ready, not all the
-            so.enable_mem_pattern = False  # weight Casts of the FP16 simulation first (all rounded at once)
+        if getattr(self, "lean", False) or len(getattr(self, "exposed", ())) > MANY_EXPOSED:
+            # --max-memory, or a layer-wise run (every tensor comes back, so an arena has nothing to reuse and
+            # only keeps a second copy): no arena or memory pattern that outlive a tensor, and an order that runs
+            # a node when its inputs are ready, not all the weight Casts of the FP16 simulation first. On a
+            # BERT-base export, layer-wise: peak 1.44 GB -> 1.09 GB, runs no slower.
+            so.enable_cpu_mem_arena = False
+            so.enable_mem_pattern = False
             so.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         self.info["graph_optimization_level"] = level
         return so

@@ -181,7 +181,10 @@ def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, l
     (the target's own model or None, its layer tensors, {its output name: the reference's})."""
     target_model, other_layers, rename = pair
     other = target_model or model
-    with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target:
+    from trtlab.comparison.spill import Spill
+
+    with progress(quiet) as bar, backends.create(ref_spec) as ref, backends.create(target_spec) as target, \
+            Spill() as spill:
         task = bar.add_task(f"loading {ref_spec}", total=2 + 2 * len(samples))
         ref.load(model.proto, layer_names, model_sha256=summary["sha256"])
         bar.update(task, advance=1, description=f"loading {target_spec}")
@@ -195,6 +198,7 @@ def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, l
         for i, feeds in enumerate(samples):
             bar.update(task, description=f"sample {i + 1}/{len(samples)}: running {ref_spec}")
             ref_out = ref.run(feeds)
+            spill.park(ref_out, keep=set(output_names))  # layer tensors wait on disk while the target runs
             bar.update(task, advance=1, description=f"sample {i + 1}/{len(samples)}: running {target_spec}")
             tgt_out = target.run(feeds)
             if rename:
@@ -206,6 +210,10 @@ def _run_streaming(model, summary, ref_spec, target_spec, samples, tolerances, l
             for name in list(ref_out):
                 if name in tgt_out:
                     acc.add(name, ref_out.pop(name), tgt_out.pop(name), i)
+            for name in spill.names():
+                value = spill.take(name)
+                if name in tgt_out:
+                    acc.add(name, value, tgt_out.pop(name), i)
             bar.advance(task)
         tgt_exposed = [rename.get(x, x) for x in target.exposed]
         unmatched = _unmatched(ref.exposed, tgt_exposed, output_names,
