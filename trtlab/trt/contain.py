@@ -134,6 +134,7 @@ def run(subject, stage_name: str, fn, bar=None):
 
 
 def _child(write_fd: int, fn, relay: bool) -> None:
+    import io
     import sys
 
     code = 0
@@ -142,6 +143,14 @@ def _child(write_fd: int, fn, relay: bool) -> None:
 
         faulthandler.disable()  # the crash is the answer here, not something to dump a trace for
         _channel[:] = [write_fd]
+        # Fresh stream objects on the same descriptors: a thread of the parent (a progress display's refresh)
+        # may have held the inherited ones' locks at the fork, and no thread is left here to release them.
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            try:
+                setattr(sys, name, io.TextIOWrapper(io.FileIO(os.dup(fd), "w"), encoding="utf-8",
+                                                    errors="replace", line_buffering=True))
+            except OSError:
+                pass
         try:
             result = ("return", fn(_RelayBar() if relay else None))
         except BaseException as exc:  # noqa: BLE001 (sent to the parent, which raises it)
