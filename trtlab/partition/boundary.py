@@ -225,12 +225,13 @@ def _assume(node: onnx.NodeProto, k: int, name: str, known: dict, ctx: _Context)
     if not elem:
         return None, ""
     dtype = onnx.TensorProto.DataType.Name(elem).lower()
-    text = f"dtype {dtype} from {whence_elem}"
-    if dims is None:
-        text += "; rank unknown"
+    shape = None if dims is None else "x".join("?" if d is None else str(d) for d in dims) or "scalar"
+    if shape is None:
+        text = f"dtype {dtype} from {whence_elem}; rank unknown"
+    elif whence_dims == whence_elem:
+        text = f"dtype {dtype}, shape {shape} from {whence_elem}"
     else:
-        shape = "x".join("?" if d is None else str(d) for d in dims) or "scalar"
-        text += f"; shape {shape} from {whence_dims}"
+        text = f"dtype {dtype} from {whence_elem}; shape {shape} from {whence_dims}"
     op = f"{node.domain or 'ai.onnx'}::{node.op_type}" + (f" '{node.name}'" if node.name else "")
     return (elem, dims), f"{text} (the output of {op}, which nothing here can type)"
 
