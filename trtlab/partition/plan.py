@@ -140,7 +140,7 @@ def plan(model: onnx.ModelProto, support: list[NodeSupport], min_size: int = DEF
          fallback: str = FALLBACK, on_round=None) -> tuple[list[Segment], list[NodeSupport]]:
     """Segments for ``support``; with ``trt`` (a TrtModule) every TensorRT segment is re-parsed on its own."""
     graph = model.graph
-    typing = []  # boundary types, computed once (the model does not change between rounds)
+    types: dict = {}  # boundary types, each computed once (the model does not change between rounds)
     for _round in range(MAX_ROUNDS):
         labels = constant_labels(graph, [TRT if s.supported else fallback for s in support])
         grouped = group(graph, labels)
@@ -156,19 +156,20 @@ def plan(model: onnx.ModelProto, support: list[NodeSupport], min_size: int = DEF
             continue
         segments = [Segment(k, lab, ids) for k, (lab, ids) in enumerate(grouped)]
         boundaries(graph, segments)
-        if trt is None or not _reparse(model, segments, support, trt, on_round, typing):
+        if trt is None or not _reparse(model, segments, support, trt, on_round, types):
             return segments, support
     raise RuntimeError("partition did not settle")  # pragma: no cover - each round moves nodes to the fallback
 
 
-def _reparse(model, segments, support, trt, on_round, typing: list) -> bool:
-    """Parse each TensorRT segment alone; move refused nodes to the fallback. True when something moved."""
+def _reparse(model, segments, support, trt, on_round, types: dict) -> bool:
+    """Parse each TensorRT segment alone; move refused nodes to the fallback. True when something moved.
+    ``types`` caches boundary types across rounds."""
     from trtlab.partition.support import segment_parse_errors
 
-    if not typing:  # every tensor a boundary can be: node inputs and outputs, graph outputs
-        names = [t for n in model.graph.node for t in list(n.input) + list(n.output) if t]
-        typing.append(boundary_types(model, names + [o.name for o in model.graph.output]))
-    types = typing[0]
+    names = [n for s in segments if s.supported for n in s.inputs + s.outputs]
+    new = [n for n in dict.fromkeys(names) if n not in types]
+    if new:
+        types.update(boundary_types(model, new))
     moved = False
     for seg in segments:
         if not seg.supported:
