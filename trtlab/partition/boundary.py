@@ -3,8 +3,8 @@ all) needs a dtype and a rank for every input it reads.
 
 Sources, most trusted first: shape inference, then a run of the model in onnxruntime. Outputs of a custom-domain op
 that has neither a schema nor a kernel here defeat both, and so does everything after them; a TensorRT segment that
-reads one would fail its own parse and go whole to the fallback. For those, each untyped node output gets an
-ASSUMED type, recorded in words, from (in this order):
+reads one would fail its own parse and go whole to the fallback. For those, each untyped output of a custom-domain
+node (never a standard op's: inference knows them) gets an ASSUMED type, recorded in words, from (in order):
 
 1. the model's own declaration of the tensor (its value_info, or a graph output);
 2. the op's schema, where one is registered (an output type constraint with a single type, or one bound to an
@@ -166,10 +166,15 @@ def assume_types(model: onnx.ModelProto, facts: dict) -> tuple[dict, dict[str, s
 
 
 def _assume_round(graph, known: dict, ctx, need_inputs: bool) -> dict:
-    """One sweep over the nodes: assume the untyped outputs of nodes whose inputs are all typed (or of any node,
-    with ``need_inputs`` False: then only sources 1 to 3 can answer)."""
+    """One sweep over the custom-domain nodes: assume their untyped outputs where their inputs are all typed (or
+    whatever their inputs, with ``need_inputs`` False: then only sources 1 to 3 can answer). Standard ops are left
+    to inference: when it cannot type them the graph is inconsistent, and a guess would hide that."""
+    from trtlab.passes.graphutil import STANDARD_DOMAINS
+
     new = {}
     for node in graph.node:
+        if node.domain in STANDARD_DOMAINS:  # inference knows these: untyped means the graph is inconsistent
+            continue
         outs = [(k, o) for k, o in enumerate(node.output) if o and untyped(known.get(o))]
         if not outs or (need_inputs and any(untyped(known.get(i)) for i in node.input if i)):
             continue
