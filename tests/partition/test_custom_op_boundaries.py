@@ -181,3 +181,51 @@ def test_fastestdet_with_custom_activations(cli, tmp_path):
     want = ort_outputs(original, {"input": x})
     for name, value in want.items():
         np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-4)
+
+
+UNARY = ("Relu", "Sigmoid", "Tanh")
+# the shared models with attribute-free Relu/Sigmoid/Tanh nodes, and the TensorRT node counts before this fix with
+# 5 of those rewritten to com.acme (measured: segment parses refused whole segments after each custom op)
+SWEEP_BEFORE = {"deeplab_v3_tflite": 99, "fastestdet": 21, "light_densenet121": 1147, "mnist_opt": 0,
+                "poly_residual_block": 0, "road_segmentation_adas": 36, "super_resolution": 0,
+                "tbefn_lowlight_180x320": 24, "yunet_face_120x160": 4}
+
+
+def customize(model: onnx.ModelProto, k: int = 5) -> tuple[onnx.ModelProto, list[onnx.FunctionProto]]:
+    """``k`` attribute-free unary activations, spread over the graph, moved to com.acme (op ``Acme<Op>``); the
+    reference functions that implement them."""
+    model = with_functions(model, [])
+    idx = [i for i, n in enumerate(model.graph.node) if n.op_type in UNARY and n.domain in ("", "ai.onnx")
+           and not n.attribute]
+    step = max(len(idx) // k, 1)
+    ops = set()
+    for i in idx[step // 2::step][:k]:
+        node = model.graph.node[i]
+        ops.add(node.op_type)
+        node.domain, node.op_type = ACME, "Acme" + node.op_type
+    model.opset_import.append(h.make_opsetid(ACME, 1))
+    return model, [reference("Acme" + op, [h.make_node(op, ["X"], ["Y"])]) for op in sorted(ops)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SWEEP_BEFORE))
+def test_shared_models_with_custom_activations(name, tmp_path):
+    """Every shared model with such activations: no node goes to the fallback for a segment parse any more (only
+    the custom nodes and --min-segment-size merges do), and the segments reproduce the original model."""
+    from trtlab.inputs import plan_inputs, random_feeds
+    from trtlab.partition.folder import write_dir
+    from trtlab.partition.plan import isolate
+
+    original = onnx.load(str(shared_model(f"{name}.onnx")))
+    model, functions = customize(original)
+    part = isolate(model)
+    info = write_dir(tmp_path / "seg", model, part)
+    why = {u["source"] for u in info["unsupported"]}
+    assert why <= {"parser", "min-segment-size"}, info["unsupported"]
+    trt, _fallback = _counts(info)
+    assert trt >= SWEEP_BEFORE[name]
+    assert not any("could not be typed" in n for n in info["notes"]), info["notes"]
+    feeds = random_feeds(plan_inputs(original.graph, {}, {}, None), 1, 0)
+    got = run_partition(tmp_path / "seg", functions, feeds)
+    for out, value in ort_outputs(original, feeds).items():
+        np.testing.assert_allclose(got[out], value, rtol=1e-4, atol=1e-4, err_msg=out)
