@@ -27,6 +27,7 @@ import onnx
 
 Fact = tuple[int, list]  # (elem_type, dims with None for unknown); dims None: rank unknown
 MAX_ROUNDS = 64
+NOTES_SHOWN = 4  # assumptions spelled out in the notes; partition.json has every one
 STANDARD = ("", "ai.onnx")
 
 
@@ -47,11 +48,16 @@ class Typing:
     def notes(self, names: list[str]) -> list[str]:
         """One note per boundary tensor whose type is an assumption, one for those inferred after them."""
         names = list(dict.fromkeys(names))
-        out = [f"type of {n} assumed: {self.assumed[n]}" for n in names if n in self.assumed]
+        assumed = [n for n in names if n in self.assumed]
+        out = [f"type of {n} assumed: {self.assumed[n]}" for n in assumed[:NOTES_SHOWN]]
+        if len(assumed) > NOTES_SHOWN:
+            out.append(f"types of {len(assumed) - NOTES_SHOWN} more boundary tensor(s) assumed, each recorded as "
+                       "'typed' in partition.json: " + ", ".join(assumed[NOTES_SHOWN:NOTES_SHOWN + 4])
+                       + (" ..." if len(assumed) > NOTES_SHOWN + 4 else ""))
         derived = [n for n in names if n in self.derived]
         if derived:
             out.append(f"{len(derived)} boundary tensor(s) typed by shape inference from those assumed types: "
-                       + ", ".join(derived[:6]) + (" ..." if len(derived) > 6 else ""))
+                       + ", ".join(derived[:4]) + (" ..." if len(derived) > 4 else ""))
         return out
 
 
@@ -237,8 +243,7 @@ def _assume(node: onnx.NodeProto, k: int, name: str, known: dict, ctx: _Context)
         text = f"dtype {dtype}, shape {shape} from {whence_elem}"
     else:
         text = f"dtype {dtype} from {whence_elem}; shape {shape} from {whence_dims}"
-    op = f"{node.domain or 'ai.onnx'}::{node.op_type}" + (f" '{node.name}'" if node.name else "")
-    return (elem, dims), f"{text} (the output of {op}, which nothing here can type)"
+    return (elem, dims), f"{text} (output of {node.domain}::{node.op_type}, untyped by inference and onnxruntime)"
 
 
 def _elem_of(type_str: str) -> int:
