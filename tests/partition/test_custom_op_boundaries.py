@@ -183,6 +183,36 @@ def test_fastestdet_with_custom_activations(cli, tmp_path):
         np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-4)
 
 
+def test_a_wrong_assumption_is_named_and_the_model_value_info_fixes_it(tmp_path):
+    """com.acme::MyTrunc turns float into int64 and only a Cast reads it: nothing but the last resort (its first
+    input's dtype) answers, and that is wrong. Running the partition names the failed assumption (not onnxruntime's
+    bare type error); declaring the tensor in the model's value_info, as the hint says, gives a partition that
+    reproduces the original."""
+    from trtlab.errors import TrtlabError
+    from trtlab.partition.folder import write_dir
+    from trtlab.partition.plan import isolate
+
+    model = acme_chain(blocks=6, custom_after=3)
+    node = next(n for n in model.graph.node if n.name == "myact")
+    node.op_type, node.output[0] = "MyTrunc", "idx"
+    model.graph.node.insert(list(model.graph.node).index(node) + 1,
+                            h.make_node("Cast", ["idx"], ["act"], name="cast", to=T.FLOAT))
+    trunc = reference("MyTrunc", [h.make_node("Cast", ["X"], ["Y"], to=T.INT64)])
+    x = np.random.default_rng(2).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    write_dir(tmp_path / "seg", model, isolate(model))
+    with pytest.raises(TrtlabError) as err:
+        run_partition(tmp_path / "seg", [trunc], {"x": x})
+    assert "input idx arrived with dtype int64 (assumed float)" in str(err.value)
+    assert "dtype float from the first input of MyTrunc" in str(err.value) and "value_info" in str(err.value)
+    model.graph.value_info.append(h.make_tensor_value_info("idx", T.INT64, [1, 4, 16, 16]))
+    info = write_dir(tmp_path / "seg2", model, isolate(model))
+    idx = next(t for s in info["segments"] if s["backend"] == "trt" for t in s["inputs"] if t["name"] == "idx")
+    assert idx["dtype"] == "int64" and "the model's own value_info" in idx["typed"]
+    got = run_partition(tmp_path / "seg2", [trunc], {"x": x})
+    want = ort_outputs(with_functions(model, [trunc]), {"x": x})
+    np.testing.assert_allclose(got["r5"], want["r5"], rtol=1e-5, atol=1e-5)
+
+
 UNARY = ("Relu", "Sigmoid", "Tanh")
 # the shared models with attribute-free Relu/Sigmoid/Tanh nodes, and the TensorRT node counts before this fix with
 # 5 of those rewritten to com.acme (measured: segment parses refused whole segments after each custom op)

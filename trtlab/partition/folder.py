@@ -101,7 +101,11 @@ def write_dir(out_dir: Path, model: onnx.ModelProto, part: Partition, feeds: dic
 
         for seg in part.segments:
             seg.file = f"seg{seg.index:02d}_{seg.backend}.onnx"
-            save_model(segment_model(model, seg, types), tmp / seg.file)
+            # a fallback segment's outputs are left for its runtime to type where the type is only assumed (its
+            # kernel knows better; a wrong declaration would refuse the model): the TensorRT segment that reads
+            # one keeps the assumption, and hybrid:DIR checks it against the arrays
+            own = types if seg.supported else types | {o: None for o in seg.outputs if o in typing.assumed}
+            save_model(segment_model(model, seg, own), tmp / seg.file)
         info = describe(model, part, types, sha256, typing)
         (tmp / PARTITION_JSON).write_text(json.dumps(info, indent=1) + "\n")
         _swap_in(tmp, out_dir)
