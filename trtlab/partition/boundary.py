@@ -15,8 +15,10 @@ node (never a standard op's: inference knows them) gets an ASSUMED type, recorde
    change the number of elements, so no dim is borrowed).
 
 Assumed types are then given to shape inference as known, so the tensors after them get inferred types; that
-repeats until nothing more can be typed. A wrong assumption cannot pass silently where the pipeline is verified:
-onnxruntime refuses an array of another dtype or rank at a segment input.
+repeats until nothing more can be typed. Every assumption is a note and a ``typed`` entry in partition.json, and
+``hybrid:DIR`` checks each assumed segment input against the arrays that arrive (a wrong one is named, with the
+fix: a value_info in the model, source 1). Fallback segments leave an assumed output type undeclared, for their
+runtime to type.
 """
 
 from __future__ import annotations
