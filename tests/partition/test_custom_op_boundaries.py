@@ -125,6 +125,17 @@ def test_custom_op_mid_graph_keeps_the_rest_in_tensorrt(cli, tmp_path, consumer)
     np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-5)
 
 
+def test_check_summary_counts_the_same_segments(cli, tmp_path):
+    """`trtlab check` plans with the same typing: its isolation summary keeps the nodes after MyAct in TensorRT."""
+    path = tmp_path / "m.onnx"
+    onnx.save(acme_chain(), path)
+    r = cli("check", str(path), "--out", str(tmp_path / "chk"))
+    assert r.code == 1, r
+    iso = json.loads((tmp_path / "chk" / "results.json").read_text())["isolation"]
+    assert (iso["trt_segments"], iso["trt_nodes"], iso["fallback_nodes"]) == (2, 20, 1)
+    assert iso["fallback_why"] == {"parser": 1}
+
+
 def test_assumption_sources_in_order():
     """The model's own value_info beats a consumer's requirement; an op with a registered schema gives its output
     dtype; nothing typed stays untyped (no guess without a source)."""
