@@ -162,13 +162,16 @@ def inference_skeleton(model: onnx.ModelProto, declared_shapes: bool) -> onnx.Mo
     return skel
 
 
-def shape_facts(model: onnx.ModelProto) -> dict[str, tuple[int, list[int | None] | None]]:
+def shape_facts(model: onnx.ModelProto, seeds=()) -> dict[str, tuple[int, list[int | None] | None]]:
     """name -> (elem_type, dims or None) for every tensor shape inference can type, main graph and subgraphs.
 
     Inference runs on a skeleton of the model: big weights are declared, not copied, and stored value_info is
-    dropped (it is sometimes wrong, and a wrong static shape would fold to a wrong constant).
+    dropped (it is sometimes wrong, and a wrong static shape would fold to a wrong constant). ``seeds``
+    (ValueInfoProtos) are given to inference as known types, e.g. for outputs of ops it has no schema for, so
+    the tensors after them get typed too.
     """
     skel = inference_skeleton(model, declared_shapes=False)
+    skel.graph.value_info.extend(seeds)
     try:
         inferred = onnx.shape_inference.infer_shapes(skel, strict_mode=False, data_prop=True)
     except Exception:

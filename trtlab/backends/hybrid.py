@@ -36,6 +36,7 @@ class Stage:
     model: onnx.ModelProto | None = None
     backend: Backend | None = None
     nodes: list = field(default_factory=list)  # plugin stages: NodeProtos
+    assumed: dict = field(default_factory=dict)  # input name -> its partition.json entry, where its type is assumed
     latency_ms: list[float] = field(default_factory=list)
 
 
@@ -143,8 +144,9 @@ class HybridBackend(Backend):
                               "TensorRT parser")
         for seg, proto in zip(info["segments"], models):
             kind = seg["backend"]
+            assumed = {t["name"]: t for t in seg["inputs"] if str(t.get("typed", "")).startswith("assumed")}
             stage = Stage(seg["index"], kind, "onnxrt", [t["name"] for t in seg["inputs"]],
-                          [t["name"] for t in seg["outputs"]], proto)
+                          [t["name"] for t in seg["outputs"]], proto, assumed=assumed)
             if kind == "trt" and trt_ok:
                 from trtlab.backends import parse_spec
                 from trtlab.backends.trt import TrtBackend
@@ -219,6 +221,7 @@ class HybridBackend(Backend):
             if missing:
                 raise TrtlabError(f"hybrid segment {stage.index}", f"inputs {', '.join(missing)} were not produced",
                                   "rewrite the partition folder (its segments no longer fit together)")
+            _check_assumed(stage, env)
             start = time.perf_counter()
             if stage.kind == "plugin":
                 env.update(self._run_plugins(stage, env))
@@ -254,6 +257,26 @@ class HybridBackend(Backend):
         for stage in self.stages:
             if stage.backend is not None:
                 stage.backend.close()
+
+
+def _check_assumed(stage: Stage, env: dict) -> None:
+    """A boundary type the partition ASSUMED (trtlab.partition.boundary) that the arrays contradict: say which
+    assumption failed and how to give the real type, before the segment fails on it with its own message."""
+    for name, entry in stage.assumed.items():
+        value = np.asarray(env[name])
+        dtype, shape = entry.get("dtype"), entry.get("shape")
+        wrong = []
+        if dtype and onnx.helper.np_dtype_to_tensor_dtype(value.dtype) != getattr(onnx.TensorProto, dtype.upper(), 0):
+            wrong.append(f"dtype {value.dtype} (assumed {dtype})")
+        if shape is not None and (len(shape) != value.ndim or
+                                  any(d is not None and d != v for d, v in zip(shape, value.shape))):
+            wrong.append(f"shape {list(value.shape)} (assumed {['?' if d is None else d for d in shape]})")
+        if wrong:
+            raise TrtlabError(f"hybrid segment {stage.index}", f"input {name} arrived with {' and '.join(wrong)}; its "
+                              f"type was {entry['typed']}",
+                              f"add a value_info with {name}'s real dtype and shape to the model "
+                              "(onnx.helper.make_tensor_value_info; the model's own value_info is trusted first), "
+                              "then re-run trtlab surgeon MODEL --isolate-unsupported -o DIR")
 
 
 def _attr_value(a: onnx.AttributeProto):

@@ -16,7 +16,8 @@ from pathlib import Path
 import onnx
 
 from trtlab.errors import TrtlabError
-from trtlab.partition.plan import PARTITION_JSON, SCHEMA_DIR, Partition, boundary_types, segment_model
+from trtlab.partition.boundary import Typing, type_tensors
+from trtlab.partition.plan import PARTITION_JSON, SCHEMA_DIR, Partition, segment_model
 
 
 def _dtype_name(elem: int | None) -> str | None:
@@ -25,13 +26,17 @@ def _dtype_name(elem: int | None) -> str | None:
     return onnx.TensorProto.DataType.Name(elem).lower()
 
 
-def tensor_entry(name: str, fact, producer: dict[str, int | str]) -> dict:
+def tensor_entry(name: str, fact, producer: dict[str, int | str], typing: Typing | None = None) -> dict:
     elem, dims = fact if fact else (None, None)
-    return {"name": name, "dtype": _dtype_name(elem), "shape": dims, "from": producer.get(name, "initializer")}
+    entry = {"name": name, "dtype": _dtype_name(elem), "shape": dims, "from": producer.get(name, "initializer")}
+    source = typing.source(name) if typing else None
+    return entry | ({"typed": source} if source else {})
 
 
-def describe(model: onnx.ModelProto, part: Partition, types: dict, sha256: str | None = None) -> dict:
-    """partition.json: segments in order, backends, boundary tensors, and why each fallback node is there."""
+def describe(model: onnx.ModelProto, part: Partition, types: dict, sha256: str | None = None,
+             typing: Typing | None = None) -> dict:
+    """partition.json: segments in order, backends, boundary tensors (with ``typed`` where a type is assumed), and
+    why each fallback node is there."""
     from trtlab.passes.base import main_opset
 
     producer: dict[str, int | str] = {n: "graph input" for n in part.graph_inputs}
@@ -43,8 +48,8 @@ def describe(model: onnx.ModelProto, part: Partition, types: dict, sha256: str |
             "nodes": [min(ids), max(ids)], "node_ids": ids, "node_count": len(ids),
             "node_names": [part.support[i].name for i in ids],
             "ops": sorted({part.support[i].op for i in ids}),
-            "inputs": [tensor_entry(n, types.get(n), producer) for n in seg.inputs],
-            "outputs": [tensor_entry(n, types.get(n), {}) | {"from": seg.index} for n in seg.outputs],
+            "inputs": [tensor_entry(n, types.get(n), producer, typing) for n in seg.inputs],
+            "outputs": [tensor_entry(n, types.get(n), {}, typing) | {"from": seg.index} for n in seg.outputs],
             "parse": seg.parse,
         })
         for o in seg.outputs:
@@ -55,9 +60,11 @@ def describe(model: onnx.ModelProto, part: Partition, types: dict, sha256: str |
                    for s in part.support if not s.supported]
     untyped = sorted({t["name"] for s in segments for t in s["inputs"] + s["outputs"] if not t["dtype"]})
     notes = list(part.notes)
+    if typing:
+        notes += typing.notes([t["name"] for s in segments for t in s["inputs"] + s["outputs"]])
     if untyped:
         notes.append(f"{len(untyped)} boundary tensor(s) could not be typed (shape inference and onnxruntime both "
-                     f"failed): {', '.join(untyped[:10])}")
+                     f"failed, and nothing else told): {', '.join(untyped[:10])}")
     return {
         "schema": SCHEMA_DIR,
         "model": {"name": model.graph.name, "nodes": len(model.graph.node), "opset": main_opset(model),
@@ -85,7 +92,8 @@ def write_dir(out_dir: Path, model: onnx.ModelProto, part: Partition, feeds: dic
         raise TrtlabError(f"-o {out_dir}", "exists and is not an earlier partition folder",
                           "choose a new folder (it is created), or an earlier --isolate-unsupported output")
     names = [n for s in part.segments for n in s.inputs + s.outputs] + part.graph_inputs + part.graph_outputs
-    types = boundary_types(model, names, feeds)
+    typing = type_tensors(model, names, feeds)
+    types = typing.facts
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
@@ -93,8 +101,12 @@ def write_dir(out_dir: Path, model: onnx.ModelProto, part: Partition, feeds: dic
 
         for seg in part.segments:
             seg.file = f"seg{seg.index:02d}_{seg.backend}.onnx"
-            save_model(segment_model(model, seg, types), tmp / seg.file)
-        info = describe(model, part, types, sha256)
+            # a fallback segment's outputs are left for its runtime to type where the type is only assumed (its
+            # kernel knows better; a wrong declaration would refuse the model): the TensorRT segment that reads
+            # one keeps the assumption, and hybrid:DIR checks it against the arrays
+            own = types if seg.supported else types | {o: None for o in seg.outputs if o in typing.assumed}
+            save_model(segment_model(model, seg, own), tmp / seg.file)
+        info = describe(model, part, types, sha256, typing)
         (tmp / PARTITION_JSON).write_text(json.dumps(info, indent=1) + "\n")
         _swap_in(tmp, out_dir)
     except BaseException:

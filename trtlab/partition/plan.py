@@ -8,7 +8,8 @@ wait on each other). TensorRT segments smaller than ``min_size`` are merged into
 segment is parsed on its own; nodes the parser refuses there move to the fallback too, until all parse.
 
 Each segment is a standalone model whose boundary tensors keep their original names and get dtypes and shapes
-from shape inference, or from running the model in onnxruntime when inference cannot type them.
+from shape inference, from running the model in onnxruntime when inference cannot type them, and else from
+recorded assumptions (``trtlab.partition.boundary``: after a custom op that neither can type).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import onnx
 
 from trtlab.partition import DEFAULT_MIN_SIZE
+from trtlab.partition.boundary import boundary_types, value_info
 from trtlab.partition.support import NodeSupport
 
 SCHEMA_DIR = "trtlab.partition-dir/1"
@@ -138,6 +140,7 @@ def plan(model: onnx.ModelProto, support: list[NodeSupport], min_size: int = DEF
          fallback: str = FALLBACK, on_round=None) -> tuple[list[Segment], list[NodeSupport]]:
     """Segments for ``support``; with ``trt`` (a TrtModule) every TensorRT segment is re-parsed on its own."""
     graph = model.graph
+    types: dict = {}  # boundary types, each computed once (the model does not change between rounds)
     for _round in range(MAX_ROUNDS):
         labels = constant_labels(graph, [TRT if s.supported else fallback for s in support])
         grouped = group(graph, labels)
@@ -153,16 +156,20 @@ def plan(model: onnx.ModelProto, support: list[NodeSupport], min_size: int = DEF
             continue
         segments = [Segment(k, lab, ids) for k, (lab, ids) in enumerate(grouped)]
         boundaries(graph, segments)
-        if trt is None or not _reparse(model, segments, support, trt, on_round):
+        if trt is None or not _reparse(model, segments, support, trt, on_round, types):
             return segments, support
     raise RuntimeError("partition did not settle")  # pragma: no cover - each round moves nodes to the fallback
 
 
-def _reparse(model, segments, support, trt, on_round) -> bool:
-    """Parse each TensorRT segment alone; move refused nodes to the fallback. True when something moved."""
+def _reparse(model, segments, support, trt, on_round, types: dict) -> bool:
+    """Parse each TensorRT segment alone; move refused nodes to the fallback. True when something moved.
+    ``types`` caches boundary types across rounds."""
     from trtlab.partition.support import segment_parse_errors
 
-    types = boundary_types(model, [n for s in segments if s.supported for n in s.inputs + s.outputs])
+    names = [n for s in segments if s.supported for n in s.inputs + s.outputs]
+    new = [n for n in dict.fromkeys(names) if n not in types]
+    if new:
+        types.update(boundary_types(model, new))
     moved = False
     for seg in segments:
         if not seg.supported:
@@ -181,57 +188,6 @@ def _reparse(model, segments, support, trt, on_round) -> bool:
             s.reason = f"refused when its segment was parsed on its own: {message}"
             moved = True
     return moved
-
-
-def boundary_types(model: onnx.ModelProto, names: list[str], feeds: dict | None = None
-                   ) -> dict[str, tuple[int, list] | None]:
-    """name -> (elem_type, dims with None for unknown) from shape inference, else from an onnxruntime run."""
-    from trtlab.passes.graphutil import shape_facts
-
-    facts = shape_facts(model)
-    for vi in model.graph.input:
-        if vi.type.tensor_type.elem_type:
-            dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-                    for d in vi.type.tensor_type.shape.dim] if vi.type.tensor_type.HasField("shape") else None
-            facts[vi.name] = (vi.type.tensor_type.elem_type, dims)
-    out = {n: facts.get(n) for n in dict.fromkeys(names)}
-    missing = [n for n, f in out.items() if not f or f[1] is None]
-    if missing:
-        learned = _types_from_ort(model, missing, feeds)
-        for n, fact in learned.items():
-            if out.get(n) is None or out[n][1] is None:
-                out[n] = fact
-    return out
-
-
-def _types_from_ort(model: onnx.ModelProto, names: list[str], feeds: dict | None) -> dict:
-    """Run the model in onnxruntime with ``names`` exposed; dims of dynamic models stay symbolic (None)."""
-    from trtlab.backends import parse_spec
-    from trtlab.backends.onnxrt import OnnxrtBackend
-    from trtlab.errors import TrtlabError
-    from trtlab.inputs import plan_inputs, random_feeds
-
-    try:
-        plan_ = plan_inputs(model.graph, {}, {}, None)
-        dynamic = any(s.is_dynamic for s in plan_.specs) if hasattr(plan_, "specs") else False
-        feeds = feeds or random_feeds(plan_, 1, 0)
-        with OnnxrtBackend(parse_spec("onnxrt")) as be:
-            be.load(model, names)
-            values = be.run(feeds)
-    except (TrtlabError, Exception):  # the model does not run here: the caller leaves those tensors untyped
-        return {}
-    from onnx.helper import np_dtype_to_tensor_dtype
-
-    return {n: (np_dtype_to_tensor_dtype(v.dtype), [None] * v.ndim if dynamic else list(v.shape))
-            for n, v in values.items() if n in names}
-
-
-def value_info(name: str, fact) -> onnx.ValueInfoProto:
-    if not fact:
-        return onnx.ValueInfoProto(name=name)
-    elem, dims = fact
-    shape = None if dims is None else [d if d is not None else f"{name}_d{i}" for i, d in enumerate(dims)]
-    return onnx.helper.make_tensor_value_info(name, elem, shape)
 
 
 def segment_model(model: onnx.ModelProto, seg: Segment, types: dict) -> onnx.ModelProto:
