@@ -4,9 +4,12 @@ One FP32 run (the reference backend, every main-graph tensor exposed, in groups 
 output: the absolute maximum, values above the half format's maximum (overflow, or saturation at 65504), the
 fraction of non-zero values that flush to zero or land in subnormals, and the node's input shapes (long
 reductions: ReduceSum/Mean, Softmax, LayerNorm, MatMul/Gemm/Conv with a large K). Its weights: the fraction of
-non-zero values that become zero or subnormal, values clipped at 65504. One run of the all-half simulation on
-the same sample gives each tensor's relative error; what a node *introduces* is its output's error minus the
-largest error of its activation inputs. The score ranks the nodes; the reasons say why, in words.
+non-zero values that become zero or subnormal, values clipped at 65504. The same run carries a shadow copy of
+every half node fed the exact FP32 values of its inputs, rounded as the node alone in half would read them, with
+its outputs rounded as it would store them (``sim.local_model``): the relative error of the shadow's output is
+what the node *introduces* on its own, whatever runs before it (the layer-wise pass). One run of the all-half
+simulation on the same sample gives each tensor's accumulated relative error (``error``). The score ranks the
+nodes; the reasons say why, in words.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import onnx
 from onnx import numpy_helper
 
 from trtlab import backends
-from trtlab.mixed_precision.sim import FLOAT_TYPES, HalfPlan, round_array, simulate
+from trtlab.mixed_precision.sim import FLOAT_TYPES, HalfPlan, local_model, round_array, simulate
 
 LIMITS = {  # max finite, smallest normal, smallest subnormal
     "fp16": (65504.0, 2.0 ** -14, 2.0 ** -24),
@@ -58,8 +61,10 @@ class NodeRisk:
                 for k, v in asdict(self).items()}
 
 
-def tensor_groups(model: onnx.ModelProto, names: list[str], budget: int = GROUP_BYTES) -> list[list[str]]:
-    """``names`` split so that each group's tensors (shape-inferred sizes; unknown = 4 MB) fit ``budget``."""
+def tensor_groups(model: onnx.ModelProto, names: list[str], budget: int = GROUP_BYTES,
+                  copies: int = 2) -> list[list[str]]:
+    """``names`` split so that each group's tensors, ``copies`` of each (shape-inferred sizes; unknown = 4 MB),
+    fit ``budget``."""
     from trtlab.model import infer_shapes
 
     inferred, _ = infer_shapes(model)
@@ -72,11 +77,11 @@ def tensor_groups(model: onnx.ModelProto, names: list[str], budget: int = GROUP_
     used = 0
     for name in names:
         b = size.get(name, 4 << 20)
-        if groups[-1] and used + 2 * b > budget:
+        if groups[-1] and used + copies * b > budget:
             groups.append([])
             used = 0
         groups[-1].append(name)
-        used += 2 * b
+        used += copies * b
     return [g for g in groups if g]
 
 
@@ -98,22 +103,26 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
     maxv, normal, tiny = LIMITS[plan.precision]
     tensors = [o for n in model.graph.node for o in n.output if o and plan.types.get(o) in FLOAT_TYPES]
     sim = simulate(model, plan, frozenset())
+    local, shadows = local_model(model, plan)
+    own: dict[str, float] = {}  # tensor -> relative error its producer introduces on its own
     stats: dict[str, dict] = {}
     shapes: dict[str, tuple] = {k: tuple(v.shape) for k, v in feeds.items()}
     errors: dict[str, float] = {}
     for k, v in feeds.items():
         if v.dtype.kind == "f":
             errors[k] = rel_error(v, round_array(v, plan.precision))
-    groups = tensor_groups(model, tensors)
+    groups = tensor_groups(model, tensors, copies=3)
     for gi, group in enumerate(groups):
         if say:
             say(f"risk analysis: tensor group {gi + 1}/{len(groups)} ({len(group)} tensors)")
-        ref_vals = _run(model, ref_spec, group, feeds, counts)
+        ref_vals = _run(local, ref_spec, group + [shadows[n] for n in group if n in shadows], feeds, counts)
         sim_vals = _run(sim, ref_spec, group, feeds, counts)
         for name in group:
             if name not in ref_vals:
                 continue
             r = ref_vals.pop(name)
+            if shadows.get(name) in ref_vals:
+                own[name] = rel_error(r, ref_vals.pop(shadows[name]))
             shapes[name] = tuple(r.shape)
             stats[name] = _tensor_stats(r, maxv, normal, tiny)
             if name in sim_vals:
@@ -122,7 +131,7 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
     for t in inits.values():
         shapes[t.name] = tuple(t.dims)
     floats = set(plan.float_nodes)
-    return [_node_risk(n, plan, stats, shapes, errors, inits, maxv, normal) for n in model.graph.node
+    return [_node_risk(n, plan, stats, shapes, errors, own, inits, maxv, normal) for n in model.graph.node
             if n.name in floats]
 
 
@@ -144,7 +153,7 @@ def _tensor_stats(a: np.ndarray, maxv: float, normal: float, tiny: float) -> dic
             "subnormal": float(np.count_nonzero(nz < normal) / nz.size) if nz.size else 0.0}
 
 
-def _node_risk(node, plan, stats, shapes, errors, inits, maxv, normal) -> NodeRisk:
+def _node_risk(node, plan, stats, shapes, errors, own, inits, maxv, normal) -> NodeRisk:
     outs = [o for o in node.output if o in stats]
     risk = NodeRisk(node=node.name, op=node.op_type, half=node.name in plan.slots, tensor=outs[0] if outs else None)
     for o in outs:
@@ -158,11 +167,8 @@ def _node_risk(node, plan, stats, shapes, errors, inits, maxv, normal) -> NodeRi
     risk.reads_overflow = sum(s["overflow"] for s in read)
     risk.reads_subnormal = max((s["subnormal"] for s in read), default=0.0)
     risk.reduction, risk.cost = _reduction_and_cost(node, shapes)
-    out_err = max((errors.get(o, 0.0) for o in node.output if o in errors), default=None)
-    in_err = max((errors[i] for i in node.input if i in errors and i not in inits), default=0.0)
-    risk.error = out_err
-    if out_err is not None:
-        risk.introduced = 0.0 if math.isinf(in_err) else max(out_err - in_err, 0.0)
+    risk.error = max((errors.get(o, 0.0) for o in node.output if o in errors), default=None)
+    risk.introduced = max((own[o] for o in node.output if o in own), default=None)
     _score(risk, maxv, plan.precision)
     return risk
 

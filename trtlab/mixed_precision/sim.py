@@ -155,3 +155,50 @@ def _rounded_copy(name: str, inits: dict, plan: HalfPlan, half: int, new_nodes: 
     new_nodes.append(_cast(name, f"{dst}_h", half))
     new_nodes.append(_cast(f"{dst}_h", dst, elem))
     return dst
+
+
+LOCAL = f"{SUFFIX}local"
+
+
+def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """The FP32 model plus, for every planned node, a shadow copy that runs on the *exact* FP32 values of its
+    inputs, rounded as the node alone in half would read them, and whose outputs are rounded as it would store
+    them. One run measures each node's own error (the layer-wise pass); returns the model and, per original
+    output tensor, the name of its shadow."""
+    half = HALF[plan.precision]
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    inits = {t.name: t for t in g.initializer}
+    shadows: dict[str, str] = {}
+    rounded: dict[str, str] = {}
+    extra = []
+    for node in model.graph.node:
+        slots = plan.slots.get(node.name)
+        if not slots:
+            continue
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.name = f"{node.name}{LOCAL}"
+        for i in slots[0]:
+            name = node.input[i]
+            if name not in rounded:
+                rounded[name] = _rounded_copy(name, inits, plan, half, extra, g)
+            copy.input[i] = rounded[name]
+        casts = []
+        for i, name in enumerate(node.output):
+            if not name:
+                continue
+            if plan.types.get(name) not in FLOAT_TYPES:
+                copy.output[i] = f"{name}{LOCAL}"
+                continue
+            shadows[name] = f"{name}{LOCAL}"
+            if i in slots[1]:
+                copy.output[i] = f"{name}{LOCAL}_raw"
+                casts += [_cast(f"{name}{LOCAL}_raw", f"{name}{LOCAL}_h", half),
+                          _cast(f"{name}{LOCAL}_h", f"{name}{LOCAL}", plan.types[name])]
+            else:
+                copy.output[i] = f"{name}{LOCAL}"
+        extra += [copy, *casts]
+    g.node.extend(extra)
+    return out, shadows
