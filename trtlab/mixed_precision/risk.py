@@ -7,7 +7,11 @@ reductions: ReduceSum/Mean, Softmax, LayerNorm, MatMul/Gemm/Conv with a large K)
 non-zero values that become zero or subnormal, values clipped at 65504. The same run carries a shadow copy of
 every half node fed the exact FP32 values of its inputs, rounded as the node alone in half would read them, with
 its outputs rounded as it would store them (``sim.local_model``): the relative error of the shadow's output is
-what the node *introduces* on its own, whatever runs before it (the layer-wise pass). One run of the all-half
+what the node *introduces* on its own, whatever runs before it (the layer-wise pass). A second shadow rounds only
+the activations a node reads: that loss is its producers' half storage too (``x + 16`` stored in half loses what
+``- 16`` then reads), so a producer also carries the worst such loss among its half consumers (``consumers``)
+where it is several times what the producer introduces itself (cancellation): it then ranks beside them, and
+keeping the pair removes the loss. One run of the all-half
 simulation on the same sample gives each tensor's accumulated relative error (``error``). The score ranks the
 nodes; the reasons say why, in words.
 """
@@ -33,6 +37,7 @@ REDUCE_OPS = {"ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL
 LONG_REDUCTION = 1024
 LONG_DOT = 4096
 GROUP_BYTES = 512 << 20
+CANCEL = 4  # a consumer losing this many times what the producer introduces: cancellation (x + 16 - 16)
 
 
 @dataclass
@@ -51,13 +56,15 @@ class NodeRisk:
     reads_overflow: int = 0  # values above the maximum in its activation inputs (FP32 run)
     reads_subnormal: float = 0.0
     error: float | None = None  # relative RMS error of its output in the all-half simulation
-    introduced: float | None = None
+    introduced: float | None = None  # relative error of its output with exact inputs, itself alone in half
+    consumers: float | None = None  # worst relative error its half consumers get from reading its output in half
     cost: float = 0.0  # multiply-adds (Conv/MatMul/Gemm) or output elements
     score: float = 0.0
     reasons: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) and k != "introduced" else v)
+        infinite_ok = ("introduced", "consumers")
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) and k not in infinite_ok else v)
                 for k, v in asdict(self).items()}
 
 
@@ -103,19 +110,21 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
     maxv, normal, tiny = LIMITS[plan.precision]
     tensors = [o for n in model.graph.node for o in n.output if o and plan.types.get(o) in FLOAT_TYPES]
     sim = simulate(model, plan, frozenset())
-    local, shadows = local_model(model, plan)
+    local, shadows, reads = local_model(model, plan)
     own: dict[str, float] = {}  # tensor -> relative error its producer introduces on its own
+    read: dict[str, float] = {}  # tensor -> relative error its producer gets from rounding what it reads
     stats: dict[str, dict] = {}
     shapes: dict[str, tuple] = {k: tuple(v.shape) for k, v in feeds.items()}
     errors: dict[str, float] = {}
     for k, v in feeds.items():
         if v.dtype.kind == "f":
             errors[k] = rel_error(v, round_array(v, plan.precision))
-    groups = tensor_groups(model, tensors, copies=3)
+    groups = tensor_groups(model, tensors, copies=4)
     for gi, group in enumerate(groups):
         if say:
             say(f"risk analysis: tensor group {gi + 1}/{len(groups)} ({len(group)} tensors)")
-        ref_vals = _run(local, ref_spec, group + [shadows[n] for n in group if n in shadows], feeds, counts)
+        extra = [m[n] for n in group for m in (shadows, reads) if n in m]
+        ref_vals = _run(local, ref_spec, group + extra, feeds, counts)
         sim_vals = _run(sim, ref_spec, group, feeds, counts)
         for name in group:
             if name not in ref_vals:
@@ -123,6 +132,8 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
             r = ref_vals.pop(name)
             if shadows.get(name) in ref_vals:
                 own[name] = rel_error(r, ref_vals.pop(shadows[name]))
+            if reads.get(name) in ref_vals:
+                read[name] = rel_error(r, ref_vals.pop(reads[name]))
             shapes[name] = tuple(r.shape)
             stats[name] = _tensor_stats(r, maxv, normal, tiny)
             if name in sim_vals:
@@ -131,8 +142,22 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
     for t in inits.values():
         shapes[t.name] = tuple(t.dims)
     floats = set(plan.float_nodes)
-    return [_node_risk(n, plan, stats, shapes, errors, own, inits, maxv, normal) for n in model.graph.node
+    consumers = _consumer_read(model, plan, read)
+    return [_node_risk(n, plan, stats, shapes, errors, own, consumers, inits, maxv, normal) for n in model.graph.node
             if n.name in floats]
+
+
+def _consumer_read(model, plan: HalfPlan, read: dict[str, float]) -> dict[str, float]:
+    """Per tensor: the worst relative error a half consumer's output gets from rounding its reads."""
+    worst: dict[str, float] = {}
+    for node in model.graph.node:
+        slots = plan.slots.get(node.name)
+        err = max((read[o] for o in node.output if o in read), default=None)
+        if not slots or err is None:
+            continue
+        for i in slots[0]:
+            worst[node.input[i]] = max(worst.get(node.input[i], 0.0), err)
+    return worst
 
 
 def _run(model, spec, names, feeds, counts) -> dict:
@@ -153,7 +178,7 @@ def _tensor_stats(a: np.ndarray, maxv: float, normal: float, tiny: float) -> dic
             "subnormal": float(np.count_nonzero(nz < normal) / nz.size) if nz.size else 0.0}
 
 
-def _node_risk(node, plan, stats, shapes, errors, own, inits, maxv, normal) -> NodeRisk:
+def _node_risk(node, plan, stats, shapes, errors, own, consumers, inits, maxv, normal) -> NodeRisk:
     outs = [o for o in node.output if o in stats]
     risk = NodeRisk(node=node.name, op=node.op_type, half=node.name in plan.slots, tensor=outs[0] if outs else None)
     for o in outs:
@@ -169,6 +194,8 @@ def _node_risk(node, plan, stats, shapes, errors, own, inits, maxv, normal) -> N
     risk.reduction, risk.cost = _reduction_and_cost(node, shapes)
     risk.error = max((errors.get(o, 0.0) for o in node.output if o in errors), default=None)
     risk.introduced = max((own[o] for o in node.output if o in own), default=None)
+    if risk.half:
+        risk.consumers = max((consumers[o] for o in node.output if o in consumers), default=None)
     _score(risk, maxv, plan.precision)
     return risk
 
@@ -239,12 +266,17 @@ def _score(r: NodeRisk, maxv: float, precision: str) -> None:
     if r.op in ("Pow", "Exp"):
         score += 0.05
         reasons.append(f"{r.op} amplifies relative error")
-    if r.introduced is not None and r.introduced > 0:
-        if math.isinf(r.introduced):
-            score += 1000
-            reasons.append("introduces non-finite values")
-        else:
-            score += 100 * r.introduced
-            if r.introduced >= 1e-3:
-                reasons.append(f"introduces {r.introduced:.2%} relative error")
+    own, via = r.introduced or 0.0, r.consumers or 0.0
+    if via < CANCEL * own:
+        via = 0.0  # its consumers lose about what it loses itself: no reason to rank it above its own error
+    if math.isinf(own) or math.isinf(via):
+        score += 1000
+        reasons.append("introduces non-finite values" if math.isinf(own) else
+                       "its half consumers get non-finite values reading its output in half")
+    elif own > 0 or via > 0:
+        score += 100 * max(own, via)
+        if own >= 1e-3:
+            reasons.append(f"introduces {own:.2%} relative error")
+        if via >= 1e-3:
+            reasons.append(f"its half consumers lose {via:.2%} reading its output in half")
     r.score = score

@@ -158,47 +158,56 @@ def _rounded_copy(name: str, inits: dict, plan: HalfPlan, half: int, new_nodes: 
 
 
 LOCAL = f"{SUFFIX}local"
+READ = f"{SUFFIX}read"
 
 
-def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto, dict[str, str]]:
-    """The FP32 model plus, for every planned node, a shadow copy that runs on the *exact* FP32 values of its
-    inputs, rounded as the node alone in half would read them, and whose outputs are rounded as it would store
-    them. One run measures each node's own error (the layer-wise pass); returns the model and, per original
-    output tensor, the name of its shadow."""
+def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto, dict[str, str], dict[str, str]]:
+    """The FP32 model plus, for every planned node, two shadow copies that run on the *exact* FP32 values of its
+    inputs: ``local`` reads them rounded as the node alone in half would (weights too) and stores its outputs
+    rounded; ``read`` rounds only the activations it reads (what its producers' half storage costs it). One run
+    measures each node's own error (the layer-wise pass). Returns the model and, per original output tensor, the
+    names of its local and read shadows."""
     half = HALF[plan.precision]
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
     inits = {t.name: t for t in g.initializer}
     shadows: dict[str, str] = {}
+    reads: dict[str, str] = {}
     rounded: dict[str, str] = {}
     extra = []
     for node in model.graph.node:
         slots = plan.slots.get(node.name)
         if not slots:
             continue
-        copy = onnx.NodeProto()
-        copy.CopyFrom(node)
-        copy.name = f"{node.name}{LOCAL}"
         for i in slots[0]:
-            name = node.input[i]
-            if name not in rounded:
-                rounded[name] = _rounded_copy(name, inits, plan, half, extra, g)
-            copy.input[i] = rounded[name]
-        casts = []
-        for i, name in enumerate(node.output):
-            if not name:
-                continue
-            if plan.types.get(name) not in FLOAT_TYPES:
-                copy.output[i] = f"{name}{LOCAL}"
-                continue
-            shadows[name] = f"{name}{LOCAL}"
-            if i in slots[1]:
-                copy.output[i] = f"{name}{LOCAL}_raw"
-                casts += [_cast(f"{name}{LOCAL}_raw", f"{name}{LOCAL}_h", half),
-                          _cast(f"{name}{LOCAL}_h", f"{name}{LOCAL}", plan.types[name])]
-            else:
-                copy.output[i] = f"{name}{LOCAL}"
-        extra += [copy, *casts]
+            if node.input[i] not in rounded:
+                rounded[node.input[i]] = _rounded_copy(node.input[i], inits, plan, half, extra, g)
+        extra += _shadow(node, slots, plan, rounded, LOCAL, True, shadows)
+        if any(node.input[i] not in inits for i in slots[0]):
+            read_rounded = {n: r for n, r in rounded.items() if n not in inits}
+            extra += _shadow(node, (slots[0], []), plan, read_rounded, READ, False, reads)
     g.node.extend(extra)
-    return out, shadows
+    return out, shadows, reads
+
+
+def _shadow(node, slots, plan: HalfPlan, rounded: dict, tag: str, store_half: bool, names: dict) -> list:
+    half = HALF[plan.precision]
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    copy.name = f"{node.name}{tag}"
+    for i in slots[0]:
+        copy.input[i] = rounded.get(node.input[i], node.input[i])
+    casts = []
+    for i, name in enumerate(node.output):
+        if not name:
+            continue
+        copy.output[i] = f"{name}{tag}"
+        if plan.types.get(name) not in FLOAT_TYPES:
+            continue
+        names[name] = f"{name}{tag}"
+        if store_half and i in slots[1]:
+            copy.output[i] = f"{name}{tag}_raw"
+            casts += [_cast(f"{name}{tag}_raw", f"{name}{tag}_h", half),
+                      _cast(f"{name}{tag}_h", f"{name}{tag}", plan.types[name])]
+    return [copy, *casts]
