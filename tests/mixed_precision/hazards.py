@@ -87,7 +87,8 @@ def spread_error_model(harmless: int = 120, loud: int = 3, offset: float = 16.0,
         nodes.append(helper.make_node("Sub", [f"up_{k}", f"offset_{k}"], [f"down_{k}"], name=f"loud_down_{k}"))
         x = f"down_{k}"
     nodes.append(helper.make_node("Identity", [x], ["y"], name="out"))
-    graph = helper.make_graph(nodes, "spread_error", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, WIDTH])],
+    graph = helper.make_graph(nodes, "spread_error",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, WIDTH])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, WIDTH])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
