@@ -68,6 +68,21 @@ class NodeRisk:
                 for k, v in asdict(self).items()}
 
 
+HAZARD = 100.0  # a score this high: overflow, non-finite values or clipped weights
+
+
+def search_order(risks: list[NodeRisk], graph_order: dict[str, int]) -> list[str]:
+    """The half nodes in the order the search keeps them in FP32: hazards first (by score), then by score per
+    unit of compute (multiply-adds): where error is spread over every layer, the cheap nodes that carry it are
+    kept before the Convs whose FP16 share the result is measured by."""
+    def key(r: NodeRisk):
+        if r.score >= HAZARD:
+            return (0, -r.score, graph_order[r.node])
+        return (1, -r.score / max(r.cost, 1.0), graph_order[r.node])
+
+    return [r.node for r in sorted((r for r in risks if r.half), key=key)]
+
+
 def tensor_groups(model: onnx.ModelProto, names: list[str], budget: int = GROUP_BYTES,
                   copies: int = 2) -> list[list[str]]:
     """``names`` split so that each group's tensors, ``copies`` of each (shape-inferred sizes; unknown = 4 MB),

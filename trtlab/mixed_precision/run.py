@@ -10,7 +10,7 @@ from pathlib import Path
 
 from trtlab import weights
 from trtlab.mixed_precision.evaluate import Evaluator, Goal
-from trtlab.mixed_precision.risk import analyze
+from trtlab.mixed_precision.risk import analyze, search_order
 from trtlab.mixed_precision.search import search
 from trtlab.mixed_precision.sim import half_set, name_nodes, plan_half
 
@@ -85,7 +85,6 @@ def run_precision(loaded, precision: str, target: str, ref: str, goal: Goal, sam
         say(f"risk analysis: {len(plan.float_nodes)} float node(s), {len(plan.slots)} run in {precision}")
     risks = analyze(model, plan, search_set[0], ref_spec, counts, say)
     order = {n.name: i for i, n in enumerate(model.graph.node)}
-    ranked = sorted((r for r in risks if r.half), key=lambda r: (-r.score, order[r.node]))
     by_node = {r.node: r for r in risks}
     cost_total = sum(r.cost for r in risks) or 1.0
     ev = Evaluator(model, plan, goal, {"search": search_set, "holdout": held}, ref_spec, parse_spec(ref), real,
@@ -95,7 +94,8 @@ def run_precision(loaded, precision: str, target: str, ref: str, goal: Goal, sam
         outcome = None
         kept: list[str] = []
     else:
-        outcome = search(ev, [r.node for r in ranked], max_evaluations, say, max_seconds)
+        outcome = search(ev, search_order(risks, order), max_evaluations, say, max_seconds,
+                         {r.node: r.cost for r in risks}, t_analysis)
         kept = sorted(outcome.kept, key=lambda n: order[n])
     t_search = time.perf_counter() - start - t_analysis
     before = ev.evaluate([], "holdout", "held-out: all half")

@@ -6,11 +6,15 @@
    measured by the layer-wise pass of the risk analysis) until the goal holds on the search samples; then
    bisect the prefix length between the last failing and the first passing size.
 3. Pruning: drop chunks of the kept set (halves, quarters, ..., lowest-ranked first, while a pass removes
-   something) whenever the goal still holds without them; then single-node passes, repeated until none is
-   removed, so every node left is necessary: removing any one of them misses the goal on the search samples.
-``max_evaluations`` and ``max_seconds`` bound the work; a search stopped by them during pruning says so
-(``complete`` false) and returns the smallest set reached so far (every set it returns met the goal on every
-search sample).
+   something) whenever the goal still holds without them; then single-node passes, the most compute first (a
+   Conv returned to half raises the FP16 share, a Relu barely does: a search stopped by its budget has spent it
+   where it pays), repeated until none is removed, so every node left is necessary: removing any one of them
+   misses the goal on the search samples.
+``max_evaluations`` bounds the work, ``max_seconds`` the search time (growth is never cut by time: it takes about
+2 log2(candidates) steps). Without ``max_seconds``, pruning may take as long as the risk analysis and growth took
+together (``spent_before`` + growth), at least ``MIN_PRUNE_S``: it refines a set that already meets the goal, so by
+default it at most doubles the time to that first answer. A search stopped during pruning says so (``complete``
+false) and returns the smallest set reached so far (every set it returns met the goal on every search sample).
 """
 
 from __future__ import annotations
@@ -34,15 +38,20 @@ class _Budget(Exception):
     pass
 
 
+MIN_PRUNE_S = 10.0
+
+
 def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=None,
-           max_seconds: float | None = None) -> SearchOutcome:
+           max_seconds: float | None = None, cost: dict[str, float] | None = None,
+           spent_before: float = 0.0) -> SearchOutcome:
     start = time.monotonic()
+    deadline: list = []  # set when pruning starts: (seconds since start, what the note says)
 
     def spent() -> str | None:
         if ev.counts["evaluations"] >= max_evaluations:
             return "--max-evaluations"
-        if max_seconds is not None and time.monotonic() - start >= max_seconds:
-            return f"--max-seconds ({max_seconds:g} s)"
+        if deadline and time.monotonic() - start >= deadline[0]:
+            return deadline[1]
         return None
 
     def test(keep: list[str], step: str) -> bool:
@@ -65,12 +74,19 @@ def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=Non
     if found is None:
         return _best(ev, False, "no keep-set meets the goal, not even every candidate in FP32")
     progress = [found]
+    if max_seconds is not None:
+        deadline[:] = [max_seconds, f"--max-seconds ({max_seconds:g} s)"]
+    else:
+        budget = max(MIN_PRUNE_S, spent_before + time.monotonic() - start)
+        deadline[:] = [time.monotonic() - start + budget,
+                       f"its default time budget ({budget:.0f} s, as long as the analysis and growth took; "
+                       "--max-seconds sets it)"]
     try:
-        kept, complete, note = _prune(test, found, progress), True, ""
+        kept, complete, note = _prune(test, found, progress, cost or {}), True, ""
     except _Budget as b:
         kept, complete = progress[-1], False
         note = (f"pruning stopped at {b} after {ev.counts['evaluations']} evaluations with {len(kept)} node(s) "
-                "kept: some may be unnecessary (raise the limit to prune further)")
+                "kept: some may be unnecessary (raise the limit to prune further; --max-seconds inf: no time limit)")
     return SearchOutcome(kept, True, complete, ev.memo[(frozenset(kept), "search")], note)
 
 
@@ -93,7 +109,7 @@ def _grow(test, ranked: list[str]) -> list[str] | None:
     return ranked[:hi]
 
 
-def _prune(test, kept: list[str], progress: list) -> list[str]:
+def _prune(test, kept: list[str], progress: list, cost: dict[str, float]) -> list[str]:
     chunk = max(1, len(kept) // 2)
     while chunk > 1:  # chunks while they pay: a pass that removes nothing sends the search to single nodes
         before = len(kept)
@@ -101,9 +117,14 @@ def _prune(test, kept: list[str], progress: list) -> list[str]:
         if len(kept) == before:
             break
         chunk //= 2
-    while True:  # single nodes, until a whole pass removes nothing
+    while True:  # single nodes, the most compute first (then the lowest-ranked), until a pass removes none
         before = len(kept)
-        kept = _drop_pass(test, kept, 1, progress)
+        rank = {n: i for i, n in enumerate(kept)}
+        for node in sorted(kept, key=lambda n: (-cost.get(n, 0.0), -rank[n])):
+            trial = [n for n in kept if n != node]
+            if test(trial, f"prune {node}"):
+                kept = trial
+                progress.append(kept)
         if len(kept) == before:
             return kept
 
@@ -113,8 +134,7 @@ def _drop_pass(test, kept: list[str], chunk: int, progress: list) -> list[str]:
     while i > 0:  # from the end: the lowest-ranked nodes go first
         start = max(0, i - chunk)
         trial = kept[:start] + kept[i:]
-        label = f"prune {i - start} node(s)" if chunk > 1 else f"prune {kept[start]}"
-        if trial != kept and test(trial, label):
+        if trial != kept and test(trial, f"prune {i - start} node(s)"):
             kept = trial
             progress.append(kept)
         i = start
