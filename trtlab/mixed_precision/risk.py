@@ -125,30 +125,27 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
     maxv, normal, tiny = LIMITS[plan.precision]
     tensors = [o for n in model.graph.node for o in n.output if o and plan.types.get(o) in FLOAT_TYPES]
     sim = simulate(model, plan, frozenset())
-    local, shadows, reads = local_model(model, plan)
-    own: dict[str, float] = {}  # tensor -> relative error its producer introduces on its own
-    read: dict[str, float] = {}  # tensor -> relative error its producer gets from rounding what it reads
+    local, own_sums, read_sums = local_model(model, plan)
+    scalars = sorted({n for pair in list(own_sums.values()) + list(read_sums.values()) for n in pair})
+    sums = _run(local, ref_spec, scalars, feeds, counts) if scalars else {}
+    own = {t: _ratio(sums, pair) for t, pair in own_sums.items()}  # relative error its producer introduces alone
+    read = {t: _ratio(sums, pair) for t, pair in read_sums.items()}  # its producer's loss from rounding its reads
     stats: dict[str, dict] = {}
     shapes: dict[str, tuple] = {k: tuple(v.shape) for k, v in feeds.items()}
     errors: dict[str, float] = {}
     for k, v in feeds.items():
         if v.dtype.kind == "f":
             errors[k] = rel_error(v, round_array(v, plan.precision))
-    groups = tensor_groups(model, tensors, copies=4)
+    groups = tensor_groups(model, tensors)
     for gi, group in enumerate(groups):
         if say:
             say(f"risk analysis: tensor group {gi + 1}/{len(groups)} ({len(group)} tensors)")
-        extra = [m[n] for n in group for m in (shadows, reads) if n in m]
-        ref_vals = _run(local, ref_spec, group + extra, feeds, counts)
+        ref_vals = _run(model, ref_spec, group, feeds, counts)
         sim_vals = _run(sim, ref_spec, group, feeds, counts)
         for name in group:
             if name not in ref_vals:
                 continue
             r = ref_vals.pop(name)
-            if shadows.get(name) in ref_vals:
-                own[name] = rel_error(r, ref_vals.pop(shadows[name]))
-            if reads.get(name) in ref_vals:
-                read[name] = rel_error(r, ref_vals.pop(reads[name]))
             shapes[name] = tuple(r.shape)
             stats[name] = _tensor_stats(r, maxv, normal, tiny)
             if name in sim_vals:
@@ -173,6 +170,16 @@ def _consumer_read(model, plan: HalfPlan, read: dict[str, float]) -> dict[str, f
         for i in slots[0]:
             worst[node.input[i]] = max(worst.get(node.input[i], 0.0), err)
     return worst
+
+
+def _ratio(sums: dict, pair: tuple[str, str]) -> float:
+    """sqrt(error sum of squares / reference sum of squares); non-finite error: infinite."""
+    num, den = (float(np.asarray(sums[n])) for n in pair)
+    if not math.isfinite(num):
+        return math.inf
+    if den > 0 and math.isfinite(den):
+        return math.sqrt(num / den)
+    return 0.0 if num == 0 else math.inf
 
 
 def _run(model, spec, names, feeds, counts) -> dict:

@@ -161,12 +161,13 @@ LOCAL = f"{SUFFIX}local"
 READ = f"{SUFFIX}read"
 
 
-def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto, dict[str, str], dict[str, str]]:
+def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto, dict, dict]:
     """The FP32 model plus, for every planned node, two shadow copies that run on the *exact* FP32 values of its
     inputs: ``local`` reads them rounded as the node alone in half would (weights too) and stores its outputs
-    rounded; ``read`` rounds only the activations it reads (what its producers' half storage costs it). One run
-    measures each node's own error (the layer-wise pass). Returns the model and, per original output tensor, the
-    names of its local and read shadows."""
+    rounded; ``read`` rounds only the activations it reads (what its producers' half storage costs it). Each
+    shadow output is compared in the graph (sums of squares in double: scalars, so one run covers every node
+    without exposing a tensor). Returns the model and, per original output tensor, the names of the
+    (error, reference) sums of squares of its local and read shadows (the layer-wise pass)."""
     half = HALF[plan.precision]
     out = onnx.ModelProto()
     out.CopyFrom(model)
@@ -187,8 +188,25 @@ def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto
         if any(node.input[i] not in inits for i in slots[0]):
             read_rounded = {n: r for n, r in rounded.items() if n not in inits}
             extra += _shadow(node, (slots[0], []), plan, read_rounded, READ, False, reads)
+    sums: dict[str, str] = {}
+    own = {t: _sq_error(t, s, sums, extra) for t, s in shadows.items()}
+    read = {t: _sq_error(t, s, sums, extra) for t, s in reads.items()}
     g.node.extend(extra)
-    return out, shadows, reads
+    return out, own, read
+
+
+def _sq_error(ref: str, other: str, sums: dict, nodes: list) -> tuple[str, str]:
+    """Nodes for sum((other - ref)^2) and sum(ref^2), in double; the two scalar names."""
+    def sum_sq(src: str, dst: str) -> str:
+        nodes.append(_cast(src, f"{dst}_d", TensorProto.DOUBLE))
+        nodes.append(onnx.helper.make_node("ReduceSumSquare", [f"{dst}_d"], [dst], keepdims=0, name=f"{dst}_sum"))
+        return dst
+
+    diff = f"{other}_diff"
+    nodes.append(onnx.helper.make_node("Sub", [other, ref], [diff], name=f"{diff}_sub"))
+    if ref not in sums:
+        sums[ref] = sum_sq(ref, f"{ref}{SUFFIX}ref_ss")
+    return sum_sq(diff, f"{diff}_ss"), sums[ref]
 
 
 def _shadow(node, slots, plan: HalfPlan, rounded: dict, tag: str, store_half: bool, names: dict) -> list:
