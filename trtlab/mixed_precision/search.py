@@ -2,9 +2,9 @@
 
 1. All half, judged on every search sample: if the goal holds with nothing kept, the search is over. Otherwise
    later steps judge the samples worst first and stop at the first miss (a failing step costs about one run).
-2. Growth: keep the top 1, 2, 4, ... candidates of the ranking (risk score: what each node introduces on its own,
-   measured by the layer-wise pass of the risk analysis) until the goal holds on the search samples; then
-   bisect the prefix length between the last failing and the first passing size.
+2. Growth: keep the top 1, 2, 4, 8 candidates of the search order (``risk.search_order``) and then all of them
+   until the goal holds on the search samples; then bisect the prefix length between the last failing and the
+   first passing size.
 3. Pruning: drop chunks of the kept set (halves, quarters, ..., lowest-ranked first, while a pass removes
    something) whenever the goal still holds without them; then single-node passes, the most compute first (a
    Conv returned to half raises the FP16 share, a Relu barely does: a search stopped by its budget has spent it
@@ -90,6 +90,9 @@ def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=Non
     return SearchOutcome(kept, True, complete, ev.memo[(frozenset(kept), "search")], note)
 
 
+GALLOP = 8  # growth doubles up to this prefix, then bisects up to every candidate
+
+
 def _grow(test, ranked: list[str]) -> list[str] | None:
     k, last_fail = 1, 0
     while True:
@@ -98,7 +101,8 @@ def _grow(test, ranked: list[str]) -> list[str] | None:
             break
         if k == len(ranked):
             return None
-        last_fail, k = k, k * 2
+        # a few hazards need a short prefix; past that the error is spread and the prefix long: bisect at once
+        last_fail, k = k, (k * 2 if k < GALLOP else len(ranked))
     lo, hi = last_fail, k  # ranked[:lo] fails, ranked[:hi] passes
     while hi - lo > 1:
         mid = (lo + hi) // 2
