@@ -11,9 +11,10 @@
    where it pays), repeated until none is removed, so every node left is necessary: removing any one of them
    misses the goal on the search samples.
 ``max_evaluations`` bounds the work, ``max_seconds`` the search time (growth is never cut by time: it takes about
-2 log2(candidates) steps). Without ``max_seconds``, pruning may take as long as the risk analysis and growth took
-together (``spent_before`` + growth), at least ``MIN_PRUNE_S``: it refines a set that already meets the goal, so by
-default it at most doubles the time to that first answer. A search stopped during pruning says so (``complete``
+2 log2(candidates) steps). Without ``max_seconds``, pruning may take half as long as the risk analysis and growth
+took together (``spent_before`` + growth), at least ``MIN_PRUNE_S``: it refines a set that already meets the goal
+(most compute first, so the FP16 share rises fastest at its start), and by default it adds at most half the time
+that first answer took. A search stopped during pruning says so (``complete``
 false) and returns the smallest set reached so far (every set it returns met the goal on every search sample).
 """
 
@@ -38,7 +39,8 @@ class _Budget(Exception):
     pass
 
 
-MIN_PRUNE_S = 10.0
+MIN_PRUNE_S = 5.0
+PRUNE_SHARE = 0.5  # default pruning time: this share of the time the first answer took (analysis + growth)
 
 
 def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=None,
@@ -77,9 +79,9 @@ def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=Non
     if max_seconds is not None:
         deadline[:] = [max_seconds, f"--max-seconds ({max_seconds:g} s)"]
     else:
-        budget = max(MIN_PRUNE_S, spent_before + time.monotonic() - start)
+        budget = max(MIN_PRUNE_S, PRUNE_SHARE * (spent_before + time.monotonic() - start))
         deadline[:] = [time.monotonic() - start + budget,
-                       f"its default time budget ({budget:.0f} s, as long as the analysis and growth took; "
+                       f"its default time budget ({budget:.0f} s, half the time the analysis and growth took; "
                        "--max-seconds sets it)"]
     try:
         kept, complete, note = _prune(test, found, progress, cost or {}), True, ""
