@@ -11,9 +11,9 @@ what the node *introduces* on its own, whatever runs before it (the layer-wise p
 the activations a node reads: that loss is its producers' half storage too (``x + 16`` stored in half loses what
 ``- 16`` then reads), so a producer also carries the worst such loss among its half consumers (``consumers``)
 where it is several times what the producer introduces itself (cancellation): it then ranks beside them, and
-keeping the pair removes the loss. One run of the all-half
-simulation on the same sample gives each tensor's accumulated relative error (``error``). The score ranks the
-nodes; the reasons say why, in words.
+keeping the pair removes the loss. The all-half simulation, added to the same run (its tensors renamed, errors
+summed in the graph), gives each tensor's accumulated relative error (``error``). The score ranks the nodes; the
+reasons say why, in words.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import onnx
 from onnx import numpy_helper
 
 from trtlab import backends
-from trtlab.mixed_precision.sim import FLOAT_TYPES, HalfPlan, local_model, round_array, simulate
+from trtlab.mixed_precision.sim import FLOAT_TYPES, HalfPlan, add_all_half, local_model, round_array
 
 LIMITS = {  # max finite, smallest normal, smallest subnormal
     "fp16": (65504.0, 2.0 ** -14, 2.0 ** -24),
@@ -124,32 +124,29 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
     """Rank the main-graph float nodes of ``model`` by FP16/BF16 risk (see the module docstring)."""
     maxv, normal, tiny = LIMITS[plan.precision]
     tensors = [o for n in model.graph.node for o in n.output if o and plan.types.get(o) in FLOAT_TYPES]
-    sim = simulate(model, plan, frozenset())
     local, own_sums, read_sums = local_model(model, plan)
-    scalars = sorted({n for pair in list(own_sums.values()) + list(read_sums.values()) for n in pair})
-    sums = _run(local, ref_spec, scalars, feeds, counts) if scalars else {}
+    acc_sums = add_all_half(local, model, plan)
+    pairs = list(own_sums.values()) + list(read_sums.values()) + list(acc_sums.values())
+    sums = _run(local, ref_spec, sorted({n for pair in pairs for n in pair}), feeds, counts) if pairs else {}
     own = {t: _ratio(sums, pair) for t, pair in own_sums.items()}  # relative error its producer introduces alone
     read = {t: _ratio(sums, pair) for t, pair in read_sums.items()}  # its producer's loss from rounding its reads
+    errors = {t: _ratio(sums, pair) for t, pair in acc_sums.items()}  # accumulated, everything in half
     stats: dict[str, dict] = {}
     shapes: dict[str, tuple] = {k: tuple(v.shape) for k, v in feeds.items()}
-    errors: dict[str, float] = {}
     for k, v in feeds.items():
         if v.dtype.kind == "f":
             errors[k] = rel_error(v, round_array(v, plan.precision))
-    groups = tensor_groups(model, tensors)
+    groups = tensor_groups(model, tensors, copies=1)  # only the FP32 values are held: the errors are sums
     for gi, group in enumerate(groups):
         if say:
             say(f"risk analysis: tensor group {gi + 1}/{len(groups)} ({len(group)} tensors)")
         ref_vals = _run(model, ref_spec, group, feeds, counts)
-        sim_vals = _run(sim, ref_spec, group, feeds, counts)
         for name in group:
             if name not in ref_vals:
                 continue
             r = ref_vals.pop(name)
             shapes[name] = tuple(r.shape)
             stats[name] = _tensor_stats(r, maxv, normal, tiny)
-            if name in sim_vals:
-                errors[name] = rel_error(r, sim_vals.pop(name))
     inits = {t.name: t for t in model.graph.initializer}
     for t in inits.values():
         shapes[t.name] = tuple(t.dims)

@@ -195,6 +195,41 @@ def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto
     return out, own, read
 
 
+SIM = f"{SUFFIX}sim"
+
+
+def add_all_half(combined: onnx.ModelProto, model: onnx.ModelProto, plan: HalfPlan) -> dict[str, tuple[str, str]]:
+    """Add the all-half simulation of ``model`` to ``combined`` (a model that computes ``model``'s tensors under
+    their own names, e.g. ``local_model``'s), its tensors renamed, with the (error, reference) sums of squares of
+    every float tensor: the error each tensor has accumulated when everything runs in half, in the same run."""
+    sim = simulate(model, plan, frozenset())
+    g = combined.graph
+    produced = {o for n in sim.graph.node for o in n.output if o}
+    have = {t.name for t in g.initializer}
+    g.initializer.extend(t for t in sim.graph.initializer if t.name not in have)
+    nodes = []
+    for node in sim.graph.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.name = f"{node.name}{SIM}"
+        for i, name in enumerate(node.input):
+            if name in produced:
+                copy.input[i] = f"{name}{SIM}"
+        for i, name in enumerate(node.output):
+            if name:
+                copy.output[i] = f"{name}{SIM}"
+        nodes.append(copy)
+    done = {o for n in g.node for o in n.output}
+    sums = {t: f"{t}{SUFFIX}ref_ss" for t in produced if f"{t}{SUFFIX}ref_ss" in done}  # local_model's
+    errors = {}
+    for node in model.graph.node:
+        for name in node.output:
+            if name and plan.types.get(name) in FLOAT_TYPES and name in produced:
+                errors[name] = _sq_error(name, f"{name}{SIM}", sums, nodes)
+    g.node.extend(nodes)
+    return errors
+
+
 def _sq_error(ref: str, other: str, sums: dict, nodes: list) -> tuple[str, str]:
     """Nodes for sum((other - ref)^2) and sum(ref^2), in double; the two scalar names."""
     def sum_sq(src: str, dst: str) -> str:
