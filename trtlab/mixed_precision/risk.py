@@ -26,7 +26,7 @@ import onnx
 from onnx import numpy_helper
 
 from trtlab import backends
-from trtlab.mixed_precision.sim import FLOAT_TYPES, HalfPlan, add_all_half, local_model, round_array
+from trtlab.mixed_precision.sim import FLOAT_TYPES, HalfPlan, add_all_half, interleave, local_model, round_array
 
 LIMITS = {  # max finite, smallest normal, smallest subnormal
     "fp16": (65504.0, 2.0 ** -14, 2.0 ** -24),
@@ -126,6 +126,7 @@ def analyze(model: onnx.ModelProto, plan: HalfPlan, feeds: dict, ref_spec, count
     tensors = [o for n in model.graph.node for o in n.output if o and plan.types.get(o) in FLOAT_TYPES]
     local, own_sums, read_sums = local_model(model, plan)
     acc_sums = add_all_half(local, model, plan)
+    interleave(local, len(model.graph.node))
     pairs = list(own_sums.values()) + list(read_sums.values()) + list(acc_sums.values())
     sums = _run(local, ref_spec, sorted({n for pair in pairs for n in pair}), feeds, counts) if pairs else {}
     own = {t: _ratio(sums, pair) for t, pair in own_sums.items()}  # relative error its producer introduces alone

@@ -230,6 +230,27 @@ def add_all_half(combined: onnx.ModelProto, model: onnx.ModelProto, plan: HalfPl
     return errors
 
 
+def interleave(model: onnx.ModelProto, originals: int) -> None:
+    """Move each node after the first ``originals`` (added copies, error sums) to just after the original node
+    its inputs wait for (an all-half copy: after its original), keeping a topological order: onnxruntime then
+    frees each original tensor soon after its last reader instead of holding every tensor until copies appended
+    at the end have run (road_segmentation_adas: peak 2.1 GB instead of 2.4 GB)."""
+    g = model.graph
+    anchor = {n.name: i for i, n in enumerate(g.node[:originals])}
+    ready: dict[str, int] = {}
+    keyed = []
+    for i, node in enumerate(g.node):
+        pos = i if i < originals else max((ready.get(t, -1) for t in node.input if t), default=-1)
+        if i >= originals and node.name.endswith(SIM):  # an all-half copy runs beside its original
+            pos = max(pos, anchor.get(node.name[: -len(SIM)], -1))
+        for o in node.output:
+            ready[o] = pos
+        keyed.append((pos, i >= originals, i, node))
+    ordered = [n for *_, n in sorted(keyed, key=lambda k: k[:3])]
+    del g.node[:]
+    g.node.extend(ordered)
+
+
 def _sq_error(ref: str, other: str, sums: dict, nodes: list) -> tuple[str, str]:
     """Nodes for sum((other - ref)^2) and sum(ref^2), in double; the two scalar names."""
     def sum_sq(src: str, dst: str) -> str:
