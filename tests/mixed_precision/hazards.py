@@ -68,3 +68,33 @@ def harmless_model(count: int = 40, seed: int = 0) -> onnx.ModelProto:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     return model
+
+
+def spread_error_model(harmless: int = 120, loud: int = 3, offset: float = 16.0, seed: int = 0) -> onnx.ModelProto:
+    """Error spread over every layer: ``harmless`` nodes that each add a little FP16 rounding error (together about
+    50 dB SNR), with ``loud`` pairs spread along the chain (``x + 16 - 16``: FP16 keeps x to 2^-7) that each add
+    several times more. Only keeping every loud pair brings the model to 44 dB."""
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    x = "x"
+    per = harmless // (loud + 1)
+    for k in range(loud + 1):
+        x = _harmless(nodes, inits, x, f"h{k}", per if k < loud else harmless - loud * per, rng)
+        if k == loud:
+            break
+        inits.append(numpy_helper.from_array(np.array(offset, np.float32), f"offset_{k}"))
+        nodes.append(helper.make_node("Add", [x, f"offset_{k}"], [f"up_{k}"], name=f"loud_up_{k}"))
+        nodes.append(helper.make_node("Sub", [f"up_{k}", f"offset_{k}"], [f"down_{k}"], name=f"loud_down_{k}"))
+        x = f"down_{k}"
+    nodes.append(helper.make_node("Identity", [x], ["y"], name="out"))
+    graph = helper.make_graph(nodes, "spread_error",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, WIDTH])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, WIDTH])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def loud_nodes(loud: int = 3) -> set[str]:
+    return {f"loud_{d}_{k}" for k in range(loud) for d in ("up", "down")}

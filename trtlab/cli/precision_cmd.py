@@ -35,6 +35,9 @@ def add_arguments(p) -> None:
                    "third, at least 1); the search never sees them")
     p.add_argument("--max-evaluations", type=int, default=200, metavar="N", help="bound on search evaluations "
                    "(default 200)")
+    p.add_argument("--max-seconds", type=float, metavar="S", help="bound on search time: pruning stops there and "
+                   "the smallest set reached so far is written, with a note (default: pruning takes at most half the "
+                   "time the analysis and growth took, at least 5 s; inf: no limit)")
     p.add_argument("--risk-only", action="store_true", help="only the risk analysis and the all-half verdict")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     add_report_arg(p, default=True)
@@ -96,6 +99,8 @@ def run(args) -> int:
     goal = make_goal(args, precision)
     if args.max_evaluations < 1:
         raise TrtlabError("--max-evaluations", "must be at least 1", "e.g. --max-evaluations 200")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        raise TrtlabError("--max-seconds", f"{args.max_seconds:g} is not a positive time", "e.g. --max-seconds 60")
     if args.output:
         check_output_path(args.output, inputs=(args.model,), flag="-o")
     quiet = getattr(args, "quiet", False) or args.json
@@ -105,7 +110,7 @@ def run(args) -> int:
         out = Path(args.output) if args.output else run_dir / "mixed.onnx"
         result = run_precision(model, precision, args.target, args.ref, goal, samples, args.holdout,
                                None if args.risk_only else out, args.max_evaluations, args.risk_only,
-                               say=None if quiet else info)
+                               say=None if quiet else info, max_seconds=args.max_seconds)
         result.argv = command_argv(args)
         result.warnings = warnings + result.warnings
         result.environment = environment()

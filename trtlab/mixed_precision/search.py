@@ -1,16 +1,26 @@
 """The search for a minimal FP32 keep-set.
 
-1. All half: if the goal holds with nothing kept, the search is over.
-2. Growth: keep the top 1, 2, 4, ... candidates of the ranking (risk score + introduced error) until the goal
-   holds on the search samples; then bisect the prefix length between the last failing and the first passing size.
+1. All half, judged on every search sample: if the goal holds with nothing kept, the search is over. Otherwise
+   later steps judge the samples worst first and stop at the first miss (a failing step costs about one run).
+2. Growth: keep the top 1, 2, 4, 8 candidates of the search order (``risk.search_order``) and then all of them
+   until the goal holds on the search samples; then bisect the prefix length between the last failing and the
+   first passing size.
 3. Pruning: drop chunks of the kept set (halves, quarters, ..., lowest-ranked first, while a pass removes
-   something) whenever the goal still holds without them; then single-node passes, repeated until none is
-   removed, so every node left is necessary: removing any one of them breaks the goal on the search samples.
-``max_evaluations`` bounds the work; a search stopped by it says so (``complete`` false).
+   something) whenever the goal still holds without them; then single-node passes, the most compute first (a
+   Conv returned to half raises the FP16 share, a Relu barely does: a search stopped by its budget has spent it
+   where it pays), repeated until none is removed, so every node left is necessary: removing any one of them
+   misses the goal on the search samples.
+``max_evaluations`` bounds the work, ``max_seconds`` the search time (growth is never cut by time: it takes about
+2 log2(candidates) steps). Without ``max_seconds``, pruning may take half as long as the risk analysis and growth
+took together (``spent_before`` + growth), at least ``MIN_PRUNE_S``: it refines a set that already meets the goal
+(most compute first, so the FP16 share rises fastest at its start), and by default it adds at most half the time
+that first answer took. A search stopped during pruning says so (``complete``
+false) and returns the smallest set reached so far (every set it returns met the goal on every search sample).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from trtlab.mixed_precision.evaluate import Evaluation, Evaluator
@@ -29,31 +39,60 @@ class _Budget(Exception):
     pass
 
 
-def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=None) -> SearchOutcome:
+MIN_PRUNE_S = 5.0
+PRUNE_SHARE = 0.5  # default pruning time: this share of the time the first answer took (analysis + growth)
+
+
+def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=None,
+           max_seconds: float | None = None, cost: dict[str, float] | None = None,
+           spent_before: float = 0.0) -> SearchOutcome:
+    start = time.monotonic()
+    deadline: list = []  # set when pruning starts: (seconds since start, what the note says)
+
+    def spent() -> str | None:
+        if ev.counts["evaluations"] >= max_evaluations:
+            return "--max-evaluations"
+        if deadline and time.monotonic() - start >= deadline[0]:
+            return deadline[1]
+        return None
+
     def test(keep: list[str], step: str) -> bool:
-        if ev.counts["evaluations"] >= max_evaluations and (frozenset(keep), "search") not in ev.memo:
-            raise _Budget
+        why = spent()
+        if why and not ev.known(keep):
+            raise _Budget(why)
         result = ev.evaluate(keep, "search", step)
         if say:
             say(f"{step}: {len(keep)} node(s) in FP32 -> {'meets' if result.passed else 'misses'} the goal")
         return result.passed
 
+    first = ev.evaluate([], "search", "all half", stop=False)
+    if first.passed:
+        return SearchOutcome([], True, True, first)
+    ev.hardest_first(first)
     try:
-        if test([], "all half"):
-            return SearchOutcome([], True, True, ev.memo[(frozenset(), "search")])
         found = _grow(test, ranked)
-    except _Budget:
-        return _best(ev, False, "stopped at --max-evaluations before the goal was reached")
+    except _Budget as b:
+        return _best(ev, False, f"stopped at {b} before the goal was reached")
     if found is None:
         return _best(ev, False, "no keep-set meets the goal, not even every candidate in FP32")
-    kept = found
+    progress = [found]
+    if max_seconds is not None:
+        deadline[:] = [max_seconds, f"--max-seconds ({max_seconds:g} s)"]
+    else:
+        budget = max(MIN_PRUNE_S, PRUNE_SHARE * (spent_before + time.monotonic() - start))
+        deadline[:] = [time.monotonic() - start + budget,
+                       f"its default time budget ({budget:.0f} s, half the time the analysis and growth took; "
+                       "--max-seconds sets it)"]
     try:
-        kept = _prune(test, found)
-        complete, note = True, ""
-    except _Budget:
-        kept = _smallest_passing(ev, found)
-        complete, note = False, "pruning stopped at --max-evaluations: some kept nodes may be unnecessary"
+        kept, complete, note = _prune(test, found, progress, cost or {}), True, ""
+    except _Budget as b:
+        kept, complete = progress[-1], False
+        note = (f"pruning stopped at {b} after {ev.counts['evaluations']} evaluations with {len(kept)} node(s) "
+                "kept: some may be unnecessary (raise the limit to prune further; --max-seconds inf: no time limit)")
     return SearchOutcome(kept, True, complete, ev.memo[(frozenset(kept), "search")], note)
+
+
+GALLOP = 8  # growth doubles up to this prefix, then bisects up to every candidate
 
 
 def _grow(test, ranked: list[str]) -> list[str] | None:
@@ -64,7 +103,8 @@ def _grow(test, ranked: list[str]) -> list[str] | None:
             break
         if k == len(ranked):
             return None
-        last_fail, k = k, k * 2
+        # a few hazards need a short prefix; past that the error is spread and the prefix long: bisect at once
+        last_fail, k = k, (k * 2 if k < GALLOP else len(ranked))
     lo, hi = last_fail, k  # ranked[:lo] fails, ranked[:hi] passes
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -75,36 +115,36 @@ def _grow(test, ranked: list[str]) -> list[str] | None:
     return ranked[:hi]
 
 
-def _prune(test, kept: list[str]) -> list[str]:
+def _prune(test, kept: list[str], progress: list, cost: dict[str, float]) -> list[str]:
     chunk = max(1, len(kept) // 2)
     while chunk > 1:  # chunks while they pay: a pass that removes nothing sends the search to single nodes
         before = len(kept)
-        kept = _drop_pass(test, kept, chunk)
+        kept = _drop_pass(test, kept, chunk, progress)
         if len(kept) == before:
             break
         chunk //= 2
-    while True:  # single nodes, until a whole pass removes nothing
+    while True:  # single nodes, the most compute first (then the lowest-ranked), until a pass removes none
         before = len(kept)
-        kept = _drop_pass(test, kept, 1)
+        rank = {n: i for i, n in enumerate(kept)}
+        for node in sorted(kept, key=lambda n: (-cost.get(n, 0.0), -rank[n])):
+            trial = [n for n in kept if n != node]
+            if test(trial, f"prune {node}"):
+                kept = trial
+                progress.append(kept)
         if len(kept) == before:
             return kept
 
 
-def _drop_pass(test, kept: list[str], chunk: int) -> list[str]:
+def _drop_pass(test, kept: list[str], chunk: int, progress: list) -> list[str]:
     i = len(kept)
     while i > 0:  # from the end: the lowest-ranked nodes go first
         start = max(0, i - chunk)
         trial = kept[:start] + kept[i:]
-        label = f"prune {i - start} node(s)" if chunk > 1 else f"prune {kept[start]}"
-        if trial != kept and test(trial, label):
+        if trial != kept and test(trial, f"prune {i - start} node(s)"):
             kept = trial
+            progress.append(kept)
         i = start
     return kept
-
-
-def _smallest_passing(ev: Evaluator, fallback: list[str]) -> list[str]:
-    passing = [e for e in ev.log if e.split == "search" and e.passed]
-    return min(passing, key=lambda e: len(e.keep)).keep if passing else fallback
 
 
 def _best(ev: Evaluator, reached: bool, note: str) -> SearchOutcome:

@@ -155,3 +155,133 @@ def _rounded_copy(name: str, inits: dict, plan: HalfPlan, half: int, new_nodes: 
     new_nodes.append(_cast(name, f"{dst}_h", half))
     new_nodes.append(_cast(f"{dst}_h", dst, elem))
     return dst
+
+
+LOCAL = f"{SUFFIX}local"
+READ = f"{SUFFIX}read"
+
+
+def local_model(model: onnx.ModelProto, plan: HalfPlan) -> tuple[onnx.ModelProto, dict, dict]:
+    """The FP32 model plus, for every planned node, two shadow copies that run on the *exact* FP32 values of its
+    inputs: ``local`` reads them rounded as the node alone in half would (weights too) and stores its outputs
+    rounded; ``read`` rounds only the activations it reads (what its producers' half storage costs it). Each
+    shadow output is compared in the graph (sums of squares in double: scalars, so one run covers every node
+    without exposing a tensor). Returns the model and, per original output tensor, the names of the
+    (error, reference) sums of squares of its local and read shadows (the layer-wise pass)."""
+    half = HALF[plan.precision]
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    inits = {t.name: t for t in g.initializer}
+    shadows: dict[str, str] = {}
+    reads: dict[str, str] = {}
+    rounded: dict[str, str] = {}
+    extra = []
+    for node in model.graph.node:
+        slots = plan.slots.get(node.name)
+        if not slots:
+            continue
+        for i in slots[0]:
+            if node.input[i] not in rounded:
+                rounded[node.input[i]] = _rounded_copy(node.input[i], inits, plan, half, extra, g)
+        extra += _shadow(node, slots, plan, rounded, LOCAL, True, shadows)
+        if any(node.input[i] not in inits for i in slots[0]):
+            read_rounded = {n: r for n, r in rounded.items() if n not in inits}
+            extra += _shadow(node, (slots[0], []), plan, read_rounded, READ, False, reads)
+    sums: dict[str, str] = {}
+    own = {t: _sq_error(t, s, sums, extra) for t, s in shadows.items()}
+    read = {t: _sq_error(t, s, sums, extra) for t, s in reads.items()}
+    g.node.extend(extra)
+    return out, own, read
+
+
+SIM = f"{SUFFIX}sim"
+
+
+def add_all_half(combined: onnx.ModelProto, model: onnx.ModelProto, plan: HalfPlan) -> dict[str, tuple[str, str]]:
+    """Add the all-half simulation of ``model`` to ``combined`` (a model that computes ``model``'s tensors under
+    their own names, e.g. ``local_model``'s), its tensors renamed, with the (error, reference) sums of squares of
+    every float tensor: the error each tensor has accumulated when everything runs in half, in the same run."""
+    sim = simulate(model, plan, frozenset())
+    g = combined.graph
+    produced = {o for n in sim.graph.node for o in n.output if o}
+    have = {t.name for t in g.initializer}
+    g.initializer.extend(t for t in sim.graph.initializer if t.name not in have)
+    nodes = []
+    for node in sim.graph.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.name = f"{node.name}{SIM}"
+        for i, name in enumerate(node.input):
+            if name in produced:
+                copy.input[i] = f"{name}{SIM}"
+        for i, name in enumerate(node.output):
+            if name:
+                copy.output[i] = f"{name}{SIM}"
+        nodes.append(copy)
+    done = {o for n in g.node for o in n.output}
+    sums = {t: f"{t}{SUFFIX}ref_ss" for t in produced if f"{t}{SUFFIX}ref_ss" in done}  # local_model's
+    errors = {}
+    for node in model.graph.node:
+        for name in node.output:
+            if name and plan.types.get(name) in FLOAT_TYPES and name in produced:
+                errors[name] = _sq_error(name, f"{name}{SIM}", sums, nodes)
+    g.node.extend(nodes)
+    return errors
+
+
+def interleave(model: onnx.ModelProto, originals: int) -> None:
+    """Move each node after the first ``originals`` (added copies, error sums) to just after the original node
+    its inputs wait for (an all-half copy: after its original), keeping a topological order: onnxruntime then
+    frees each original tensor soon after its last reader instead of holding every tensor until copies appended
+    at the end have run (road_segmentation_adas: peak 2.1 GB instead of 2.4 GB)."""
+    g = model.graph
+    anchor = {n.name: i for i, n in enumerate(g.node[:originals])}
+    ready: dict[str, int] = {}
+    keyed = []
+    for i, node in enumerate(g.node):
+        pos = i if i < originals else max((ready.get(t, -1) for t in node.input if t), default=-1)
+        if i >= originals and node.name.endswith(SIM):  # an all-half copy runs beside its original
+            pos = max(pos, anchor.get(node.name[: -len(SIM)], -1))
+        for o in node.output:
+            ready[o] = pos
+        keyed.append((pos, i >= originals, i, node))
+    ordered = [n for *_, n in sorted(keyed, key=lambda k: k[:3])]
+    del g.node[:]
+    g.node.extend(ordered)
+
+
+def _sq_error(ref: str, other: str, sums: dict, nodes: list) -> tuple[str, str]:
+    """Nodes for sum((other - ref)^2) and sum(ref^2), in double; the two scalar names."""
+    def sum_sq(src: str, dst: str) -> str:
+        nodes.append(_cast(src, f"{dst}_d", TensorProto.DOUBLE))
+        nodes.append(onnx.helper.make_node("ReduceSumSquare", [f"{dst}_d"], [dst], keepdims=0, name=f"{dst}_sum"))
+        return dst
+
+    diff = f"{other}_diff"
+    nodes.append(onnx.helper.make_node("Sub", [other, ref], [diff], name=f"{diff}_sub"))
+    if ref not in sums:
+        sums[ref] = sum_sq(ref, f"{ref}{SUFFIX}ref_ss")
+    return sum_sq(diff, f"{diff}_ss"), sums[ref]
+
+
+def _shadow(node, slots, plan: HalfPlan, rounded: dict, tag: str, store_half: bool, names: dict) -> list:
+    half = HALF[plan.precision]
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    copy.name = f"{node.name}{tag}"
+    for i in slots[0]:
+        copy.input[i] = rounded.get(node.input[i], node.input[i])
+    casts = []
+    for i, name in enumerate(node.output):
+        if not name:
+            continue
+        copy.output[i] = f"{name}{tag}"
+        if plan.types.get(name) not in FLOAT_TYPES:
+            continue
+        names[name] = f"{name}{tag}"
+        if store_half and i in slots[1]:
+            copy.output[i] = f"{name}{tag}_raw"
+            casts += [_cast(f"{name}{tag}_raw", f"{name}{tag}_h", half),
+                      _cast(f"{name}{tag}_h", f"{name}{tag}", plan.types[name])]
+    return [copy, *casts]
