@@ -36,8 +36,8 @@ def add_arguments(p) -> None:
     p.add_argument("--max-evaluations", type=int, default=200, metavar="N", help="bound on search evaluations "
                    "(default 200)")
     p.add_argument("--max-seconds", type=float, metavar="S", help="bound on search time: pruning stops there and "
-                   "the smallest set reached so far is written, with a note (default: pruning takes at most half the "
-                   "time the analysis and growth took, at least 5 s; inf: no limit)")
+                   "the smallest set reached so far is written, with a note (default: pruning takes at most the "
+                   "time the analysis and growth took, at least 30 s; inf: no limit)")
     p.add_argument("--risk-only", action="store_true", help="only the risk analysis and the all-half verdict")
     p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: a new folder under ./trtlab-runs/)")
     add_report_arg(p, default=True)

@@ -11,9 +11,9 @@
    where it pays), repeated until none is removed, so every node left is necessary: removing any one of them
    misses the goal on the search samples.
 ``max_evaluations`` bounds the work, ``max_seconds`` the search time (growth is never cut by time: it takes about
-2 log2(candidates) steps). Without ``max_seconds``, pruning may take half as long as the risk analysis and growth
+2 log2(candidates) steps). Without ``max_seconds``, pruning may take as long as the risk analysis and growth
 took together (``spent_before`` + growth), at least ``MIN_PRUNE_S``: it refines a set that already meets the goal
-(most compute first, so the FP16 share rises fastest at its start), and by default it adds at most half the time
+(most compute first, so the FP16 share rises fastest at its start), and by default it adds at most the time
 that first answer took. A search stopped during pruning says so (``complete``
 false) and returns the smallest set reached so far (every set it returns met the goal on every search sample).
 """
@@ -39,8 +39,8 @@ class _Budget(Exception):
     pass
 
 
-MIN_PRUNE_S = 5.0
-PRUNE_SHARE = 0.5  # default pruning time: this share of the time the first answer took (analysis + growth)
+MIN_PRUNE_S = 30.0
+PRUNE_SHARE = 1.0  # default pruning time: as long as the first answer took (analysis + growth)
 
 
 def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=None,
@@ -81,7 +81,8 @@ def search(ev: Evaluator, ranked: list[str], max_evaluations: int = 200, say=Non
     else:
         budget = max(MIN_PRUNE_S, PRUNE_SHARE * (spent_before + time.monotonic() - start))
         deadline[:] = [time.monotonic() - start + budget,
-                       f"its default time budget ({budget:.0f} s, half the time the analysis and growth took; "
+                       f"its default time budget ({budget:.0f} s, the time the analysis and growth took, at least "
+                       f"{MIN_PRUNE_S:.0f} s; "
                        "--max-seconds sets it)"]
     try:
         kept, complete, note = _prune(test, found, progress, cost or {}), True, ""
@@ -116,16 +117,15 @@ def _grow(test, ranked: list[str]) -> list[str] | None:
 
 
 def _prune(test, kept: list[str], progress: list, cost: dict[str, float]) -> list[str]:
-    chunk = max(1, len(kept) // 2)
-    while chunk > 1:  # chunks while they pay: a pass that removes nothing sends the search to single nodes
+    """Drop what the goal does not need, by group testing: try without a whole group, and only where that misses,
+    halve it. A few necessary nodes among many cost about 2 d log2(n / d) evaluations instead of n. Groups are
+    taken the most compute first (a search stopped by its budget has returned the costly nodes to half). A last
+    pass over single nodes, repeated until it removes none, makes every kept node necessary."""
+    rank = {n: i for i, n in enumerate(kept)}
+    order = sorted(kept, key=lambda n: (-cost.get(n, 0.0), -rank[n]))
+    kept = _drop_group(test, kept, order, progress)
+    while True:
         before = len(kept)
-        kept = _drop_pass(test, kept, chunk, progress)
-        if len(kept) == before:
-            break
-        chunk //= 2
-    while True:  # single nodes, the most compute first (then the lowest-ranked), until a pass removes none
-        before = len(kept)
-        rank = {n: i for i, n in enumerate(kept)}
         for node in sorted(kept, key=lambda n: (-cost.get(n, 0.0), -rank[n])):
             trial = [n for n in kept if n != node]
             if test(trial, f"prune {node}"):
@@ -135,16 +135,24 @@ def _prune(test, kept: list[str], progress: list, cost: dict[str, float]) -> lis
             return kept
 
 
-def _drop_pass(test, kept: list[str], chunk: int, progress: list) -> list[str]:
-    i = len(kept)
-    while i > 0:  # from the end: the lowest-ranked nodes go first
-        start = max(0, i - chunk)
-        trial = kept[:start] + kept[i:]
-        if trial != kept and test(trial, f"prune {i - start} node(s)"):
-            kept = trial
-            progress.append(kept)
-        i = start
-    return kept
+def _drop_group(test, kept: list[str], group: list[str], progress: list, known_needed: bool = False) -> list[str]:
+    """``kept`` without ``group`` if the goal holds without it, else each half tried the same way.
+    ``known_needed``: the group is known to hold a necessary node (its sibling was dropped), so it is split at
+    once."""
+    if not group:
+        return kept
+    if not known_needed:
+        gone = set(group)
+        trial = [n for n in kept if n not in gone]
+        step = f"prune {group[0]}" if len(group) == 1 else f"prune {len(group)} node(s)"
+        if test(trial, step):
+            progress.append(trial)
+            return trial
+    if len(group) == 1:
+        return kept
+    half = len(group) // 2
+    after_first = _drop_group(test, kept, group[:half], progress)
+    return _drop_group(test, after_first, group[half:], progress, known_needed=len(after_first) < len(kept))
 
 
 def _best(ev: Evaluator, reached: bool, note: str) -> SearchOutcome:
