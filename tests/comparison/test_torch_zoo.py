@@ -129,3 +129,39 @@ def test_fp16_verdict_agrees_with_independent_checks(cli, tmp_path, name):
 @pytest.mark.parametrize("name", SLOW)
 def test_fp16_verdict_agrees_with_independent_checks_corpus(cli, tmp_path, name):
     _check(cli, tmp_path, name)
+
+
+def _mitigations(cli, tmp_path, name: str) -> None:
+    """Every `--target ...`/`--atol ...` a layer-wise finding prints is accepted verbatim; an overflow's keep-list,
+    typed, fixes the output of the designs that overflow."""
+    import re
+    import shlex
+
+    feeds = tmp_path / "feeds.npz"
+    np.savez(feeds, **zoo.data(name)["input"])
+    model, common = str(zoo.export(name)), ["--load-inputs", str(feeds), "--no-report", "--json"]
+    r = cli("compare", model, "--target", "onnxrt:fp16", "--layerwise", *common, "--out", str(tmp_path / "lw"))
+    assert r.code in (0, 1), r
+    findings = json.loads(r.out)["findings"]
+    for i, f in enumerate(findings):
+        for typed in re.findall(r"`(--(?:target|atol) [^`]+)`", f["mitigation"]):
+            args = shlex.split(typed)
+            target = [] if args[0] == "--target" else ["--target", "onnxrt:fp16"]
+            again = cli("compare", model, *target, *args, *common, "--out", str(tmp_path / f"m{i}"))
+            assert again.code in (0, 1), (typed, again)
+            assert "match no" not in " ".join(json.loads(again.out)["target"]["notes"]), typed
+            if f["severity"] == "error" and "overflows" in f["hazard"]:
+                assert again.code == 0, (typed, json.loads(again.out)["verdict"])
+    if zoo.ARCHS[name].fp16_broken:
+        assert any(f["severity"] == "error" and "overflows" in f["hazard"] for f in findings), findings
+
+
+@pytest.mark.parametrize("name", ["risky_softmax"])
+def test_layerwise_mitigations_work_when_typed(cli, tmp_path, name):
+    _mitigations(cli, tmp_path, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in zoo.ARCHS if n != "risky_softmax"])
+def test_layerwise_mitigations_work_when_typed_corpus(cli, tmp_path, name):
+    _mitigations(cli, tmp_path, name)
