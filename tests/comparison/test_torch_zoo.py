@@ -23,7 +23,7 @@ from tests.models import torch_zoo as zoo
 pytestmark = pytest.mark.skipif(zoo.torch_version() is None, reason="torch is not installed (the dev extra has it)")
 
 FAST = ["resnet", "risky_softmax"]
-SLOW = [n for n in zoo.ARCHS if n not in FAST]
+SLOW = [n for n in zoo.NAMES if n not in FAST]
 MARGIN = 4.0
 
 
@@ -87,7 +87,7 @@ def _check(cli, tmp_path, name: str) -> None:
     import onnxruntime as ort
 
     code, res, ref, out = _compare(cli, tmp_path, name)
-    data, arch = zoo.data(name), zoo.ARCHS[name]
+    data, arch = zoo.data(name), zoo.arch(name)
     assert res["passed"] == (code == 0), res["verdict"]
     # the reference is onnxruntime FP32 on the given inputs, and it is what PyTorch computes
     session = ort.InferenceSession(str(zoo.export(name)), providers=["CPUExecutionProvider"])
@@ -152,7 +152,7 @@ def _mitigations(cli, tmp_path, name: str) -> None:
             assert "match no" not in " ".join(json.loads(again.out)["target"]["notes"]), typed
             if f["severity"] == "error" and "overflows" in f["hazard"]:
                 assert again.code == 0, (typed, json.loads(again.out)["verdict"])
-    if zoo.ARCHS[name].fp16_broken:
+    if zoo.arch(name).fp16_broken:
         assert any(f["severity"] == "error" and "overflows" in f["hazard"] for f in findings), findings
 
 
@@ -162,6 +162,6 @@ def test_layerwise_mitigations_work_when_typed(cli, tmp_path, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in zoo.ARCHS if n != "risky_softmax"])
+@pytest.mark.parametrize("name", [n for n in zoo.NAMES if n != "risky_softmax"])
 def test_layerwise_mitigations_work_when_typed_corpus(cli, tmp_path, name):
     _mitigations(cli, tmp_path, name)

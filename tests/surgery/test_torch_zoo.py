@@ -14,7 +14,7 @@ from tests.models import torch_zoo as zoo
 pytestmark = pytest.mark.skipif(zoo.torch_version() is None, reason="torch is not installed (the dev extra has it)")
 
 FAST = ["bert", "risky_layernorm"]
-SLOW = [n for n in zoo.ARCHS if n not in FAST]
+SLOW = [n for n in zoo.NAMES if n not in FAST]
 CASES = {"fold": (["fold-constants"], 1e-5, 1e-5), "fp16": (["fold-constants", "to-fp16"], 1e-3, 1e-2)}
 
 
@@ -40,12 +40,12 @@ def _check(tmp_path, name: str, case: str) -> None:
     assert all(p.verified for p in res.passes), [(p.name, p.verified, p.notes) for p in res.passes]
     written = onnx.load(str(out))
     onnx.checker.check_model(written, full_check=True)
-    for o, a, b in zip(zoo.ARCHS[name].output_names, _run(onnx.load(str(src)), feeds), _run(written, feeds)):
+    for o, a, b in zip(zoo.arch(name).output_names, _run(onnx.load(str(src)), feeds), _run(written, feeds)):
         np.testing.assert_allclose(b.astype(np.float64), a.astype(np.float64), atol=atol, rtol=rtol, err_msg=o)
     if case == "fp16":
         half = res.passes[-1]
         assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in written.graph.initializer), "nothing converted"
-        if zoo.ARCHS[name].fp16_broken:  # the overflow is found and kept in FP32, by name
+        if zoo.arch(name).fp16_broken:  # the overflow is found and kept in FP32, by name
             assert half.undone, "an overflowing FP16 conversion was verified"
 
 

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.skipif(zoo.torch_version() is None, reason="torch is n
                                  reason="tensorrt_rtx is not installed (the rtx extra has it)")]
 
 FAST = ["resnet"]
-SLOW = [n for n in zoo.ARCHS if n not in FAST]
+SLOW = [n for n in zoo.NAMES if n not in FAST]
 
 
 def _check(cli, tmp_path, name: str) -> None:
