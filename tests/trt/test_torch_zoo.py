@@ -1,6 +1,7 @@
 """``trtlab check`` and ``build`` (the TensorRT-RTX parser and builder) on PyTorch exports
 (tests/models/torch_zoo.py): check never crashes (exit 0 or 1), and where it passes the build succeeds, with the
-``--profile`` that build's own hint prints for a model with dynamic dims (a printed mitigation must work when typed).
+``--profile`` that build's own hint prints for a model with dynamic dims (a printed mitigation must work when typed),
+in FP32 and in FP16 (with at least half of the float compute converted).
 Fast: one architecture; the corpus is slow."""
 
 from __future__ import annotations
@@ -30,13 +31,32 @@ def _check(cli, tmp_path, name: str) -> None:
         assert res["failing"], "refused, naming no node"
         return
     b = cli("build", model, "-o", str(tmp_path / "m.engine"), "--out", str(tmp_path / "build"))
+    profile = []
     if b.code == 2:  # dynamic dims and no profile: the hint's --profile, typed as printed
         hint = re.search(r"--profile (\S+)", b.err)
         assert hint, b
-        b = cli("build", model, "-o", str(tmp_path / "m.engine"), "--profile", hint.group(1), "--out",
-                str(tmp_path / "build2"))
+        profile = ["--profile", hint.group(1)]
+        b = cli("build", model, "-o", str(tmp_path / "m.engine"), *profile, "--out", str(tmp_path / "build2"))
     assert b.code == 0, b
     assert (tmp_path / "m.engine").stat().st_size > 0
+    # FP16: most float compute really converted (a Shape-derived FP32 rule must not spread through the graph)
+    h = cli("build", model, "--precision", "fp16", "-o", str(tmp_path / "h.engine"), *profile, "--json", "--out",
+            str(tmp_path / "build16"))
+    assert h.code == 0, h
+    assert _find(json.loads(h.out), "half_fraction") >= 0.5, h
+
+
+def _find(tree, key: str):
+    """The first value of ``key`` anywhere in a JSON tree."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        tree = list(tree.values())
+    for item in tree if isinstance(tree, list) else []:
+        found = _find(item, key)
+        if found is not None:
+            return found
+    return None
 
 
 @pytest.mark.parametrize("name", FAST)
