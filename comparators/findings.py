@@ -136,11 +136,15 @@ def overflow(res: dict) -> list[Finding]:
                        else "run with --layerwise to find where the NaN/Inf starts"),
                 "the first tensor with new non-finite values is where to look; the following ones inherit them"))
         elif limit and ref_max is not None and ref_max > limit:
+            run = _overflow_run(res, layers, m, limit)
+            hint = (_keep_hint(res, node, m.get("op"), m.get("name")) if len(run) == 1 else
+                    _keep_hint(res, "+".join(run), None) + f", every layer whose reference exceeds {num(limit)}: "
+                    "keeping only the first moves the Inf to the next")
             found.append(Finding(
                 "error", _where(m),
                 f"overflows {prec.upper()}: max |ref| = {num(ref_max)} > {num(limit)}, the target has "
                 f"{_nonfinite(m, 'target')} NaN/Inf values where the reference has {_nonfinite(m, 'ref')}",
-                _keep_hint(res, node, m.get("op"), m.get("name")),
+                hint,
                 "values above the format's largest number become Inf, and Inf - Inf or 0 * Inf become NaN downstream"))
         else:
             found.append(Finding(
@@ -155,6 +159,19 @@ def overflow(res: dict) -> list[Finding]:
         found.append(Finding("info", f"{more} more tensors", "also have new NaN/Inf values "
                              "(most inherit them from the tensors above)"))
     return found
+
+
+def _overflow_run(res: dict, layers: list[dict], origin: dict, limit: float) -> list[str]:
+    """The nodes to keep in FP32 for an overflow at ``origin``: it and every later float layer, not yet kept, whose
+    reference exceeds the format's range (a sum of squares after an overflowing square, say), origin first."""
+    names = [origin.get("node") or origin.get("name")]
+    start = next((i for i, x in enumerate(layers) if x is origin), 0)
+    for x in layers[start + 1:]:
+        peak = fnum(x.get("ref_max_abs"))
+        name = x.get("node") or x.get("name")
+        if peak is not None and peak > limit and _is_float(x) and not _is_kept(res, x) and name not in names:
+            names.append(name)
+    return names
 
 
 def near_overflow(res: dict) -> list[Finding]:

@@ -344,3 +344,70 @@ def _round_graph_inputs(graph: onnx.GraphProto, half: int, types: dict[str, int]
     nodes = casts + list(graph.node)
     del graph.node[:]
     graph.node.extend(nodes)
+
+
+def has_half(model: onnx.ModelProto) -> bool:
+    """Whether any tensor of ``model`` can be FP16/BF16: a half weight, graph input, Constant, Cast or typed op."""
+    halves = set(HALF.values())
+    for graph in walk_graphs(model.graph):
+        if any(t.data_type in halves for t in graph.initializer) or any(
+                vi.type.tensor_type.elem_type in halves for vi in list(graph.input) + list(graph.output)):
+            return True
+        for node in graph.node:
+            for a in node.attribute:
+                if (a.type == onnx.AttributeProto.TENSOR and a.t.data_type in halves) or (
+                        a.type == onnx.AttributeProto.INT and a.name in ("to", "dtype") and a.i in halves):
+                    return True
+    return False
+
+
+def widen(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A faithful CPU run of an FP16/BF16 model, whoever wrote it: onnxruntime's CPU provider has few half
+    kernels, so it runs half nodes in FP32 and removes the Casts between them, and a sum that overflows 65504 in
+    the model does not overflow on CPU. The copy returned computes in FP32 but still *stores* every half tensor in
+    half: each one is produced in FP32 and passed through ``Cast(half) -> Cast(float)`` under its own name (explicit
+    Casts onnxruntime keeps); half weights and constants become the same values in FP32 (exact). Subgraphs (If,
+    Loop, Scan bodies) included; half graph inputs and outputs become FP32."""
+    types = known_types(model)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    for graph in reversed(list(walk_graphs(out.graph))):  # bodies before the graphs that hold them
+        _widen_graph(graph, types)
+    return out
+
+
+def _widen_graph(g: onnx.GraphProto, types: dict[str, int]) -> None:
+    halves = set(HALF.values())
+    for i, t in enumerate(g.initializer):
+        if t.data_type in halves:
+            g.initializer[i].CopyFrom(_float_tensor(t))
+    nodes = []
+    for node in g.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type in halves:
+                a.t.CopyFrom(_float_tensor(a.t))
+            elif a.type == onnx.AttributeProto.INT and a.name == "dtype" and a.i in halves:
+                a.i = TensorProto.FLOAT
+        nodes.append(node)
+        for idx, name in enumerate(node.output):
+            half = types.get(name)
+            if not name or half not in halves:
+                continue
+            raw = f"{name}{SUFFIX}widen_raw"
+            node.output[idx] = raw
+            if node.op_type != "Cast":  # a Cast to half already rounds: only the widening back is new
+                nodes.append(onnx.helper.make_node("Cast", [raw], [f"{name}{SUFFIX}widen_h"], to=half,
+                                                   name=f"{name}{SUFFIX}widen_half"))
+                raw = f"{name}{SUFFIX}widen_h"
+            nodes.append(onnx.helper.make_node("Cast", [raw], [name], to=TensorProto.FLOAT,
+                                               name=f"{name}{SUFFIX}widen_back"))
+    del g.node[:]
+    g.node.extend(nodes)
+    for vi in list(g.input) + list(g.output):
+        if vi.type.tensor_type.elem_type in halves:
+            vi.type.tensor_type.elem_type = TensorProto.FLOAT
+    del g.value_info[:]
+
+
+def _float_tensor(t: TensorProto) -> TensorProto:
+    return numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float32), t.name)

@@ -86,7 +86,9 @@ def test_fp16_pass_verified_with_half_tolerances(cli, tmp_path):
 
 def test_pass_that_changes_outputs_undoes_the_offending_rewrites(cli, tmp_path):
     src = shared_model("super_resolution.onnx")
-    r = cli("surgeon", str(src), "--to-fp16", "--atol", "0", "--rtol", "0", "-o", "out.onnx", "--json")
+    # tolerances below FP16 rounding of some layers: verification (half storage kept) undoes those, keeps the rest;
+    # at 0 every node would have to stay FP32 and the pass fails
+    r = cli("surgeon", str(src), "--to-fp16", "--atol", "1e-4", "--rtol", "1e-3", "-o", "out.onnx", "--json")
     assert r.code == 0, r
     data = _results(r.out)
     rec = data["passes"][0]

@@ -24,7 +24,15 @@ def test_overflow_points_at_first_nonfinite_layer_with_keep_hint():
     found = compare_findings(run(layers))
     first = [f for f in found if "overflows FP16" in f.hazard]
     assert first and first[0].where == "b (Pow)"
-    assert "--target onnxrt:fp16,keep=n_b" in first[0].mitigation and "keep=Pow" in first[0].mitigation
+    # c exceeds FP16 too: keeping b alone would move the Inf to c (tests/comparison/test_overflow_mitigation.py)
+    assert "--target onnxrt:fp16,keep=n_b+n_c`" in first[0].mitigation
+
+
+def test_overflow_of_one_layer_keeps_that_layer():
+    layers = [metric("a"), metric("b", "Pow", False, ref_max=8.1e4, inf_t=10, cosine="nan", max_abs="inf"),
+              metric("c", "ReduceSum", False, ref_max=90.0, nan_t=3)]
+    first = [f for f in compare_findings(run(layers)) if "overflows FP16" in f.hazard]
+    assert "--target onnxrt:fp16,keep=n_b`" in first[0].mitigation and "keep=Pow" in first[0].mitigation
 
 
 def test_trt_target_gets_keep_fp32_flag():

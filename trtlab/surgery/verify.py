@@ -2,6 +2,8 @@
 
 Tensors the rewritten model needs that the original did not expose (an extracted subgraph's new inputs, its
 inner outputs) are taken from the original model by marking them as outputs, so every pass is checked the same way.
+A model holding FP16/BF16 tensors (after to-fp16, say) runs widened (``trtlab.precision.widen``): onnxruntime's CPU
+provider would run its half nodes in FP32 and drop the Casts between them, hiding every overflow of half storage.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ class Verifier:
 
     def _run(self, model: onnx.ModelProto, extra: list[str], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from trtlab.backends import create, parse_spec
+        from trtlab.precision import has_half, widen
 
+        if has_half(model):  # half storage kept, as an engine keeps it (the module docstring says why)
+            model = widen(model)
         backend = create(parse_spec("onnxrt"))
         with backend:
             backend.load(model, extra)
