@@ -6,9 +6,11 @@ own pair of backends with only that chunk marked, runs every sample, and each te
 as soon as both exist. Sizes come from ONNX shape inference with the samples' concrete input shapes; a tensor whose
 size cannot be inferred is counted at the largest inferred size (a warning says how many).
 
-The budget is everything the comparison holds beyond the model's weights (held once, ``trtlab.weights``): a first
-run with only the graph outputs marked measures the backends' own peak (sessions, FP16 weight copies, working
-memory: VmHWM minus the weights), and the tensors get the rest. ONNX Runtime sessions run lean here (no arena, no
+The budget is everything the comparison holds beyond what the process held when it started (the interpreter and
+its libraries, the loaded model and its weights, held once by ``trtlab.weights``; a notebook that has imported
+PyTorch does not eat into it): a first run with only the graph outputs marked measures the backends' own peak
+(sessions, FP16 weight copies, working memory: VmHWM minus the resident set before it), and the tensors get the
+rest. ONNX Runtime sessions run lean here (no arena, no
 memory pattern, priority order). Arrays are spilled to disk only for ``--save-outputs`` (graph outputs).
 
 The result records the budget, the measured backend share, the chunks, the largest number of tensor bytes held at
@@ -178,19 +180,20 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
     from trtlab import weights
 
     weights.return_freed_memory(lean=True)
-    measured = reset_peak_rss()
+    held_before = current_rss_bytes()  # the interpreter, its libraries, the model and its weights: not the run's
+    measured = reset_peak_rss() and held_before is not None
     warnings: list[str] = []
     with progress(quiet) as bar:
         task = bar.add_task("layer-wise within budget: graph outputs", total=None)
         _run_chunk(model, ref_spec, target_spec, samples, acc, output_names, output_names, save, 0,
                    model_sha256, state, bar, task, "graph outputs")  # no warm-up: one chunk's latency means little
         probe_peak = window_peak_bytes() if measured else None
-        overhead = max(probe_peak - weights_bytes, 0) if probe_peak else 0
+        overhead = max(probe_peak - held_before, 0) if probe_peak else 0
         tensor_budget = budget - overhead
         if tensor_budget <= 0:
             raise TrtlabError(f"--max-memory {_fmt(budget)}", f"the backends alone need {_fmt(overhead)} beyond "
-                              f"the {_fmt(weights_bytes)} of weights", f"raise it above --max-memory "
-                              f"{-(-overhead // 2**20) * 2}M")
+                              f"what the process held before ({_fmt(held_before)}, the {_fmt(weights_bytes)} of "
+                              f"weights included)", f"raise it above --max-memory {-(-overhead // 2**20) * 2}M")
         lean = {ref_spec.name, target_spec.name} <= {"onnxrt"}  # else the graph outputs come back on every run
         planned, used, warnings = plan_chunks([n for n in layer_names if n not in output_names], sizes,
                                               tensor_budget, [] if lean else output_names, overhead=overhead)
@@ -199,7 +202,8 @@ def _run_all(model, ref_spec, target_spec, samples, acc, layer_names, output_nam
             _run_chunk(model, ref_spec, target_spec, samples, acc, chunk, output_names, None, 0, model_sha256,
                        state, bar, task, f"chunk {c + 1}/{len(chunks)} ({len(chunk)} tensors)")
     held_peak = state["held_peak"]
-    memory = {"budget_bytes": budget, "weights_bytes": weights_bytes, "backend_bytes": overhead,
+    memory = {"budget_bytes": budget, "weights_bytes": weights_bytes, "held_before_bytes": held_before,
+              "backend_bytes": overhead,
               "tensor_budget_bytes": tensor_budget, "chunks": len(chunks) + 1,
               "chunk_tensors": [len(output_names)] + [len(c) for c in chunks],
               "estimated_chunk_bytes": [sum(used[n] for n in c) * 2 for c in planned],
