@@ -117,8 +117,9 @@ def tensor_problem(t: onnx.TensorProto, base: Path | None = None) -> str | None:
                 return (f"declares dims {list(t.dims)} ({_type_name(t.data_type).lower()}, {tensor_nbytes(t):,} bytes)"
                         f" but its external data holds {have:,} bytes")
         return None
-    if t.raw_data:
-        have, want = len(t.raw_data), tensor_nbytes(t)
+    raw = t.raw_data if t.HasField("raw_data") else b""  # each read copies the bytes: once
+    if raw:
+        have, want = len(raw), tensor_nbytes(t)
     else:
         counts = [len(getattr(t, f)) for f in _TYPED_FIELDS if len(getattr(t, f))]
         have = counts[0] if counts else 0
@@ -130,7 +131,7 @@ def tensor_problem(t: onnx.TensorProto, base: Path | None = None) -> str | None:
             have = 0
     if have != want:
         return (f"declares dims {list(t.dims)} ({_type_name(t.data_type).lower()}) but holds "
-                f"{have:,} {'bytes' if t.raw_data else 'values'} of data where {want:,} are needed")
+                f"{have:,} {'bytes' if raw else 'values'} of data where {want:,} are needed")
     return None
 
 

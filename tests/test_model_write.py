@@ -1,0 +1,74 @@
+"""save_model streams large weights to the file one at a time: the bytes must be exactly protobuf's own
+serialization, and a file whose framing does not hold must not pass the read-back check."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtlab import model as M
+
+
+def _rich_model() -> onnx.ModelProto:
+    """Large and small raw tensors, typed-field tensors, value_info, metadata, doc strings, a function, a body."""
+    rng = np.random.default_rng(0)
+    body = helper.make_graph([helper.make_node("Neg", ["x"], ["z"])], "body", [],
+                             [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 4])],
+                             [numpy_helper.from_array(np.ones((3,), np.float32), "inner")])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm", doc_string="matmul"),
+             helper.make_node("Add", ["h", "typed"], ["a"]),
+             helper.make_node("If", ["cond"], ["y"], then_branch=body, else_branch=body)]
+    w = numpy_helper.from_array(rng.normal(size=(4, 4)).astype(np.float32), "w")
+    w.doc_string = "weight"
+    big = numpy_helper.from_array(rng.normal(size=(64, 1024)).astype(np.float16), "big")
+    typed = helper.make_tensor("typed", TensorProto.FLOAT, [4], [1.0, 2.0, 3.0, 4.0])  # float_data, no raw
+    i64 = numpy_helper.from_array(np.arange(10, dtype=np.int64), "i64")
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+                                           helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+                              [w, big, typed, i64], doc_string="graph doc",
+                              value_info=[helper.make_tensor_value_info("h", TensorProto.FLOAT, [2, 4])])
+    fn = helper.make_function("local", "F", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])],
+                              [helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local", 1)],
+                              functions=[fn], producer_name="test", doc_string="model doc")
+    helper.set_model_props(model, {"k": "v"})
+    model.ir_version = 8
+    return model
+
+
+def test_streamed_bytes_are_protobufs_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(M, "STREAM_ABOVE", 0)
+    model = _rich_model()
+    assert M.write_proto(model, tmp_path / "m.onnx")  # streamed
+    assert (tmp_path / "m.onnx").read_bytes() == model.SerializeToString()
+    assert M._framed_nodes(tmp_path / "m.onnx", len(model.graph.initializer)) == 3
+
+
+def test_save_model_streams_and_reads_the_framing_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(M, "STREAM_ABOVE", 0)
+    model = _rich_model()
+    out = M.save_model(model, tmp_path / "out.onnx")
+    assert onnx.load(out) == model
+
+
+@pytest.mark.parametrize("cut", [1, 100, 1000])
+def test_a_truncated_or_shifted_file_fails_the_framing_check(tmp_path, cut):
+    model = _rich_model()
+    data = model.SerializeToString()
+    (tmp_path / "short.onnx").write_bytes(data[:-cut])
+    assert M._framed_nodes(tmp_path / "short.onnx", len(model.graph.initializer)) is None
+    (tmp_path / "extra.onnx").write_bytes(data + b"\x0a" * cut)
+    assert M._framed_nodes(tmp_path / "extra.onnx", len(model.graph.initializer)) is None
+
+
+def test_unknown_fields_are_kept_by_serializing_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(M, "STREAM_ABOVE", 0)
+    model = _rich_model()
+    data = model.SerializeToString() + b"\xf8\x07\x01"  # field 127 (varint 1): unknown to this onnx
+    model = onnx.ModelProto()
+    model.ParseFromString(data)
+    assert M.write_proto(model, tmp_path / "u.onnx") is False
+    assert (tmp_path / "u.onnx").read_bytes() == data
