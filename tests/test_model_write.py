@@ -72,3 +72,29 @@ def test_unknown_fields_are_kept_by_serializing_whole(tmp_path, monkeypatch):
     model.ParseFromString(data)
     assert M.write_proto(model, tmp_path / "u.onnx") is False
     assert (tmp_path / "u.onnx").read_bytes() == data
+
+
+def test_file_weights_are_the_loaded_weights_without_a_copy(tmp_path):
+    model = _rich_model()
+    onnx.save(model, tmp_path / "m.onnx")
+    loaded = M.load_model(tmp_path / "m.onnx")
+    arrays = M.file_weights(loaded, min_bytes=65)
+    assert set(arrays) == {"big", "i64"}  # float_data and small (w: 64 bytes) tensors stay out
+    for t in loaded.proto.graph.initializer:
+        if t.name in arrays:
+            np.testing.assert_array_equal(arrays[t.name], numpy_helper.to_array(t))
+            assert not arrays[t.name].flags.writeable and not arrays[t.name].flags.owndata
+
+
+def test_file_weights_are_refused_once_the_file_changed(tmp_path):
+    import os
+
+    model = _rich_model()
+    onnx.save(model, tmp_path / "m.onnx")
+    loaded = M.load_model(tmp_path / "m.onnx")
+    assert M.file_weights(loaded, min_bytes=64)
+    changed = _rich_model()
+    changed.graph.initializer[1].CopyFrom(numpy_helper.from_array(np.zeros((64, 1024), np.float16), "big"))
+    onnx.save(changed, tmp_path / "new.onnx")
+    os.replace(tmp_path / "new.onnx", tmp_path / "m.onnx")  # same size, new content
+    assert M.file_weights(loaded, min_bytes=64) == {}

@@ -33,6 +33,7 @@ class LoadedModel:
     path: Path | None
     warnings: list[str] = field(default_factory=list)
     label: str | None = None  # a display name when the path says little (bundled examples)
+    file_signature: tuple | None = None  # (inode, size, mtime) of ``path`` when ``proto`` is exactly its content
 
     @property
     def name(self) -> str:
@@ -51,6 +52,7 @@ def load_model(path: str | os.PathLike, *, check: bool = True) -> LoadedModel:
     # The checker reads the file itself, before trtlab loads it: its copy of the model is gone again by then,
     # so a 440 MB model peaks at ~0.9 GB instead of ~1.3 GB (checking the loaded proto serializes it once more).
     checker_warnings = check_model_file(p) if check else []
+    signature = _signature(p)
     try:
         proto = onnx.load(str(p), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError, truncated files, text files, ...
@@ -58,8 +60,59 @@ def load_model(path: str | os.PathLike, *, check: bool = True) -> LoadedModel:
                           "the file is corrupt, truncated or not ONNX; re-export it") from None
     _check_not_garbage(proto, p)
     check_declared(proto, p)
+    if _signature(p) != signature or _external_locations(proto):
+        signature = None
     _load_external(proto, p)
-    return LoadedModel(proto=proto, path=p, warnings=checker_warnings)
+    return LoadedModel(proto=proto, path=p, warnings=checker_warnings, file_signature=signature)
+
+
+def _signature(p: Path) -> tuple:
+    st = p.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def file_weights(model: LoadedModel, min_bytes: int = 64 << 10) -> dict:
+    """The main graph's raw initializers of ``min_bytes`` or more as read-only arrays over the model's file
+    (memory-mapped): the loaded weights without a copy. Every one is checked against the loaded tensor (name,
+    type, dims, length); empty when the file changed since it was loaded or does not match one for one."""
+    import mmap
+
+    import numpy as np
+
+    if model.file_signature is None or model.path is None or not np.little_endian:
+        return {}
+    tensors = list(model.proto.graph.initializer)
+    with open(model.path, "rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    if _signature(Path(model.path)) != model.file_signature or len(mm) != model.file_signature[1]:
+        return {}
+    arrays, index = {}, 0
+    try:
+        for number, start, end, _ in _fields(mm, 0, len(mm)):
+            for inner, s, e, _ in _fields(mm, start, end) if number == 7 else ():
+                if inner != 5:
+                    continue
+                if index >= len(tensors):
+                    return {}
+                t, index = tensors[index], index + 1
+                if t.data_type not in _FIXED_SIZE or t.data_type == onnx.TensorProto.BFLOAT16 \
+                        or not t.HasField("raw_data") or tensor_nbytes(t) < min_bytes or t.name in arrays:
+                    continue
+                raw = [(rs, re, key) for n, rs, re, key in _fields(mm, s, e) if n == 9]
+                if len(raw) != 1:
+                    return {}
+                rs, re, key = raw[0]
+                head = onnx.TensorProto()
+                head.ParseFromString(mm[s:key] + mm[re:e])
+                if (head.name, list(head.dims), head.data_type) != (t.name, list(t.dims), t.data_type) \
+                        or re - rs != tensor_nbytes(t):
+                    return {}
+                dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type)
+                arrays[t.name] = np.frombuffer(mm, dtype=dtype, count=(re - rs) // np.dtype(dtype).itemsize,
+                                               offset=rs).reshape(tuple(t.dims))
+    except ValueError:
+        return {}
+    return arrays if index == len(tensors) else {}
 
 
 # --- declared sizes and types: a file must not be able to lie its way into a huge allocation ------------------
@@ -490,10 +543,10 @@ def _framed_nodes(path: str | os.PathLike, initializers: int) -> int | None:
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         try:
             nodes = inits = 0
-            for number, start, end in _fields(mm, 0, len(mm)):
+            for number, start, end, _ in _fields(mm, 0, len(mm)):
                 if number != 7:
                     continue
-                for inner, s, e in _fields(mm, start, end):
+                for inner, s, e, _ in _fields(mm, start, end):
                     nodes += inner == 1
                     if inner == 5:
                         inits += 1
@@ -505,8 +558,10 @@ def _framed_nodes(path: str | os.PathLike, initializers: int) -> int | None:
 
 
 def _fields(buf, pos: int, end: int):
-    """(field number, start, end) of each length-delimited field in ``buf[pos:end]``, other fields skipped."""
+    """(field number, start, end, key start) of each length-delimited field in ``buf[pos:end]``, other fields
+    skipped."""
     while pos < end:
+        at = pos
         key, pos = _read_varint(buf, pos)
         wire = key & 7
         if wire == 0:
@@ -517,7 +572,7 @@ def _fields(buf, pos: int, end: int):
             length, pos = _read_varint(buf, pos)
             if pos + length > end:
                 raise ValueError("length beyond the enclosing message")
-            yield key >> 3, pos, pos + length
+            yield key >> 3, pos, pos + length, at
             pos += length
         else:
             raise ValueError(f"wire type {wire}")

@@ -132,8 +132,10 @@ def _verifier(opts: SurgeonOptions, loaded, steps, result: SurgeonResult):
         result.warnings.append(reason)
         return None
     try:
+        from trtlab.model import file_weights
+
         verifier = Verifier(samples[0])
-        verifier.baseline(loaded.proto)
+        verifier.baseline(loaded.proto, file_weights(loaded))
     except TrtlabError as exc:
         if exc.code == 2 and "--input-shapes" in str(exc.subject):
             raise

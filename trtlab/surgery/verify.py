@@ -106,8 +106,16 @@ class Verifier:
     def restore(self, state: tuple[dict, dict, bool]) -> None:
         self._cache, self.feeds, self._cache_lent = dict(state[0]), dict(state[1]), state[2]
 
-    def baseline(self, model: onnx.ModelProto) -> None:
-        """Run the input model once; raise when it cannot run (verification then is impossible)."""
+    def baseline(self, model: onnx.ModelProto, arrays: dict[str, np.ndarray] | None = None) -> None:
+        """Run the input model once; raise when it cannot run (verification then is impossible). ``arrays``: the
+        model's large weights already as arrays (``trtlab.model.file_weights``: its file, memory-mapped), lent
+        instead of copies."""
+        if arrays:
+            tensors: dict[str, onnx.TensorProto] = {}
+            for t in model.graph.initializer:
+                if t.name in arrays:
+                    tensors.setdefault(t.name, t)
+            self._lent = (tensors, arrays)
         self._cache, self._cache_lent = self._run(model, [], self.feeds)
 
     def check(self, before: onnx.ModelProto, after: onnx.ModelProto, tolerance: tuple[float, float],
