@@ -431,10 +431,11 @@ def model_bytes(proto: ModelProto) -> bytes:
     return proto.SerializeToString()
 
 
-def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool | None = None) -> Path:
+def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool | None = None,
+               arrays: dict | None = None) -> Path:
     """Write atomically: temp file next to ``out``, re-read to validate, rename over ``out``.
 
-    ``external_data`` None means: automatic, on above 2 GB.
+    ``external_data`` None means: automatic, on above 2 GB. ``arrays``: see ``write_proto``.
     """
     from trtlab.rundir import _file_mode, check_output_path
 
@@ -463,7 +464,7 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
                             location=tmp_data, size_threshold=0)
             _rename_external_location(tmp, tmp_data, data_name)
             nodes = len(onnx.load(tmp, load_external_data=False).graph.node)
-        elif write_proto(proto, tmp):  # streamed: its framing read back, the weights' bytes not copied again
+        elif write_proto(proto, tmp, arrays):  # streamed: its framing read back, the weights' bytes not copied again
             nodes = _framed_nodes(tmp, len(proto.graph.initializer))
         else:
             nodes = len(onnx.load(tmp, load_external_data=False).graph.node)
@@ -493,11 +494,13 @@ def save_model(proto: ModelProto, out: str | os.PathLike, *, external_data: bool
 STREAM_ABOVE = 16 << 20  # raw tensor bytes above which a model is written piece by piece
 
 
-def write_proto(proto: ModelProto, path: str | os.PathLike) -> bool:
+def write_proto(proto: ModelProto, path: str | os.PathLike, arrays: dict | None = None) -> bool:
     """Write ``proto`` as ``proto.SerializeToString()`` would, the same bytes, without holding them all: large raw
     tensors of the main graph go from their ``raw_data`` to the file one at a time, and everything around them is
     serialized by protobuf (a 440 MB model: one copy of each weight instead of protobuf's growing buffer and the
-    bytes object, about half the time). Models with fields this onnx does not know are serialized as a whole."""
+    bytes object, about half the time). ``arrays``: arrays that hold exactly the bytes of these tensors (the ones
+    a verification lent, memory-mapped from the input file), written from there without a copy. Models with fields
+    this onnx does not know are serialized as a whole. True when streamed."""
     from google.protobuf.unknown_fields import UnknownFieldSet
 
     graph = proto.graph
@@ -524,7 +527,9 @@ def write_proto(proto: ModelProto, path: str | os.PathLike) -> bool:
         for (head, rest), n in zip(items, sizes):
             f.write(_key(5) + _varint(n) + head)
             if rest:
-                raw = rest[0].raw_data  # one copy, written and dropped
+                raw = _held_bytes(rest[0], arrays)
+                if raw is None:
+                    raw = rest[0].raw_data  # one copy, written and dropped
                 if len(raw) != tensor_nbytes(rest[0]):
                     raise TrtlabError(path, f"tensor '{rest[0].name}' holds {len(raw)} bytes, not what its dims "
                                       "declare", "check the model with `trtlab inspect`", code=1)
@@ -532,6 +537,16 @@ def write_proto(proto: ModelProto, path: str | os.PathLike) -> bool:
                 f.write(rest[1])
         f.write(g_after + m_after)
     return True
+
+
+def _held_bytes(t: onnx.TensorProto, arrays: dict | None):
+    import numpy as np
+
+    a = (arrays or {}).get(t.name)
+    if a is None or not a.flags.c_contiguous or a.nbytes != tensor_nbytes(t) \
+            or a.dtype != np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)) or not np.little_endian:
+        return None
+    return memoryview(a.reshape(-1).view(np.uint8))
 
 
 def _framed_nodes(path: str | os.PathLike, initializers: int) -> int | None:

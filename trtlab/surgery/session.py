@@ -225,7 +225,9 @@ def run_surgeon(loaded, steps: list[Step], run_dir: Path, target: Path, opts: Su
                                      on_step=lambda name: bar.update(task, description=f"pass {name}"),
                                      result=result)
     if result.passed:
-        save_model(model, target, external_data=opts.external_data)  # None: automatic above 2 GB
+        # None: automatic above 2 GB; weights the last verification lent are written from its arrays, uncopied
+        save_model(model, target, external_data=opts.external_data,
+                   arrays=verifier.lent_arrays(model) if verifier is not None and result.passes else None)
         result.output = str(target)
     result.environment = environment()
     atomic_write_json(run_dir / RESULTS, result)

@@ -84,6 +84,12 @@ class Verifier:
                 return out, False
         return self._run_as_is(model, extra, feeds), False
 
+    def lent_arrays(self, model: onnx.ModelProto) -> dict[str, np.ndarray]:
+        """The arrays of the last run that ``model``'s own initializers were lent as (same tensor objects: ``model``
+        is the model last run, and not modified since), e.g. to write it without copying its weights."""
+        tensors, arrays = self._lent
+        return {t.name: arrays[t.name] for t in model.graph.initializer if tensors.get(t.name) is t}
+
     def _reuse(self, tensor: onnx.TensorProto) -> np.ndarray | None:
         tensors, arrays = self._lent
         lent = tensors.get(tensor.name)
