@@ -98,3 +98,26 @@ def test_file_weights_are_refused_once_the_file_changed(tmp_path):
     onnx.save(changed, tmp_path / "new.onnx")
     os.replace(tmp_path / "new.onnx", tmp_path / "m.onnx")  # same size, new content
     assert M.file_weights(loaded, min_bytes=64) == {}
+
+
+def test_a_file_that_cannot_be_mapped_is_read_as_before(tmp_path, monkeypatch):
+    import mmap
+
+    model = _rich_model()
+    onnx.save(model, tmp_path / "m.onnx")
+
+    def no_map(*args, **kwargs):
+        raise OSError("no memory maps here")
+
+    monkeypatch.setattr(mmap, "mmap", no_map)
+    assert M.load_model(tmp_path / "m.onnx").proto == model
+
+
+def test_a_truncated_file_is_refused_as_unreadable(tmp_path):
+    from trtlab.errors import TrtlabError
+
+    data = _rich_model().SerializeToString()
+    (tmp_path / "t.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(TrtlabError) as err:
+        M.load_model(tmp_path / "t.onnx")
+    assert err.value.code == 2 and "not a readable ONNX model" in err.value.problem

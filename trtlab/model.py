@@ -76,8 +76,12 @@ def _parse_file(p: Path) -> ModelProto:
     if p.suffix.lower() not in (".onnx", ".pb"):
         return onnx.load(str(p), load_external_data=False)  # text formats, by extension
     proto = ModelProto()
-    with open(p, "rb") as f:
-        mm = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0), prot=mmap.PROT_READ)
+    try:
+        with open(p, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                           prot=mmap.PROT_READ)
+    except (OSError, ValueError):  # a file system without memory maps
+        return onnx.load(str(p), load_external_data=False)
     try:
         with memoryview(mm) as view:
             decoded = proto.ParseFromString(view)
