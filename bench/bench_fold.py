@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import models
-from bench.measure import load_average, measure, tail, tool
+from bench.measure import Measured, load_average, measure, tail, tool
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "models" if (ROOT.parent / "shared").exists() else Path("/work/shared/models")
@@ -69,17 +69,23 @@ def fold_check(original: Path, result: Path, extra: dict) -> dict:
 
 
 def bench_one(name: str, path: Path, tools: list[str], repeats: int, extra: dict) -> dict:
+    """``repeats`` rounds; within a round every tool runs once, one after the other (on a shared machine the load
+    drifts: tools measured in the same round see about the same load, and ratios are read per round)."""
     work = WORK / name
     shutil.rmtree(work, ignore_errors=True)
     row = {"model": name, "tools": {}}
-    for t in tools:
-        out = work / f"{t}.onnx"
-
-        def clean(out=out):
+    results: dict[str, Measured] = {t: Measured(t) for t in tools}
+    for rep in range(repeats):
+        for t in tools:
+            out = work / f"{t}.onnx"
             for f in out.parent.glob(out.name + "*"):
                 f.unlink()
-
-        res = measure(t, [TOOLS[t](str(path), str(out))], work, repeats, prepare=clean)
+            one = measure(t, [TOOLS[t](str(path), str(out))], work / f"round{rep}", 1)
+            for key in ("wall_s", "peak_mb", "rcs", "logs", "cpu_s"):
+                getattr(results[t], key).extend(getattr(one, key))
+    for t in tools:
+        out = work / f"{t}.onnx"
+        res = results[t]
         entry = res.as_dict()
         entry["ok"] = all(rc == [0] for rc in res.rcs) and out.exists()
         if entry["ok"]:
@@ -102,6 +108,12 @@ def summarize(rows: list[dict], tools: list[str]) -> dict:
                   "ok": sum(e["ok"] for e in entries), "failed": sum(not e["ok"] for e in entries),
                   "broken": [r["model"] for r in rows if r["tools"].get(t, {}).get("broken")]}
     if "trtlab" in tools and "polygraphy" in tools:
+        for t in ("trtlab", "trtlab-noverify"):
+            if t in tools:  # per round: the two ran back to back
+                out[f"round_ratios_{t}_polygraphy"] = {
+                    r["model"]: [round(a / b, 3) for a, b in zip(r["tools"][t]["wall_s"],
+                                                                 r["tools"]["polygraphy"]["wall_s"])]
+                    for r in rows}
         ratios = [r["tools"]["trtlab"]["wall_s_median"] / r["tools"]["polygraphy"]["wall_s_median"] for r in rows]
         out["wall_ratio_trtlab_polygraphy"] = {
             "total": round(out["trtlab"]["wall_s_total"] / out["polygraphy"]["wall_s_total"], 3),
@@ -128,9 +140,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=3, help="repeats for the BERT export (median)")
     p.add_argument("--public-repeats", type=int, default=1, help="repeats for each public model")
     p.add_argument("--models", nargs="+", help="only these (bert and/or public model stems)")
+    p.add_argument("--tools", nargs="+", choices=list(TOOLS), help="only these tools (default: all)")
     p.add_argument("--json", metavar="FILE")
     args = p.parse_args(argv)
     tools = list(TOOLS) if trtlab_has_surgeon() else [t for t in TOOLS if not t.startswith("trtlab")]
+    if args.tools:
+        tools = [t for t in tools if t in args.tools]
     cases = {"bert": models.bert(), **public_models()}
     if args.quick:
         cases = {k: v for k, v in cases.items() if k in ("bert", "fastestdet", "road_segmentation_adas",

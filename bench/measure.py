@@ -27,8 +27,9 @@ start = time.perf_counter()
 with open(log, "wb") as f:
     rc = subprocess.call(argv, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
 wall = time.perf_counter() - start
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"rc": rc, "wall_s": wall, "peak_mb": peak_kb / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": rc, "wall_s": wall, "peak_mb": usage.ru_maxrss / 1024,
+                  "cpu_s": usage.ru_utime + usage.ru_stime}))
 """
 
 
@@ -38,6 +39,7 @@ class Run:
     wall_s: float
     peak_mb: float
     log: str
+    cpu_s: float = 0.0  # user + system time of the process tree
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Measured:
     peak_mb: list[float] = field(default_factory=list)
     rcs: list[list[int]] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
 
     @property
     def wall(self) -> float:
@@ -61,7 +64,8 @@ class Measured:
     def as_dict(self) -> dict:
         return {"label": self.label, "wall_s_median": round(self.wall, 3), "peak_mb_median": round(self.peak, 1),
                 "wall_s": [round(x, 3) for x in self.wall_s], "peak_mb": [round(x, 1) for x in self.peak_mb],
-                "rc": self.rcs}
+                "rc": self.rcs, **({"cpu_s": [round(x, 3) for x in self.cpu_s],
+                                    "cpu_s_median": round(statistics.median(self.cpu_s), 3)} if self.cpu_s else {})}
 
 
 def tool(name: str) -> str:
@@ -74,7 +78,7 @@ def run_once(argv: list[str], cwd: Path, log: Path) -> Run:
     out = subprocess.run([sys.executable, "-c", _WRAPPER, json.dumps([argv, str(cwd), str(log)])],
                          capture_output=True, text=True, check=True)
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    return Run(data["rc"], data["wall_s"], data["peak_mb"], str(log))
+    return Run(data["rc"], data["wall_s"], data["peak_mb"], str(log), data.get("cpu_s", 0.0))
 
 
 def measure(label: str, steps: list[list[str]], cwd: Path, repeats: int, prepare=None) -> Measured:
@@ -87,6 +91,7 @@ def measure(label: str, steps: list[list[str]], cwd: Path, repeats: int, prepare
         runs = [run_once(argv, cwd, cwd / f"{label}-{rep}-{i}.log") for i, argv in enumerate(steps)]
         result.wall_s.append(sum(r.wall_s for r in runs))
         result.peak_mb.append(max(r.peak_mb for r in runs))
+        result.cpu_s.append(sum(r.cpu_s for r in runs))
         result.rcs.append([r.rc for r in runs])
         result.logs.extend(r.log for r in runs)
     return result

@@ -44,8 +44,10 @@ def load(model, run_dir: Path | None = None) -> LoadedModel:
     (copied: the caller's proto is never modified)."""
     from trtlab.model import load_model, save_model
 
-    if isinstance(model, LoadedModel):
-        return model
+    if isinstance(model, LoadedModel):  # the caller may have changed its proto since: not its file's content
+        import dataclasses
+
+        return dataclasses.replace(model, file_signature=None)
     if isinstance(model, onnx.ModelProto):
         proto = onnx.ModelProto()
         proto.CopyFrom(model)

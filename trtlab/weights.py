@@ -58,6 +58,72 @@ def share_weights(proto: onnx.ModelProto, min_bytes: int = MIN_BYTES) -> tuple[o
     return light, token
 
 
+# types whose raw bytes numpy reads as they are, and onnxruntime takes as a numpy input
+_LENDABLE = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.INT8, TensorProto.INT16,
+             TensorProto.INT32, TensorProto.INT64, TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32,
+             TensorProto.UINT64, TensorProto.BOOL}
+
+
+def lend_weights(proto: onnx.ModelProto, min_bytes: int = MIN_BYTES, reuse=None) -> tuple[onnx.ModelProto, str | None]:
+    """A light copy of ``proto`` for one onnxruntime session, ``proto`` itself left as it is: the main graph's large
+    raw initializers become placeholders for arrays read from their bytes (one copy of the bytes, no serialization
+    of them, no copy inside onnxruntime, which binds them as inputs). ``reuse(tensor)`` may give the array of an
+    equal tensor lent before (no copy at all). Returns (copy, token to ``release``; ``shared_arrays(copy)`` are the
+    arrays), or (``proto``, None) when nothing is large enough to be worth it."""
+    if not np.little_endian:
+        return proto, None
+    graph = proto.graph
+    large = [t for t in graph.initializer if t.data_type in _LENDABLE and t.data_location != TensorProto.EXTERNAL
+             and t.HasField("raw_data") and tensor_bytes(t) >= min_bytes]
+    if not large:
+        return proto, None
+    light = onnx.ModelProto()
+    for fd, value in proto.ListFields():
+        if fd.name != "graph":
+            _copy_field(light, fd, value)
+    for fd, value in graph.ListFields():
+        if fd.name != "initializer":
+            _copy_field(light.graph, fd, value)
+    token = f"{next(_tokens)}"
+    arrays: dict[str, np.ndarray] = {}
+    lent = {t.name for t in large}
+    for t in graph.initializer:
+        if t.name not in lent or t.name in arrays:
+            light.graph.initializer.append(t)
+            continue
+        array = reuse(t) if reuse else None
+        if array is None:
+            raw = t.raw_data  # a copy of the bytes: the array reads it in place, read-only
+            if len(raw) != tensor_bytes(t):  # malformed: onnxruntime gets the tensor as it is, and says so
+                light.graph.initializer.append(t)
+                continue
+            array = np.frombuffer(raw, dtype=onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).reshape(tuple(t.dims))
+        arrays[t.name] = array
+        placeholder = light.graph.initializer.add()
+        placeholder.name, placeholder.data_type = t.name, t.data_type
+        placeholder.dims.extend(t.dims)
+        _placeholder(placeholder, token)
+    _STORE[token] = arrays
+    return light, token
+
+
+def tensor_bytes(t: TensorProto) -> int:
+    """Bytes of a raw tensor of a fixed-size type, from its dims (reading ``raw_data`` would copy it)."""
+    count = 1
+    for d in t.dims:
+        count *= d
+    return count * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+
+
+def _copy_field(message, fd, value) -> None:
+    if fd.is_repeated:
+        getattr(message, fd.name).extend(value)
+    elif fd.message_type is not None:
+        getattr(message, fd.name).CopyFrom(value)
+    else:
+        setattr(message, fd.name, value)
+
+
 def return_freed_memory(lean: bool = False) -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``; a no-op elsewhere): after
     ``share_weights`` the parsed proto's pages otherwise stay in the process's resident set. ``lean`` also fixes

@@ -166,19 +166,19 @@ def run_pipeline(model: onnx.ModelProto, steps: list[Step], *, verifier=None, to
                          ops_before=before["ops"], initializers_before=before["initializers"],
                          bytes_before=before["bytes"])
         result.passes.append(rec)
-        keep_before = None
-        if verifier is not None:
-            keep_before = onnx.ModelProto()
-            keep_before.CopyFrom(current)
-        out = _apply(p, step, current, rec, result)
+        work = current
+        if verifier is not None:  # the pass rewrites a copy: the model verified last stays as it was run
+            work = onnx.ModelProto()
+            work.CopyFrom(current)
+        out = _apply(p, step, work, rec, result)
         if out is None:
             break
         after, after_m = _normalized(out, before, rec, result, step.name)
         if verifier is not None:
             tol = tolerance or out.verify_tolerance or FP32_TOLERANCES  # the user's tolerances win
             state = verifier.state()
-            if not _verified(verifier, keep_before, after, tol, p, rec, result):
-                repaired = _undo_offending(p, step, keep_before, verifier, state, tol, rec, result)
+            if not _verified(verifier, current, after, tol, p, rec, result):
+                repaired = _undo_offending(p, step, current, verifier, state, tol, rec, result)
                 if repaired is None:
                     break
                 after, after_m = repaired

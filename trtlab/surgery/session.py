@@ -132,8 +132,10 @@ def _verifier(opts: SurgeonOptions, loaded, steps, result: SurgeonResult):
         result.warnings.append(reason)
         return None
     try:
+        from trtlab.model import file_weights
+
         verifier = Verifier(samples[0])
-        verifier.baseline(loaded.proto)
+        verifier.baseline(loaded.proto, file_weights(loaded))
     except TrtlabError as exc:
         if exc.code == 2 and "--input-shapes" in str(exc.subject):
             raise
@@ -223,7 +225,9 @@ def run_surgeon(loaded, steps: list[Step], run_dir: Path, target: Path, opts: Su
                                      on_step=lambda name: bar.update(task, description=f"pass {name}"),
                                      result=result)
     if result.passed:
-        save_model(model, target, external_data=opts.external_data)  # None: automatic above 2 GB
+        # None: automatic above 2 GB; weights the last verification lent are written from its arrays, uncopied
+        save_model(model, target, external_data=opts.external_data,
+                   arrays=verifier.lent_arrays(model) if verifier is not None and result.passes else None)
         result.output = str(target)
     result.environment = environment()
     atomic_write_json(run_dir / RESULTS, result)
