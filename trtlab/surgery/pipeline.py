@@ -92,7 +92,32 @@ def _normalize_in_place(model: onnx.ModelProto) -> None:
 
 def normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, str | None]:
     """graphsurgeon cleanup + toposort, model-level fields kept; for models over GS_NORMALIZE_LIMIT (and when gs
-    refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted)."""
+    refuses a graph) trtlab's own in-place equivalent (dead nodes and initializers pruned, nodes sorted). Graph
+    outputs that became weights (a fully folded branch) are given an Identity node."""
+    out, warning = _normalize(model, size)
+    _outputs_from_nodes(out.graph)
+    return out, warning
+
+
+def _outputs_from_nodes(graph: onnx.GraphProto) -> None:
+    """A graph output that no node produces and that is a weight gets ``Identity(weight)``: a model folded down to
+    constants still has nodes (trtlab, onnxruntime and TensorRT's parser refuse or mishandle graphs without any)."""
+    produced = {o for n in graph.node for o in n.output}
+    inputs = {vi.name for vi in graph.input}
+    inits = {t.name: t for t in graph.initializer}
+    taken = produced | inputs | set(inits)
+    for out in graph.output:
+        if out.name in produced or out.name in inputs or out.name not in inits:
+            continue
+        new = f"{out.name}__value"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        inits[out.name].name = new
+        graph.node.append(onnx.helper.make_node("Identity", [new], [out.name], name=f"{out.name}__identity"))
+
+
+def _normalize(model: onnx.ModelProto, size: int = 0) -> tuple[onnx.ModelProto, str | None]:
     from trtlab.passes.graphutil import graphsurgeon
 
     if size > GS_NORMALIZE_LIMIT or _reads_outer_weights(model.graph):
