@@ -637,17 +637,13 @@ def _read_varint(buf, pos: int) -> tuple[int, int]:
 def _split(message, number: int) -> tuple[bytes, bytes]:
     """The message's fields numbered below and above ``number``, serialized (protobuf writes fields in number
     order, so ``below + field number + above`` is the message's own serialization)."""
+    from trtlab.weights import copy_field
+
     below, above = type(message)(), type(message)()
     for fd in message.DESCRIPTOR.fields:  # not ListFields(): it would copy the field left out (a weight's bytes)
         if fd.number == number or not (len(getattr(message, fd.name)) if fd.is_repeated else message.HasField(fd.name)):
             continue
-        target, value = below if fd.number < number else above, getattr(message, fd.name)
-        if fd.is_repeated:
-            getattr(target, fd.name).extend(value)
-        elif fd.message_type is not None:
-            getattr(target, fd.name).CopyFrom(value)
-        else:
-            setattr(target, fd.name, value)
+        copy_field(below if fd.number < number else above, fd, getattr(message, fd.name))
     return below.SerializeToString(), above.SerializeToString()
 
 

@@ -80,10 +80,10 @@ def lend_weights(proto: onnx.ModelProto, min_bytes: int = MIN_BYTES, reuse=None)
     light = onnx.ModelProto()
     for fd, value in proto.ListFields():
         if fd.name != "graph":
-            _copy_field(light, fd, value)
+            copy_field(light, fd, value)
     for fd, value in graph.ListFields():
         if fd.name != "initializer":
-            _copy_field(light.graph, fd, value)
+            copy_field(light.graph, fd, value)
     token = f"{next(_tokens)}"
     arrays: dict[str, np.ndarray] = {}
     lent = {t.name for t in large}
@@ -115,7 +115,8 @@ def tensor_bytes(t: TensorProto) -> int:
     return count * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
 
 
-def _copy_field(message, fd, value) -> None:
+def copy_field(message, fd, value) -> None:
+    """Set one protobuf field of ``message`` (repeated: extended; message: copied; scalar: set)."""
     if fd.is_repeated:
         getattr(message, fd.name).extend(value)
     elif fd.message_type is not None:
