@@ -86,3 +86,30 @@ def test_unknown_type_note_names_the_tensors():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)])
     _out, notes = round_to_half(onnx.ModelProto.FromString(model.SerializeToString()), "fp16")
     assert any("unknown type" in n and "mystery_out" in n for n in notes), notes
+
+
+def test_widen_reads_half_weights_held_apart():
+    """The surgeon's verification lends large weights (trtlab.weights placeholders); widening a half model must
+    read them from the store, not from the placeholder's 'file' (it raised ValidationError, exit 4)."""
+    import ml_dtypes
+    import numpy as np
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    from trtlab import weights
+    from trtlab.precision import widen
+
+    vals = np.linspace(-3, 3, 70000).astype(np.float32)
+    for half in (np.float16, ml_dtypes.bfloat16):
+        t = nh.from_array(vals.astype(half), "w")
+        g = h.make_graph([h.make_node("Cast", ["w"], ["y"], to=T.FLOAT)], "g", [],
+                         [h.make_tensor_value_info("y", T.FLOAT, [70000])], [t])
+        model = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+        held, token = weights.share_weights(model)
+        try:
+            assert token is not None
+            got = nh.to_array(widen(held).graph.initializer[0])
+            assert np.array_equal(got, nh.to_array(widen(model).graph.initializer[0]))
+        finally:
+            weights.release(token)

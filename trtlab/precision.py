@@ -369,18 +369,21 @@ def widen(model: onnx.ModelProto) -> onnx.ModelProto:
     Casts onnxruntime keeps); half weights and constants become the same values in FP32 (exact). Subgraphs (If,
     Loop, Scan bodies) included; half graph inputs and outputs become FP32."""
     types = known_types(model)
+    held = shared_arrays(model)  # weights held apart by trtlab.weights (placeholders in the proto)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     for graph in reversed(list(walk_graphs(out.graph))):  # bodies before the graphs that hold them
-        _widen_graph(graph, types)
+        _widen_graph(graph, types, held if graph is out.graph else {})
     return out
 
 
-def _widen_graph(g: onnx.GraphProto, types: dict[str, int]) -> None:
+def _widen_graph(g: onnx.GraphProto, types: dict[str, int], held: dict[str, np.ndarray]) -> None:
     halves = set(HALF.values())
     for i, t in enumerate(g.initializer):
         if t.data_type in halves:
-            g.initializer[i].CopyFrom(_float_tensor(t))
+            value = held.get(t.name)
+            g.initializer[i].CopyFrom(_float_tensor(t) if value is None else
+                                      numpy_helper.from_array(np.asarray(value).astype(np.float32), t.name))
     nodes = []
     for node in g.node:
         for a in node.attribute:
