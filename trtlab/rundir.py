@@ -13,9 +13,9 @@ import json
 import math
 import os
 import platform
+import secrets
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -264,18 +264,24 @@ def _atomic(path: Path, write) -> Path:
 
     path = Path(path)
     check_output_path(path, flag="output")
-    # Ctrl-C/SIGTERM are held from creating the temp file until the cleanup below guards it, so a signal can
-    # never land between the two and leave the temp file behind.
-    held = _hold_signals()
+    # The temp file's name is known before the file exists, so Ctrl-C/SIGTERM landing anywhere (even between the
+    # file's creation and the next statement) finds it in ``tmp`` and removes it. Blocking the signals instead does
+    # not work once onnxruntime has started threads: the kernel hands the signal to a thread that does not block
+    # it, and Python runs the handler in the main thread all the same.
     tmp = None
     try:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd = None
+            while fd is None:
+                tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+                try:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    continue
         except OSError as exc:
+            tmp = None
             raise TrtlabError(path, f"cannot write here ({exc.strerror or exc})", "choose another location") from None
-        finally:
-            _release_signals(held)
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.chmod(tmp, _file_mode(path))
@@ -288,21 +294,42 @@ def _atomic(path: Path, write) -> Path:
 
 
 def _hold_signals():
-    """Block SIGINT and SIGTERM in the main thread (returns the old mask, or None where that is not possible)."""
+    """Defer SIGINT and SIGTERM: their Python handlers are swapped for one that only notes the signal (main thread
+    only; returns what ``_release_signals`` needs, or None). Not a signal mask: once onnxruntime has started
+    threads the kernel hands the signal to a thread that does not block it, and Python runs the handler in the
+    main thread all the same."""
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pending: list[int] = []
+
+    def note(signum, frame):
+        pending.append(signum)
+
+    try:
+        previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    except (ValueError, OSError):
+        return None
+    return previous, pending
 
 
-def _release_signals(old) -> None:
-    """Restore the mask: a signal that came meanwhile is delivered now, inside the guarded region."""
+def _release_signals(held) -> None:
+    """Put the handlers back; a signal that came meanwhile is handled now, here, inside the caller's guard."""
     import signal
 
-    if old is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    if held is None:
+        return
+    previous, pending = held
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    if pending:
+        handler = previous.get(pending[0])
+        if callable(handler):
+            handler(pending[0], None)  # raises (KeyboardInterrupt, the SIGTERM handler's exception) right here
+        elif handler == signal.SIG_DFL:
+            os.kill(os.getpid(), pending[0])
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

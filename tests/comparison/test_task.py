@@ -183,6 +183,10 @@ def test_a_wide_vector_is_not_taken_for_class_scores_without_a_reason():
     assert suggest({"output": (probs / probs.sum(-1, keepdims=True)).astype(np.float32)})["flag"] == \
         "--task classification"
     assert suggest({"cls_head": rng.normal(size=(1, 37)).astype(np.float32)})["flag"] == "--task classification"
+    assert suggest({"Plus214_Output_0": rng.normal(size=(1, 10)).astype(np.float32)})["flag"] == \
+        "--task classification"  # mnist's logits: ten columns, no name, not probabilities
+    assert suggest({"output": rng.normal(size=(1, 1000)).astype(np.float32)})["flag"] == "--task classification"
+    assert suggest({"features": rng.normal(size=(1, 2048)).astype(np.float32)}) is None
 
 
 def test_batched_classification_names_the_image(cli, tmp_path):

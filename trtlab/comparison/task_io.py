@@ -161,10 +161,10 @@ CLASS_NAMES = ("logit", "prob", "score", "class", "cls", "softmax", "pred")
 
 
 def _class_like(name: str, a: np.ndarray) -> bool:
-    """For a hint only: a [B, C] output is taken for class scores when its name says so or its rows are
-    probabilities (in [0, 1], summing to 1), not merely for having ten or more columns (an embedding, a
-    regression head)."""
-    if any(h in name.lower() for h in CLASS_NAMES):
+    """For a hint only: a [B, C] output is taken for class scores when its name says so, its rows are
+    probabilities (in [0, 1], summing to 1), or C is not a multiple of 64 (10, 80, 1000, 1001 classes; embeddings
+    and feature vectors are 128, 512, 768, 2048 wide), not merely for having ten or more columns."""
+    if any(h in name.lower() for h in CLASS_NAMES) or (a.ndim and a.shape[-1] % 64):
         return True
     rows = np.asarray(a, np.float64).reshape(-1, a.shape[-1]) if a.ndim else np.zeros((0, 1))
     return bool(rows.size and np.isfinite(rows).all() and (rows >= 0).all() and (rows <= 1).all()
