@@ -49,13 +49,7 @@ def planted_hazard_model(harmless: int = 120, seed: int = 0) -> onnx.ModelProto:
     nodes.append(helper.make_node("Mul", ["small", const("huge", 1e6)], ["back"], name="subnormal_unscale"))
     y = _harmless(nodes, inits, "back", "post", harmless - harmless // 2, rng)
     nodes.append(helper.make_node("Identity", [y], ["y"], name="out"))
-    graph = helper.make_graph(nodes, "planted_hazards",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, WIDTH])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, WIDTH])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return _model(nodes, inits, "planted_hazards")
 
 
 def harmless_model(count: int = 40, seed: int = 0) -> onnx.ModelProto:
@@ -87,14 +81,18 @@ def spread_error_model(harmless: int = 120, loud: int = 3, offset: float = 16.0,
         nodes.append(helper.make_node("Sub", [f"up_{k}", f"offset_{k}"], [f"down_{k}"], name=f"loud_down_{k}"))
         x = f"down_{k}"
     nodes.append(helper.make_node("Identity", [x], ["y"], name="out"))
-    graph = helper.make_graph(nodes, "spread_error",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, WIDTH])],
+    return _model(nodes, inits, "spread_error")
+
+
+def loud_nodes(loud: int = 3) -> set[str]:
+    return {f"loud_{d}_{k}" for k in range(loud) for d in ("up", "down")}
+
+
+def _model(nodes, inits, name: str) -> onnx.ModelProto:
+    """[2, WIDTH] in, [2, WIDTH] out, opset 13, checked."""
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, WIDTH])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, WIDTH])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
-
-
-def loud_nodes(loud: int = 3) -> set[str]:
-    return {f"loud_{d}_{k}" for k in range(loud) for d in ("up", "down")}
