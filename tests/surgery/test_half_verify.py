@@ -67,3 +67,24 @@ def test_widen_keeps_half_storage_in_bodies():
     feeds = {"x": np.array([300.0, 2.0], np.float32), "c": np.array(True)}
     wide = ort.InferenceSession(widen(model).SerializeToString()).run(None, feeds)[0]
     assert np.isinf(wide[0]) and wide[1] == 4.0
+
+
+def test_a_model_with_half_inputs_is_still_verified(cli, tmp_path):
+    """Half storage kept in verification widens FP16 graph inputs to FP32: the feeds must follow (the same
+    values), or every FP16-input model read as 'does not run in onnxruntime' and went unverified."""
+    import json
+
+    import numpy as np
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    g = h.make_graph([h.make_node("Relu", ["x"], ["r"]), h.make_node("Add", ["r", "c"], ["y"])], "g",
+                     [h.make_tensor_value_info("x", T.FLOAT16, [2, 3])],
+                     [h.make_tensor_value_info("y", T.FLOAT16, [2, 3])],
+                     [onnx.numpy_helper.from_array(np.ones((2, 3), np.float16), "c")])
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), str(tmp_path / "h.onnx"))
+    r = cli("surgeon", str(tmp_path / "h.onnx"), "--fold-constants", "-o", "o.onnx", "--out", "run")
+    assert r.code == 0, r
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert res["verify"]["enabled"] is True and res["passes"][0]["verified"] is True
