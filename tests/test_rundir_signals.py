@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from trtlab.rundir import _hold_signals, _release_signals
+from trtlab.rundir import _release_signals, hold_signals
 
 
 class _Term(Exception):
@@ -30,7 +30,7 @@ def test_a_held_signal_waits_for_the_release_with_threads_alive():
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        held = _hold_signals()
+        held = hold_signals()
         assert held is not None
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.1)  # the eval loop runs pending handlers meanwhile
@@ -45,6 +45,6 @@ def test_a_held_signal_waits_for_the_release_with_threads_alive():
 
 
 def test_nothing_pending_releases_quietly():
-    held = _hold_signals()
+    held = hold_signals()
     _release_signals(held)
     _release_signals(None)

@@ -46,7 +46,7 @@ def fresh_run_dir(out: str | None, kind: str, model_arg: str):
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise TrtlabError(f"--out {out}", "is a file; a run directory is a folder", "give a folder name")
     fresh = out is None or not Path(out).exists()
-    held = _hold_signals()  # Ctrl-C/SIGTERM wait until the folder is guarded: never an empty folder left behind
+    held = hold_signals()  # Ctrl-C/SIGTERM wait until the folder is guarded: never an empty folder left behind
     run_dir, lock = None, None
     try:
         try:
@@ -61,7 +61,7 @@ def fresh_run_dir(out: str | None, kind: str, model_arg: str):
         yield run_dir
     except BaseException:
         if fresh and run_dir is not None:
-            again = _hold_signals()  # the removal itself is not cut short by a second signal
+            again = hold_signals()  # the removal itself is not cut short by a second signal
             try:
                 shutil.rmtree(run_dir, ignore_errors=True)
             finally:
@@ -293,17 +293,18 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def _hold_signals():
-    """Defer SIGINT and SIGTERM: their Python handlers are swapped for one that only notes the signal (main thread
-    only; returns what ``_release_signals`` needs, or None). Not a signal mask: once onnxruntime has started
-    threads the kernel hands the signal to a thread that does not block it, and Python runs the handler in the
-    main thread all the same."""
+def hold_signals(pending: list[int] | None = None):
+    """Defer SIGINT and SIGTERM: their Python handlers are swapped for one that only notes the signal in
+    ``pending`` (main thread only; returns (previous handlers, pending) for ``restore_signals``, or None). Not a
+    signal mask: once onnxruntime has started threads the kernel hands the signal to a thread that does not block
+    it, and Python runs the handler in the main thread all the same. Also behind ``trtlab.trt.contain``'s hold
+    around native TensorRT calls."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return None
-    pending: list[int] = []
+    pending = [] if pending is None else pending
 
     def note(signum, frame):
         pending.append(signum)
@@ -315,17 +316,25 @@ def _hold_signals():
     return previous, pending
 
 
+def restore_signals(held) -> list[int]:
+    """Put back the handlers ``hold_signals`` swapped out; return the signals that came meanwhile."""
+    import signal
+
+    previous, pending = held
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    return list(pending)
+
+
 def _release_signals(held) -> None:
     """Put the handlers back; a signal that came meanwhile is handled now, here, inside the caller's guard."""
     import signal
 
     if held is None:
         return
-    previous, pending = held
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    pending = restore_signals(held)
     if pending:
-        handler = previous.get(pending[0])
+        handler = held[0].get(pending[0])
         if callable(handler):
             handler(pending[0], None)  # raises (KeyboardInterrupt, the SIGTERM handler's exception) right here
         elif handler == signal.SIG_DFL:

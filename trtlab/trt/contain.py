@@ -243,24 +243,19 @@ def held_signals():
     """Hold SIGINT/SIGTERM while native TensorRT code runs: its Python callbacks (logger, progress monitor)
     would swallow the KeyboardInterrupt and the build would finish with exit 0. The signal is re-raised as soon
     as the block ends: KeyboardInterrupt (exit 130), or the SIGTERM handler that was installed."""
-    import threading
+    from trtlab.rundir import hold_signals, restore_signals
 
-    if threading.current_thread() is not threading.main_thread():
+    held = hold_signals(_pending)
+    if held is None:  # not the main thread
         yield
         return
-
-    def hold(signum, frame):
-        _pending.append(signum)
-
-    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        got, _pending[:] = list(_pending), []
+        got = restore_signals(held)
+        _pending[:] = []
         if got:
-            handler = previous.get(got[0])
+            handler = held[0].get(got[0])
             if callable(handler) and handler not in (signal.default_int_handler,):
                 handler(got[0], None)
             raise KeyboardInterrupt()
