@@ -105,7 +105,8 @@ class Verifier:
         if has_half(model):  # half storage kept, as an engine keeps it (the module docstring says why)
             model = widen(model)
             # the widened model takes FP32 where the model took FP16/BF16: the same values, exactly
-            feeds = {k: v.astype(np.float32) if v.dtype in (np.float16, ml_bfloat16()) else v for k, v in feeds.items()}
+            feeds = {k: v.astype(np.float32) if v.dtype.name in ("float16", "bfloat16") else v
+                     for k, v in feeds.items()}
         backend = create(parse_spec("onnxrt"))
         with backend:
             backend.load(model, extra)
@@ -210,13 +211,3 @@ def _round_up(x: float) -> str:
     if lead >= 10:
         lead, exp = 1, exp + 1
     return f"{lead}e{exp:+03d}" if exp < -2 or exp > 3 else f"{lead * 10**exp:g}"
-
-
-def ml_bfloat16():
-    """ml_dtypes' bfloat16 (how onnx reads BF16 tensors), or float16 again where it is missing."""
-    try:
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
-    except ImportError:
-        return np.dtype(np.float16)
