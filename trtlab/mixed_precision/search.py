@@ -5,17 +5,16 @@
 2. Growth: keep the top 1, 2, 4, 8 candidates of the search order (``risk.search_order``) and then all of them
    until the goal holds on the search samples; then bisect the prefix length between the last failing and the
    first passing size.
-3. Pruning: drop chunks of the kept set (halves, quarters, ..., lowest-ranked first, while a pass removes
-   something) whenever the goal still holds without them; then single-node passes, the most compute first (a
-   Conv returned to half raises the FP16 share, a Relu barely does: a search stopped by its budget has spent it
-   where it pays), repeated until none is removed, so every node left is necessary: removing any one of them
-   misses the goal on the search samples.
+3. Pruning by group testing: try the kept set without a whole group, and only where that misses the goal, halve
+   the group (a few necessary nodes among n cost about 2 d log2(n/d) evaluations, not n); groups are taken the
+   most compute first (a Conv returned to half raises the FP16 share, a Relu barely does: a search stopped by its
+   budget has spent it where it pays). Then single-node passes, repeated until none is removed, so every node left
+   is necessary: removing any one of them misses the goal on the search samples.
 ``max_evaluations`` bounds the work, ``max_seconds`` the search time (growth is never cut by time: it takes about
 2 log2(candidates) steps). Without ``max_seconds``, pruning may take as long as the risk analysis and growth
-took together (``spent_before`` + growth), at least ``MIN_PRUNE_S``: it refines a set that already meets the goal
-(most compute first, so the FP16 share rises fastest at its start), and by default it adds at most the time
-that first answer took. A search stopped during pruning says so (``complete``
-false) and returns the smallest set reached so far (every set it returns met the goal on every search sample).
+took together (``spent_before`` + growth), at least ``MIN_PRUNE_S``: it refines a set that already meets the goal.
+A search stopped during pruning says so (``complete`` false) and returns the smallest set reached so far (every
+set it returns met the goal on every search sample).
 """
 
 from __future__ import annotations
@@ -122,11 +121,14 @@ def _prune(test, kept: list[str], progress: list, cost: dict[str, float]) -> lis
     taken the most compute first (a search stopped by its budget has returned the costly nodes to half). A last
     pass over single nodes, repeated until it removes none, makes every kept node necessary."""
     rank = {n: i for i, n in enumerate(kept)}
-    order = sorted(kept, key=lambda n: (-cost.get(n, 0.0), -rank[n]))
-    kept = _drop_group(test, kept, order, progress)
+
+    def costly_first(names: list[str]) -> list[str]:  # then the lowest-ranked
+        return sorted(names, key=lambda n: (-cost.get(n, 0.0), -rank[n]))
+
+    kept = _drop_group(test, kept, costly_first(kept), progress)
     while True:
         before = len(kept)
-        for node in sorted(kept, key=lambda n: (-cost.get(n, 0.0), -rank[n])):
+        for node in costly_first(kept):
             trial = [n for n in kept if n != node]
             if test(trial, f"prune {node}"):
                 kept = trial
