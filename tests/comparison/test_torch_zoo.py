@@ -23,7 +23,6 @@ from tests.models import torch_zoo as zoo
 pytestmark = pytest.mark.skipif(zoo.torch_version() is None, reason="torch is not installed (the dev extra has it)")
 
 FAST = ["resnet", "risky_softmax"]
-SLOW = [n for n in zoo.NAMES if n not in FAST]
 MARGIN = 4.0
 
 
@@ -120,14 +119,8 @@ def _check(cli, tmp_path, name: str) -> None:
         assert {f["tensor"] for f in res["verdict"]["failures"]} >= set(broken), res["verdict"]
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", zoo.names(FAST))
 def test_fp16_verdict_agrees_with_independent_checks(cli, tmp_path, name):
-    _check(cli, tmp_path, name)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", SLOW)
-def test_fp16_verdict_agrees_with_independent_checks_corpus(cli, tmp_path, name):
     _check(cli, tmp_path, name)
 
 
@@ -156,12 +149,6 @@ def _mitigations(cli, tmp_path, name: str) -> None:
         assert any(f["severity"] == "error" and "overflows" in f["hazard"] for f in findings), findings
 
 
-@pytest.mark.parametrize("name", ["risky_softmax"])
+@pytest.mark.parametrize("name", zoo.names(["risky_softmax"]))
 def test_layerwise_mitigations_work_when_typed(cli, tmp_path, name):
-    _mitigations(cli, tmp_path, name)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in zoo.NAMES if n != "risky_softmax"])
-def test_layerwise_mitigations_work_when_typed_corpus(cli, tmp_path, name):
     _mitigations(cli, tmp_path, name)

@@ -525,3 +525,11 @@ def data(name: str) -> dict[str, dict]:
             group, tensor = key.split("/", 1)
             out[group][tensor] = npz[key]
     return out
+
+
+def names(fast) -> list:
+    """Every corpus name as a pytest parameter: the ``fast`` ones run in the default suite, the rest are marked
+    slow (the full sweep)."""
+    import pytest
+
+    return [pytest.param(n, marks=() if n in fast else pytest.mark.slow) for n in NAMES]

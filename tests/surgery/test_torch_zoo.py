@@ -14,7 +14,6 @@ from tests.models import torch_zoo as zoo
 pytestmark = pytest.mark.skipif(zoo.torch_version() is None, reason="torch is not installed (the dev extra has it)")
 
 FAST = ["bert", "risky_layernorm"]
-SLOW = [n for n in zoo.NAMES if n not in FAST]
 CASES = {"fold": (["fold-constants"], 1e-5, 1e-5), "fp16": (["fold-constants", "to-fp16"], 1e-3, 1e-2)}
 
 
@@ -50,13 +49,6 @@ def _check(tmp_path, name: str, case: str) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", zoo.names(FAST))
 def test_surgeon_on_torch_exports(tmp_path, name, case):
-    _check(tmp_path, name, case)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("name", SLOW)
-def test_surgeon_on_torch_exports_corpus(tmp_path, name, case):
     _check(tmp_path, name, case)

@@ -18,7 +18,6 @@ pytestmark = [pytest.mark.skipif(zoo.torch_version() is None, reason="torch is n
                                  reason="tensorrt_rtx is not installed (the rtx extra has it)")]
 
 FAST = ["resnet"]
-SLOW = [n for n in zoo.NAMES if n not in FAST]
 
 
 def _check(cli, tmp_path, name: str) -> None:
@@ -59,12 +58,6 @@ def _find(tree, key: str):
     return None
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", zoo.names(FAST))
 def test_check_and_build_torch_exports(cli, tmp_path, name):
-    _check(cli, tmp_path, name)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", SLOW)
-def test_check_and_build_torch_exports_corpus(cli, tmp_path, name):
     _check(cli, tmp_path, name)
