@@ -88,6 +88,16 @@ def ort_outputs(model: onnx.ModelProto, feeds) -> dict:
     return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
 
 
+def isolate(cli, tmp_path, model: onnx.ModelProto, file: str):
+    """``surgeon MODEL --isolate-unsupported -o seg``: (the segments folder, its partition.json, the CLI result)."""
+    path = tmp_path / file
+    onnx.save(model, path)
+    out = tmp_path / "seg"
+    r = cli("surgeon", str(path), "--isolate-unsupported", "-o", str(out), "--run-dir", str(tmp_path / "run"))
+    assert r.code == 0, r
+    return out, json.loads((out / "partition.json").read_text()), r
+
+
 def _counts(info: dict) -> tuple[int, int]:
     trt = sum(s["node_count"] for s in info["segments"] if s["backend"] == "trt")
     return trt, sum(s["node_count"] for s in info["segments"] if s["backend"] != "trt")
@@ -99,12 +109,7 @@ def test_custom_op_mid_graph_keeps_the_rest_in_tensorrt(cli, tmp_path, consumer)
     their input had no type). After: only MyAct is on the fallback, the type of its output is recorded as an
     assumption, and the segments compose to the original."""
     model = acme_chain(consumer=consumer)
-    path = tmp_path / "m.onnx"
-    onnx.save(model, path)
-    out = tmp_path / "seg"
-    r = cli("surgeon", str(path), "--isolate-unsupported", "-o", str(out), "--run-dir", str(tmp_path / "run"))
-    assert r.code == 0, r
-    info = json.loads((out / "partition.json").read_text())
+    out, info, r = isolate(cli, tmp_path, model, "m.onnx")
     assert _counts(info) == (len(model.graph.node) - 1, 1)
     assert [u["name"] for u in info["unsupported"]] == ["myact"]
     assert all(s["parse"]["ok"] for s in info["segments"] if s["backend"] == "trt")
@@ -177,12 +182,7 @@ def test_fastestdet_with_custom_activations(cli, tmp_path):
     for i in relus[2::5][:10]:
         model.graph.node[i].domain, model.graph.node[i].op_type = ACME, "AcmeRelu"
     model.opset_import.append(h.make_opsetid(ACME, 1))
-    path = tmp_path / "fastestdet_acme.onnx"
-    onnx.save(model, path)
-    out = tmp_path / "seg"
-    r = cli("surgeon", str(path), "--isolate-unsupported", "-o", str(out), "--run-dir", str(tmp_path / "run"))
-    assert r.code == 0, r
-    info = json.loads((out / "partition.json").read_text())
+    out, info, r = isolate(cli, tmp_path, model, "fastestdet_acme.onnx")
     assert _counts(info) == (len(model.graph.node) - 10, 10)
     assert {u["source"] for u in info["unsupported"]} == {"parser"}
     typed = [t["typed"] for s in info["segments"] for t in s["inputs"] if "typed" in t]
